@@ -1,0 +1,6 @@
+//! Test tiers above unit tests: the cluster harness, linearizability and watch checks,
+//! scenario and load generators, and the runner for the upstream Kubernetes conformance suite.
+//!
+//! Today it holds the tests that drive the store's etcd facade with real clients (the
+//! `etcdctl` of Debian's `etcd-client` package and the Rust `etcd-client` crate) in `tests/`.
+//! The conformance runner comes with issue 9.

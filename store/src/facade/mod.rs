@@ -1,0 +1,109 @@
+//! The etcd v3 gRPC API over the store: KV, Watch, Lease and Maintenance.Status/Alarm, so
+//! etcdctl, etcd client libraries and a stock kube-apiserver can use it. Every other etcd
+//! method answers UNIMPLEMENTED. Each request is routed to one partition and its response
+//! header carries that partition's revision.
+//!
+//! Module map: `convert` (wire ↔ store types, errors → statuses), `kv`, `watch`, `lease`,
+//! `maintenance` (one file per etcd service).
+
+mod convert;
+mod kv;
+mod lease;
+mod maintenance;
+mod watch;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::store::Store;
+
+/// The generated wire types and service traits.
+pub mod pb {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("etcdserverpb");
+}
+
+/// etcd allows this much gRPC framing beyond `--max-request-bytes` (`grpcOverheadBytes`).
+const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+/// The etcd version reported by Maintenance.Status. Kubernetes enables watch progress
+/// requests (consistent reads from its cache) only for etcd 3.6 and later 3.5/3.4 patches.
+pub const REPORTED_ETCD_VERSION: &str = "3.6.0";
+/// Fixed identities in response headers: there is one member, and it leads.
+const CLUSTER_ID: u64 = 0x756c_7472_616b_3873;
+const MEMBER_ID: u64 = 0x0000_0000_0000_0001;
+
+#[derive(Clone, Debug)]
+pub struct FacadeConfig {
+    /// How often a watcher created with `progress_notify` gets a progress notification
+    /// (etcd's default is 10 minutes).
+    pub progress_notify_interval: Duration,
+}
+
+impl Default for FacadeConfig {
+    fn default() -> Self {
+        FacadeConfig { progress_notify_interval: Duration::from_secs(600) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FacadeError {
+    #[error(
+        "not supported: serving the etcd API on {0}, beyond loopback, needs TLS with client \
+         certificates (issue 4); bind it to 127.0.0.1 or ::1"
+    )]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("etcd API server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+fn header(revision: crate::types::Revision) -> pb::ResponseHeader {
+    pb::ResponseHeader {
+        cluster_id: CLUSTER_ID,
+        member_id: MEMBER_ID,
+        revision: revision.wire(),
+        raft_term: 1,
+    }
+}
+
+/// Binds the etcd API listener (loopback only for now).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, FacadeError> {
+    if !addr.ip().is_loopback() {
+        return Err(FacadeError::NotLoopback(addr));
+    }
+    TcpListener::bind(addr).await.map_err(|source| FacadeError::Bind { addr, source })
+}
+
+/// Serves the etcd API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    store: Arc<Store>,
+    listener: TcpListener,
+    config: FacadeConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), FacadeError> {
+    let max_message = store.max_request_bytes() + GRPC_OVERHEAD_BYTES;
+    let kv = pb::kv_server::KvServer::new(kv::KvService::new(Arc::clone(&store)))
+        .max_decoding_message_size(max_message);
+    let watch = pb::watch_server::WatchServer::new(watch::WatchService::new(
+        Arc::clone(&store),
+        config.progress_notify_interval,
+    ))
+    .max_decoding_message_size(max_message);
+    let lease = pb::lease_server::LeaseServer::new(lease::LeaseService::new(Arc::clone(&store)));
+    let maintenance =
+        pb::maintenance_server::MaintenanceServer::new(maintenance::MaintenanceService::new(store));
+    tonic::transport::Server::builder()
+        .add_service(kv)
+        .add_service(watch)
+        .add_service(lease)
+        .add_service(maintenance)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}
