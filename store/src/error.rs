@@ -7,9 +7,9 @@ use crate::types::Revision;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("mvcc: required revision has been compacted")]
+    #[error("etcdserver: mvcc: required revision has been compacted")]
     Compacted { compact_revision: Revision },
-    #[error("mvcc: required revision is a future revision")]
+    #[error("etcdserver: mvcc: required revision is a future revision")]
     FutureRevision { current: Revision },
     #[error("etcdserver: key is not provided")]
     EmptyKey,

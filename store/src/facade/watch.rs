@@ -145,12 +145,8 @@ impl WatchStream {
                     created: true,
                     ..Default::default()
                 };
-                let mut gone = canceled(
-                    id,
-                    revision,
-                    false,
-                    "etcdserver: mvcc: required revision has been compacted".into(),
-                );
+                let error = StoreError::Compacted { compact_revision };
+                let mut gone = canceled(id, revision, false, error.to_string());
                 gone.compact_revision = compact_revision.wire();
                 return self.send(created).await && self.send(gone).await;
             }
@@ -333,7 +329,6 @@ impl WatchTask {
         let mut response = canceled(self.id, Revision::INITIAL, false, error.to_string());
         if let StoreError::Compacted { compact_revision } = error {
             response.compact_revision = compact_revision.wire();
-            response.cancel_reason = "etcdserver: mvcc: required revision has been compacted".into();
         }
         let _ = self.tx.send(Ok(response)).await;
     }
