@@ -4,8 +4,8 @@
 //!
 //! A write, in order:
 //! 1. under the write lock: evaluate against the newest state (`mvcc::evaluate`), take the
-//!    next revision, register it as pending, append its record to the journal (no I/O), apply
-//!    it to the engine, attach or detach leases;
+//!    next revision, apply it to the engine, register it as pending, append its record to the
+//!    journal (no I/O), attach or detach leases;
 //! 2. outside the lock: wait until the journal says the record is durable (group commit: one
 //!    flush covers every record appended meanwhile);
 //! 3. when a flush completes, `Commit::advance` moves the committed revision forward and
@@ -28,7 +28,8 @@ use crate::journal::{Journal, JournalConfig};
 use crate::leases::Leases;
 use crate::mvcc::{self, ReadWindow};
 use crate::types::{
-    Event, KeyRange, LeaseId, Op, RangeRequest, RangeResponse, Revision, TxnRequest, TxnResponse,
+    Change, DeleteRequest, Event, KeyRange, LeaseId, Op, RangeRequest, RangeResponse, Revision,
+    TxnRequest, TxnResponse,
 };
 use crate::watch::{EventBatch, Watcher};
 
@@ -86,6 +87,9 @@ struct Sequencer {
     latest: Revision,
     /// The journal sequence number of the next record.
     next_seq: u64,
+    /// Set when the engine failed to apply a journaled write; the partition then refuses
+    /// every later write.
+    poisoned: Option<String>,
 }
 
 pub struct Partition {
@@ -154,7 +158,7 @@ impl Partition {
             engine,
             journal,
             commit,
-            sequencer: Mutex::new(Sequencer { latest, next_seq }),
+            sequencer: Mutex::new(Sequencer { latest, next_seq, poisoned: None }),
             leases,
             snapshot_bytes,
             snapshotting: Mutex::new(false),
@@ -195,11 +199,7 @@ impl Partition {
                 // durable, so nothing it saw can be lost.
                 (eval.response, sequencer.next_seq.saturating_sub(1))
             } else {
-                let revision = sequencer.latest.next();
-                let seq = sequencer.next_seq;
-                self.append(seq, revision, &eval.writes, eval.events)?;
-                sequencer.latest = revision;
-                sequencer.next_seq += 1;
+                let seq = self.append(&mut sequencer, &eval.writes, eval.events)?;
                 (eval.response, seq)
             }
         };
@@ -208,33 +208,52 @@ impl Partition {
         Ok(response)
     }
 
-    /// Registers, journals and applies one revision. Called with the sequencer locked.
+    /// Registers, journals and applies the next revision; returns its journal sequence number.
+    /// Called with the sequencer locked.
     fn append(
         &self,
-        seq: u64,
-        revision: Revision,
+        sequencer: &mut Sequencer,
         writes: &[Write],
         events: Vec<Event>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
+        if let Some(reason) = &sequencer.poisoned {
+            return Err(StoreError::Engine(format!(
+                "partition {} refuses writes after an earlier failure: {reason}",
+                self.name
+            )));
+        }
+        let revision = sequencer.latest.next();
+        let seq = sequencer.next_seq;
         let record = codec::encode_write(revision, writes);
-        for event in &events {
+        let batch = Arc::new(EventBatch { revision, events });
+        // Into the engine before the journal: the flusher may commit the record (and readers
+        // then read at its revision) as soon as it is appended. Readers cannot see it earlier,
+        // because they read at the committed revision.
+        if let Err(error) = self.engine.apply(revision, writes) {
+            sequencer.poisoned = Some(error.to_string());
+            return Err(error);
+        }
+        // Pending before appended, for the same reason.
+        self.commit.state.lock().pending.push_back(Pending { seq, batch: Arc::clone(&batch) });
+        if let Err(source) = self.journal.append(seq, record) {
+            self.commit.state.lock().pending.pop_back();
+            // The engine holds a revision the journal lacks: no later write may build on it.
+            sequencer.poisoned = Some(source.to_string());
+            return Err(self.unavailable(source));
+        }
+        sequencer.latest = revision;
+        sequencer.next_seq += 1;
+        for event in &batch.events {
             let new_lease = match &event.change {
-                crate::types::Change::Put(kv) => kv.lease,
-                crate::types::Change::Delete => None,
+                Change::Put(kv) => kv.lease,
+                Change::Delete => None,
             };
             let old_lease = event.prev.as_ref().and_then(|prev| prev.lease);
             if old_lease != new_lease {
                 self.leases.reattach(&event.key, old_lease, new_lease);
             }
         }
-        let batch = Arc::new(EventBatch { revision, events });
-        // Pending before appended: the flusher may report the record durable at once.
-        self.commit.state.lock().pending.push_back(Pending { seq, batch });
-        if let Err(source) = self.journal.append(seq, record) {
-            self.commit.state.lock().pending.pop_back();
-            return Err(self.unavailable(source));
-        }
-        self.engine.apply(revision, writes)
+        Ok(seq)
     }
 
     async fn wait_durable(&self, seq: u64) -> Result<(), StoreError> {
@@ -266,10 +285,7 @@ impl Partition {
                     self.engine.get(key, sequencer.latest).is_some_and(|kv| kv.lease == Some(lease))
                 })
                 .map(|key| {
-                    Op::Delete(crate::types::DeleteRequest {
-                        range: KeyRange::Single(key.clone()),
-                        prev_kv: false,
-                    })
+                    Op::Delete(DeleteRequest { range: KeyRange::Single(key.clone()), prev_kv: false })
                 })
                 .collect();
             let txn = TxnRequest { compare: Vec::new(), success: ops, failure: Vec::new() };
@@ -285,12 +301,7 @@ impl Partition {
             if eval.writes.is_empty() {
                 return Ok(());
             }
-            let revision = sequencer.latest.next();
-            let seq = sequencer.next_seq;
-            self.append(seq, revision, &eval.writes, eval.events)?;
-            sequencer.latest = revision;
-            sequencer.next_seq += 1;
-            seq
+            self.append(&mut sequencer, &eval.writes, eval.events)?
         };
         self.wait_durable(seq).await
     }
