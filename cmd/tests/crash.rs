@@ -21,7 +21,13 @@ impl Server {
         let port = free_port();
         let endpoint = format!("127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_ultrak8s"))
-            .args(["server", "--durability", durability, "--etcd-listen", &endpoint])
+            .args([
+                "server",
+                "--durability",
+                durability,
+                "--etcd-listen",
+                &endpoint,
+            ])
             .arg("--data-dir")
             .arg(data_dir)
             .stdout(Stdio::null())
@@ -91,20 +97,39 @@ async fn write_until_killed(
     for task in tasks {
         task.await.expect("writer task");
     }
-    Arc::try_unwrap(acked).expect("writers done").into_inner().expect("lock")
+    Arc::try_unwrap(acked)
+        .expect("writers done")
+        .into_inner()
+        .expect("lock")
 }
 
 async fn check_all_present(server: &Server, acked: &BTreeMap<String, String>) {
     let mut client = server.client().await.expect("connect");
     let options = etcd_client::GetOptions::new().with_prefix();
-    let found = client.get("/registry/configmaps/crash/", Some(options)).await.expect("get");
+    let found = client
+        .get("/registry/configmaps/crash/", Some(options))
+        .await
+        .expect("get");
     let stored: BTreeMap<String, String> = found
         .kvs()
         .iter()
-        .map(|kv| (kv.key_str().expect("utf8").to_owned(), kv.value_str().expect("utf8").to_owned()))
+        .map(|kv| {
+            (
+                kv.key_str().expect("utf8").to_owned(),
+                kv.value_str().expect("utf8").to_owned(),
+            )
+        })
         .collect();
-    let missing: Vec<&String> = acked.keys().filter(|k| stored.get(*k) != acked.get(*k)).collect();
-    assert!(missing.is_empty(), "{} acknowledged writes lost, e.g. {:?}", missing.len(), missing.first());
+    let missing: Vec<&String> = acked
+        .keys()
+        .filter(|k| stored.get(*k) != acked.get(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
 }
 
 fn last_segment(dir: &std::path::Path) -> std::path::PathBuf {
@@ -126,8 +151,12 @@ async fn acknowledged_writes_survive_kill_9_and_torn_tails() {
         for (round, kill_ms) in [(0usize, 700u64), (1, 1100), (2, 450)] {
             let mut server = Server::start(dir.path(), durability).await;
             check_all_present(&server, &acked).await;
-            let written = write_until_killed(&mut server, round, 16, Duration::from_millis(kill_ms)).await;
-            assert!(!written.is_empty(), "{durability} round {round}: some writes were acknowledged");
+            let written =
+                write_until_killed(&mut server, round, 16, Duration::from_millis(kill_ms)).await;
+            assert!(
+                !written.is_empty(),
+                "{durability} round {round}: some writes were acknowledged"
+            );
             acked.extend(written);
             // A torn write: half a record's worth of garbage at the end of the journal.
             let segment = last_segment(dir.path());
@@ -137,6 +166,9 @@ async fn acknowledged_writes_survive_kill_9_and_torn_tails() {
         }
         let server = Server::start(dir.path(), durability).await;
         check_all_present(&server, &acked).await;
-        eprintln!("{durability}: {} acknowledged writes survived 3 kill -9s", acked.len());
+        eprintln!(
+            "{durability}: {} acknowledged writes survived 3 kill -9s",
+            acked.len()
+        );
     }
 }

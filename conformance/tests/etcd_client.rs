@@ -6,33 +6,58 @@ mod common;
 use std::time::Duration;
 
 use common::EtcdServer;
-use etcd_client::{Compare, CompareOp, EventType, GetOptions, PutOptions, Txn, TxnOp, WatchOptions};
+use etcd_client::{
+    Compare, CompareOp, EventType, GetOptions, PutOptions, Txn, TxnOp, WatchOptions,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_and_txn_through_a_client_library() {
     let server = EtcdServer::start().await;
     let mut client = server.client().await;
-    let put = client.put("/registry/pods/ns/a", "1", None).await.expect("put");
+    let put = client
+        .put("/registry/pods/ns/a", "1", None)
+        .await
+        .expect("put");
     let created = put.header().expect("header").revision();
     let txn = Txn::new()
-        .when([Compare::mod_revision("/registry/pods/ns/a", CompareOp::Equal, created)])
-        .and_then([TxnOp::put("/registry/pods/ns/a", "2", None), TxnOp::get("/registry/pods/ns/a", None)])
+        .when([Compare::mod_revision(
+            "/registry/pods/ns/a",
+            CompareOp::Equal,
+            created,
+        )])
+        .and_then([
+            TxnOp::put("/registry/pods/ns/a", "2", None),
+            TxnOp::get("/registry/pods/ns/a", None),
+        ])
         .or_else([TxnOp::get("/registry/pods/ns/a", None)]);
     let response = client.txn(txn.clone()).await.expect("txn");
     assert!(response.succeeded());
     let again = client.txn(txn).await.expect("txn");
     assert!(!again.succeeded(), "mod_revision moved on");
-    let got = client.get("/registry/pods/", Some(GetOptions::new().with_prefix())).await.expect("get");
+    let got = client
+        .get("/registry/pods/", Some(GetOptions::new().with_prefix()))
+        .await
+        .expect("get");
     assert_eq!(got.kvs()[0].value(), b"2");
     assert_eq!(got.kvs()[0].version(), 2);
-    client.put("/registry/pods/ns/b", "1", None).await.expect("put");
+    client
+        .put("/registry/pods/ns/b", "1", None)
+        .await
+        .expect("put");
     let counted = client
-        .get("/registry/pods/", Some(GetOptions::new().with_prefix().with_count_only()))
+        .get(
+            "/registry/pods/",
+            Some(GetOptions::new().with_prefix().with_count_only()),
+        )
         .await
         .expect("count");
     assert_eq!((counted.count(), counted.kvs().len()), (2, 0));
     let prev = client
-        .put("/registry/pods/ns/a", "3", Some(PutOptions::new().with_prev_key()))
+        .put(
+            "/registry/pods/ns/a",
+            "3",
+            Some(PutOptions::new().with_prev_key()),
+        )
         .await
         .expect("put");
     assert_eq!(prev.prev_key().expect("prev kv").value(), b"2");
@@ -42,10 +67,22 @@ async fn kv_and_txn_through_a_client_library() {
 async fn watch_with_prev_kv_filters_and_progress() {
     let server = EtcdServer::start().await;
     let mut client = server.client().await;
-    let options = WatchOptions::new().with_prefix().with_prev_key().with_progress_notify();
-    let mut stream = client.watch("/registry/leases/", Some(options)).await.expect("watch");
-    client.put("/registry/leases/ns/l", "a", None).await.expect("put");
-    client.put("/registry/leases/ns/l", "b", None).await.expect("put");
+    let options = WatchOptions::new()
+        .with_prefix()
+        .with_prev_key()
+        .with_progress_notify();
+    let mut stream = client
+        .watch("/registry/leases/", Some(options))
+        .await
+        .expect("watch");
+    client
+        .put("/registry/leases/ns/l", "a", None)
+        .await
+        .expect("put");
+    client
+        .put("/registry/leases/ns/l", "b", None)
+        .await
+        .expect("put");
     let mut events = Vec::new();
     while events.len() < 2 {
         let response = tokio::time::timeout(Duration::from_secs(10), stream.message())
@@ -55,12 +92,19 @@ async fn watch_with_prev_kv_filters_and_progress() {
             .expect("stream open");
         for event in response.events() {
             let prev = event.prev_kv().map(|kv| kv.value().to_vec());
-            events.push((event.event_type(), event.kv().expect("kv").value().to_vec(), prev));
+            events.push((
+                event.event_type(),
+                event.kv().expect("kv").value().to_vec(),
+                prev,
+            ));
         }
     }
     assert_eq!(
         events,
-        vec![(EventType::Put, b"a".to_vec(), None), (EventType::Put, b"b".to_vec(), Some(b"a".to_vec()))]
+        vec![
+            (EventType::Put, b"a".to_vec(), None),
+            (EventType::Put, b"b".to_vec(), Some(b"a".to_vec()))
+        ]
     );
     // Asked-for progress: an empty response whose header revision covers both puts.
     stream.request_progress().await.expect("progress request");
@@ -86,7 +130,10 @@ async fn watching_a_compacted_revision_cancels_with_the_compaction_point() {
     }
     client.compact(3, None).await.expect("compact");
     let mut stream = client
-        .watch("/registry/c/k", Some(WatchOptions::new().with_start_revision(2)))
+        .watch(
+            "/registry/c/k",
+            Some(WatchOptions::new().with_start_revision(2)),
+        )
         .await
         .expect("watch call");
     let canceled = loop {
@@ -108,21 +155,51 @@ async fn lease_keep_alive_stream_and_expiry() {
     let mut client = server.client().await;
     let lease = client.lease_grant(2, None).await.expect("grant");
     client
-        .put("/registry/events/ns/e", "v", Some(PutOptions::new().with_lease(lease.id())))
+        .put(
+            "/registry/events/ns/e",
+            "v",
+            Some(PutOptions::new().with_lease(lease.id())),
+        )
         .await
         .expect("put with lease");
-    let (mut keeper, mut responses) = client.lease_keep_alive(lease.id()).await.expect("keep alive");
+    let (mut keeper, mut responses) = client
+        .lease_keep_alive(lease.id())
+        .await
+        .expect("keep alive");
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         keeper.keep_alive().await.expect("send keep alive");
-        let response = responses.message().await.expect("stream ok").expect("response");
+        let response = responses
+            .message()
+            .await
+            .expect("stream ok")
+            .expect("response");
         assert_eq!(response.ttl(), 2);
     }
-    assert_eq!(client.get("/registry/events/ns/e", None).await.expect("get").count(), 1, "kept alive");
+    assert_eq!(
+        client
+            .get("/registry/events/ns/e", None)
+            .await
+            .expect("get")
+            .count(),
+        1,
+        "kept alive"
+    );
     drop(keeper);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(client.get("/registry/events/ns/e", None).await.expect("get").count(), 0, "expired");
-    let ttl = client.lease_time_to_live(lease.id(), None).await.expect("time to live");
+    assert_eq!(
+        client
+            .get("/registry/events/ns/e", None)
+            .await
+            .expect("get")
+            .count(),
+        0,
+        "expired"
+    );
+    let ttl = client
+        .lease_time_to_live(lease.id(), None)
+        .await
+        .expect("time to live");
     assert_eq!(ttl.ttl(), -1, "etcd reports an unknown lease with TTL -1");
 }
 
@@ -134,13 +211,23 @@ async fn a_watch_client_that_stops_reading_loses_nothing() {
     let server = EtcdServer::start().await;
     let mut client = server.client().await;
     let mut stream = client
-        .watch("/registry/configmaps/", Some(WatchOptions::new().with_prefix()))
+        .watch(
+            "/registry/configmaps/",
+            Some(WatchOptions::new().with_prefix()),
+        )
         .await
         .expect("watch");
     let writes = 6_000u64;
     let mut writer = server.client().await;
     for i in 0..writes {
-        writer.put(format!("/registry/configmaps/ns/c{}", i % 50), vec![b'x'; 256], None).await.expect("put");
+        writer
+            .put(
+                format!("/registry/configmaps/ns/c{}", i % 50),
+                vec![b'x'; 256],
+                None,
+            )
+            .await
+            .expect("put");
     }
     let mut next_revision = 2;
     while next_revision < writes as i64 + 2 {
@@ -150,7 +237,11 @@ async fn a_watch_client_that_stops_reading_loses_nothing() {
             .expect("stream ok")
             .expect("stream open");
         for event in response.events() {
-            assert_eq!(event.kv().expect("kv").mod_revision(), next_revision, "in order, no gap");
+            assert_eq!(
+                event.kv().expect("kv").mod_revision(),
+                next_revision,
+                "in order, no gap"
+            );
             next_revision += 1;
         }
     }

@@ -21,8 +21,13 @@ pub struct DecodeError(&'static str);
 /// One record of a partition's journal.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum PartitionRecord {
-    Write { revision: Revision, writes: Vec<Write> },
-    Compact { revision: Revision },
+    Write {
+        revision: Revision,
+        writes: Vec<Write>,
+    },
+    Compact {
+        revision: Revision,
+    },
 }
 
 /// One record of the lease journal.
@@ -41,7 +46,10 @@ pub struct PartitionSnapshot {
 }
 
 pub fn encode_write(revision: Revision, writes: &[Write]) -> Bytes {
-    let size: usize = writes.iter().map(|w| 40 + w.key.len() + w.kv.as_ref().map_or(0, |kv| kv.value.len())).sum();
+    let size: usize = writes
+        .iter()
+        .map(|w| 40 + w.key.len() + w.kv.as_ref().map_or(0, |kv| kv.value.len()))
+        .sum();
     let mut buf = BytesMut::with_capacity(16 + size);
     buf.put_u8(TAG_WRITE);
     buf.put_u64_le(revision.get());
@@ -85,7 +93,9 @@ pub fn decode_partition_record(mut buf: Bytes) -> Result<PartitionRecord, Decode
             let writes = get_writes(&mut buf, revision)?;
             Ok(PartitionRecord::Write { revision, writes })
         }
-        TAG_COMPACT => Ok(PartitionRecord::Compact { revision: get_revision(&mut buf)? }),
+        TAG_COMPACT => Ok(PartitionRecord::Compact {
+            revision: get_revision(&mut buf)?,
+        }),
         _ => Err(DecodeError("unknown partition record tag")),
     }
 }
@@ -138,7 +148,10 @@ pub fn decode_lease_record(mut buf: Bytes) -> Result<LeaseRecord, DecodeError> {
     let tag = get_u8(&mut buf)?;
     let id = LeaseId::new(get_i64(&mut buf)?).ok_or(DecodeError("zero lease id"))?;
     match tag {
-        TAG_LEASE_GRANT => Ok(LeaseRecord::Grant { id, ttl: get_i64(&mut buf)? }),
+        TAG_LEASE_GRANT => Ok(LeaseRecord::Grant {
+            id,
+            ttl: get_i64(&mut buf)?,
+        }),
         TAG_LEASE_REVOKE => Ok(LeaseRecord::Revoke { id }),
         _ => Err(DecodeError("unknown lease record tag")),
     }
@@ -194,11 +207,19 @@ pub fn decode_snapshot(mut buf: Bytes) -> Result<PartitionSnapshot, DecodeError>
         let at = get_revision(&mut buf)?;
         dump.push((at, get_writes(&mut buf, at)?));
     }
-    Ok(PartitionSnapshot { revision, compacted, dump })
+    Ok(PartitionSnapshot {
+        revision,
+        compacted,
+        dump,
+    })
 }
 
 fn need(buf: &Bytes, n: usize) -> Result<(), DecodeError> {
-    if buf.remaining() < n { Err(DecodeError("record is truncated")) } else { Ok(()) }
+    if buf.remaining() < n {
+        Err(DecodeError("record is truncated"))
+    } else {
+        Ok(())
+    }
 }
 
 fn get_u8(buf: &mut Bytes) -> Result<u8, DecodeError> {
@@ -250,13 +271,32 @@ mod tests {
     fn partition_records_round_trip() {
         let at = Revision::new(5).expect("nonzero");
         let writes = vec![
-            Write { key: Bytes::from_static(b"a"), kv: Some(kv(b"a", b"1", 3, 5)) },
-            Write { key: Bytes::from_static(b"b"), kv: None },
+            Write {
+                key: Bytes::from_static(b"a"),
+                kv: Some(kv(b"a", b"1", 3, 5)),
+            },
+            Write {
+                key: Bytes::from_static(b"b"),
+                kv: None,
+            },
         ];
         let record = decode_partition_record(encode_write(at, &writes)).expect("decodes");
-        assert_eq!(record, PartitionRecord::Write { revision: at, writes: writes.clone() });
-        let snapshot = PartitionSnapshot { revision: at, compacted: Revision::new(2), dump: vec![(at, writes)] };
-        assert_eq!(decode_snapshot(encode_snapshot(&snapshot).into()).expect("decodes"), snapshot);
+        assert_eq!(
+            record,
+            PartitionRecord::Write {
+                revision: at,
+                writes: writes.clone()
+            }
+        );
+        let snapshot = PartitionSnapshot {
+            revision: at,
+            compacted: Revision::new(2),
+            dump: vec![(at, writes)],
+        };
+        assert_eq!(
+            decode_snapshot(encode_snapshot(&snapshot).into()).expect("decodes"),
+            snapshot
+        );
         let compact = decode_partition_record(encode_compact(at)).expect("decodes");
         assert_eq!(compact, PartitionRecord::Compact { revision: at });
     }
@@ -264,9 +304,18 @@ mod tests {
     #[test]
     fn truncated_records_are_errors_not_panics() {
         let at = Revision::new(5).expect("nonzero");
-        let full = encode_write(at, &[Write { key: Bytes::from_static(b"a"), kv: Some(kv(b"a", b"1", 3, 5)) }]);
+        let full = encode_write(
+            at,
+            &[Write {
+                key: Bytes::from_static(b"a"),
+                kv: Some(kv(b"a", b"1", 3, 5)),
+            }],
+        );
         for cut in 0..full.len() {
-            assert!(decode_partition_record(full.slice(..cut)).is_err(), "cut at {cut}");
+            assert!(
+                decode_partition_record(full.slice(..cut)).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 }

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use crate::error::StoreError;
 use crate::store::Store;
 use crate::types::{
-    prefix_end, Compare, CompareResult, CompareTarget, DeleteRequest, KeyRange, KeyValue, LeaseId,
-    Op, OpResponse, PutRequest, RangeRequest, Revision, TxnRequest,
+    Compare, CompareResult, CompareTarget, DeleteRequest, KeyRange, KeyValue, LeaseId, Op,
+    OpResponse, PutRequest, RangeRequest, Revision, TxnRequest, prefix_end,
 };
 use crate::watch::Watcher;
 
@@ -42,7 +42,10 @@ pub enum Precondition {
 pub enum WriteOutcome {
     /// The write happened: the new version (for a delete: the deleted one, `None` when there
     /// was nothing to delete) and the revision it was written at.
-    Written { revision: Revision, kv: Option<KeyValue> },
+    Written {
+        revision: Revision,
+        kv: Option<KeyValue>,
+    },
     /// The precondition did not hold; `current` is the key's current version, if any.
     Conflict { current: Option<KeyValue> },
 }
@@ -88,7 +91,11 @@ fn conditions(key: &Bytes, precondition: Precondition) -> Vec<Compare> {
         Precondition::Absent => CompareTarget::ModRevision(0),
         Precondition::ModRevision(revision) => CompareTarget::ModRevision(revision.get()),
     };
-    vec![Compare { range: KeyRange::Single(key.clone()), result: CompareResult::Equal, target }]
+    vec![Compare {
+        range: KeyRange::Single(key.clone()),
+        result: CompareResult::Equal,
+        target,
+    }]
 }
 
 fn read_back(key: &Bytes) -> Op {
@@ -119,9 +126,14 @@ impl KubeStore for Store {
     ) -> Result<ListPage, StoreError> {
         let start = Bytes::copy_from_slice(continue_from.unwrap_or(prefix));
         if !start.starts_with(prefix) {
-            return Err(StoreError::InvalidArgument("continue key is outside the prefix".into()));
+            return Err(StoreError::InvalidArgument(
+                "continue key is outside the prefix".into(),
+            ));
         }
-        let range = KeyRange::Interval { start, end: prefix_end(prefix) };
+        let range = KeyRange::Interval {
+            start,
+            end: prefix_end(prefix),
+        };
         let partition = self.partition_for_range(&range)?;
         let mut req = RangeRequest::new(range);
         // Pin the revision so every page of a list reads the same snapshot.
@@ -174,7 +186,10 @@ impl KubeStore for Store {
             Some(OpResponse::Range(mut range)) => range.kvs.pop(),
             _ => None,
         };
-        Ok(WriteOutcome::Written { revision: response.revision, kv })
+        Ok(WriteOutcome::Written {
+            revision: response.revision,
+            kv,
+        })
     }
 
     async fn delete_if(
@@ -182,7 +197,10 @@ impl KubeStore for Store {
         key: Bytes,
         precondition: Precondition,
     ) -> Result<WriteOutcome, StoreError> {
-        let delete = DeleteRequest { range: KeyRange::Single(key.clone()), prev_kv: true };
+        let delete = DeleteRequest {
+            range: KeyRange::Single(key.clone()),
+            prev_kv: true,
+        };
         let txn = TxnRequest {
             compare: conditions(&key, precondition),
             success: vec![Op::Delete(delete)],
@@ -196,7 +214,10 @@ impl KubeStore for Store {
             Some(OpResponse::Delete { mut prev_kvs, .. }) => prev_kvs.pop(),
             _ => None,
         };
-        Ok(WriteOutcome::Written { revision: response.revision, kv })
+        Ok(WriteOutcome::Written {
+            revision: response.revision,
+            kv,
+        })
     }
 
     fn watch(&self, prefix: &[u8], after: Option<Revision>) -> Result<Watcher, StoreError> {

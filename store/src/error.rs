@@ -45,7 +45,10 @@ pub enum StoreError {
     /// The partition's journal failed (a write or fsync error). The partition refuses every
     /// later write, because it can no longer promise durability.
     #[error("ultrak8s: partition {partition:?} is unavailable: {source}")]
-    Unavailable { partition: String, source: JournalError },
+    Unavailable {
+        partition: String,
+        source: JournalError,
+    },
     #[error("ultrak8s: engine error: {0}")]
     Engine(String),
     #[error("ultrak8s: store is shutting down")]

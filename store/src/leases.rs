@@ -58,8 +58,10 @@ pub struct LeaseStatus {
 
 impl Leases {
     pub(crate) fn open(config: JournalConfig, snapshot_bytes: u64) -> Result<Leases, StoreError> {
-        let unavailable =
-            |source| StoreError::Unavailable { partition: "leases".to_owned(), source };
+        let unavailable = |source| StoreError::Unavailable {
+            partition: "leases".to_owned(),
+            source,
+        };
         let (journal, replay) = Journal::open(config, Box::new(|_| {})).map_err(unavailable)?;
         let corrupt = |e: codec::DecodeError| StoreError::Engine(format!("lease journal: {e}"));
         let mut granted: HashMap<LeaseId, i64> = HashMap::new();
@@ -79,13 +81,24 @@ impl Leases {
         let leases = granted
             .into_iter()
             .map(|(id, ttl)| {
-                let lease = Lease { ttl, expiry: now + secs(ttl), keys: HashSet::new(), revoking: false };
+                let lease = Lease {
+                    ttl,
+                    expiry: now + secs(ttl),
+                    keys: HashSet::new(),
+                    revoking: false,
+                };
                 (id, lease)
             })
             .collect();
-        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_micros() as i64);
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_micros() as i64);
         Ok(Leases {
-            table: Mutex::new(Table { leases, next_seq, next_id: seed.max(1) }),
+            table: Mutex::new(Table {
+                leases,
+                next_seq,
+                next_id: seed.max(1),
+            }),
             journal,
             snapshot_bytes,
         })
@@ -105,15 +118,20 @@ impl Leases {
                 None => loop {
                     let candidate = table.next_id;
                     table.next_id = table.next_id.checked_add(1).unwrap_or(1);
-                    if let Some(id) = LeaseId::new(candidate) {
-                        if !table.leases.contains_key(&id) {
-                            break id;
-                        }
+                    if let Some(id) = LeaseId::new(candidate)
+                        && !table.leases.contains_key(&id)
+                    {
+                        break id;
                     }
                 },
             };
             let seq = self.append(&mut table, &LeaseRecord::Grant { id, ttl })?;
-            let lease = Lease { ttl, expiry: Instant::now() + secs(ttl), keys: HashSet::new(), revoking: false };
+            let lease = Lease {
+                ttl,
+                expiry: Instant::now() + secs(ttl),
+                keys: HashSet::new(),
+                revoking: false,
+            };
             table.leases.insert(id, lease);
             (id, seq)
         };
@@ -125,7 +143,10 @@ impl Leases {
         let seq = table.next_seq;
         self.journal
             .append(seq, codec::encode_lease_record(record))
-            .map_err(|source| StoreError::Unavailable { partition: "leases".to_owned(), source })?;
+            .map_err(|source| StoreError::Unavailable {
+                partition: "leases".to_owned(),
+                source,
+            })?;
         table.next_seq += 1;
         Ok(seq)
     }
@@ -134,7 +155,10 @@ impl Leases {
         self.journal
             .wait_durable(seq)
             .await
-            .map_err(|source| StoreError::Unavailable { partition: "leases".to_owned(), source })?;
+            .map_err(|source| StoreError::Unavailable {
+                partition: "leases".to_owned(),
+                source,
+            })?;
         self.maybe_snapshot();
         Ok(())
     }
@@ -145,8 +169,11 @@ impl Leases {
         }
         let (seq, data) = {
             let table = self.table.lock();
-            let leases: Vec<(LeaseId, i64)> =
-                table.leases.iter().map(|(id, lease)| (*id, lease.ttl)).collect();
+            let leases: Vec<(LeaseId, i64)> = table
+                .leases
+                .iter()
+                .map(|(id, lease)| (*id, lease.ttl))
+                .collect();
             (table.next_seq - 1, codec::encode_lease_snapshot(&leases))
         };
         if let Err(error) = self.journal.write_snapshot(seq, &data) {
@@ -172,16 +199,27 @@ impl Leases {
         let lease = table.leases.get(&id).filter(|lease| !lease.revoking)?;
         let left = lease.expiry.saturating_duration_since(Instant::now());
         let remaining_ttl = left.as_millis().div_ceil(1000) as i64;
-        let mut keys: Vec<Bytes> =
-            if with_keys { lease.keys.iter().cloned().collect() } else { Vec::new() };
+        let mut keys: Vec<Bytes> = if with_keys {
+            lease.keys.iter().cloned().collect()
+        } else {
+            Vec::new()
+        };
         keys.sort();
-        Some(LeaseStatus { granted_ttl: lease.ttl, remaining_ttl, keys })
+        Some(LeaseStatus {
+            granted_ttl: lease.ttl,
+            remaining_ttl,
+            keys,
+        })
     }
 
     pub fn list(&self) -> Vec<LeaseId> {
         let table = self.table.lock();
-        let mut ids: Vec<LeaseId> =
-            table.leases.iter().filter(|(_, l)| !l.revoking).map(|(id, _)| *id).collect();
+        let mut ids: Vec<LeaseId> = table
+            .leases
+            .iter()
+            .filter(|(_, l)| !l.revoking)
+            .map(|(id, _)| *id)
+            .collect();
         ids.sort();
         ids
     }
@@ -247,13 +285,20 @@ impl Leases {
         self.journal
             .close()
             .await
-            .map_err(|source| StoreError::Unavailable { partition: "leases".to_owned(), source })
+            .map_err(|source| StoreError::Unavailable {
+                partition: "leases".to_owned(),
+                source,
+            })
     }
 }
 
 impl LeaseCheck for Leases {
     fn exists(&self, id: LeaseId) -> bool {
-        self.table.lock().leases.get(&id).is_some_and(|lease| !lease.revoking)
+        self.table
+            .lock()
+            .leases
+            .get(&id)
+            .is_some_and(|lease| !lease.revoking)
     }
 }
 

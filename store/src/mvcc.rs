@@ -37,12 +37,16 @@ impl ReadWindow {
     pub fn resolve(&self, requested: Option<Revision>) -> Result<Revision, StoreError> {
         let at = requested.unwrap_or(self.current);
         if at > self.current {
-            return Err(StoreError::FutureRevision { current: self.current });
+            return Err(StoreError::FutureRevision {
+                current: self.current,
+            });
         }
-        if let Some(compacted) = self.compacted {
-            if at < compacted {
-                return Err(StoreError::Compacted { compact_revision: compacted });
-            }
+        if let Some(compacted) = self.compacted
+            && at < compacted
+        {
+            return Err(StoreError::Compacted {
+                compact_revision: compacted,
+            });
         }
         Ok(at)
     }
@@ -72,7 +76,12 @@ fn range_at(
     );
     let touched = overlay.keys().any(|key| req.range.contains(key));
     // Fast path: stream in key order and stop at the limit, still counting the rest.
-    let stop_at = match (natural_order, req.has_revision_filters(), touched, req.count_only) {
+    let stop_at = match (
+        natural_order,
+        req.has_revision_filters(),
+        touched,
+        req.count_only,
+    ) {
         (true, false, false, false) => req.limit.map(NonZeroU64::get),
         _ => None,
     };
@@ -126,10 +135,17 @@ fn range_at(
 }
 
 fn passes_filters(req: &RangeRequest, kv: &KeyValue) -> bool {
-    req.min_mod_revision.is_none_or(|min| kv.mod_revision >= min)
-        && req.max_mod_revision.is_none_or(|max| kv.mod_revision <= max)
-        && req.min_create_revision.is_none_or(|min| kv.create_revision >= min)
-        && req.max_create_revision.is_none_or(|max| kv.create_revision <= max)
+    req.min_mod_revision
+        .is_none_or(|min| kv.mod_revision >= min)
+        && req
+            .max_mod_revision
+            .is_none_or(|max| kv.mod_revision <= max)
+        && req
+            .min_create_revision
+            .is_none_or(|min| kv.create_revision >= min)
+        && req
+            .max_create_revision
+            .is_none_or(|max| kv.create_revision <= max)
 }
 
 fn sort(kvs: &mut [KeyValue], order: &SortOrder, target: SortTarget) {
@@ -195,7 +211,11 @@ pub(crate) fn evaluate_unbounded(
     let wrote = !eval.writes.is_empty();
     let revision = if wrote { eval.revision } else { base };
     set_revision(&mut response, revision);
-    Ok(Evaluated { response, writes: eval.writes, events: eval.events })
+    Ok(Evaluated {
+        response,
+        writes: eval.writes,
+        events: eval.events,
+    })
 }
 
 fn set_revision(response: &mut TxnResponse, revision: Revision) {
@@ -252,7 +272,11 @@ struct Eval<'a> {
 impl Eval<'_> {
     fn txn(&mut self, txn: &TxnRequest) -> Result<TxnResponse, StoreError> {
         let succeeded = txn.compare.iter().all(|compare| self.compare(compare));
-        let ops = if succeeded { &txn.success } else { &txn.failure };
+        let ops = if succeeded {
+            &txn.success
+        } else {
+            &txn.failure
+        };
         let mut responses = Vec::with_capacity(ops.len());
         for op in ops {
             responses.push(match op {
@@ -262,7 +286,11 @@ impl Eval<'_> {
                 Op::Txn(inner) => OpResponse::Txn(self.txn(inner)?),
             });
         }
-        Ok(TxnResponse { succeeded, responses, revision: self.base })
+        Ok(TxnResponse {
+            succeeded,
+            responses,
+            revision: self.base,
+        })
     }
 
     /// The newest state of `key`, including this transaction's own writes.
@@ -292,7 +320,8 @@ impl Eval<'_> {
                 target => compare_kv(compare.result, target, None),
             };
         }
-        kvs.iter().all(|kv| compare_kv(compare.result, &compare.target, Some(kv)))
+        kvs.iter()
+            .all(|kv| compare_kv(compare.result, &compare.target, Some(kv)))
     }
 
     fn range(&mut self, req: &RangeRequest) -> Result<RangeResponse, StoreError> {
@@ -308,9 +337,17 @@ impl Eval<'_> {
             Some(kv) => Change::Put(kv.clone()),
             None => Change::Delete,
         };
-        self.events.push(Event { key: key.clone(), revision: self.revision, change, prev });
+        self.events.push(Event {
+            key: key.clone(),
+            revision: self.revision,
+            change,
+            prev,
+        });
         self.order.insert(key.clone(), self.writes.len());
-        self.writes.push(Write { key: key.clone(), kv: kv.clone() });
+        self.writes.push(Write {
+            key: key.clone(),
+            kv: kv.clone(),
+        });
         self.overlay.insert(key, kv);
     }
 
@@ -332,10 +369,11 @@ impl Eval<'_> {
             (Some(prev), true) => prev.lease,
             _ => req.lease,
         };
-        if let Some(id) = lease {
-            if !req.ignore_lease && !self.leases.exists(id) {
-                return Err(StoreError::LeaseNotFound);
-            }
+        if let Some(id) = lease
+            && !req.ignore_lease
+            && !self.leases.exists(id)
+        {
+            return Err(StoreError::LeaseNotFound);
         }
         let value = match (&prev, req.ignore_value) {
             (Some(prev), true) => prev.value.clone(),
@@ -350,7 +388,9 @@ impl Eval<'_> {
             lease,
         };
         self.record(req.key.clone(), Some(kv), prev.clone());
-        Ok(OpResponse::Put { prev_kv: if req.prev_kv { prev } else { None } })
+        Ok(OpResponse::Put {
+            prev_kv: if req.prev_kv { prev } else { None },
+        })
     }
 
     fn delete(&mut self, req: &DeleteRequest) -> Result<OpResponse, StoreError> {
@@ -374,9 +414,13 @@ fn compare_kv(result: CompareResult, target: &CompareTarget, kv: Option<&KeyValu
     use std::cmp::Ordering;
     let ordering: Ordering = match target {
         CompareTarget::Version(want) => kv.map_or(0, |kv| kv.version).cmp(want),
-        CompareTarget::CreateRevision(want) => kv.map_or(0, |kv| kv.create_revision.get()).cmp(want),
+        CompareTarget::CreateRevision(want) => {
+            kv.map_or(0, |kv| kv.create_revision.get()).cmp(want)
+        }
         CompareTarget::ModRevision(want) => kv.map_or(0, |kv| kv.mod_revision.get()).cmp(want),
-        CompareTarget::Value(want) => kv.map_or(&[][..], |kv| kv.value.as_ref()).cmp(want.as_ref()),
+        CompareTarget::Value(want) => kv
+            .map_or(&[][..], |kv| kv.value.as_ref())
+            .cmp(want.as_ref()),
         CompareTarget::Lease(want) => kv.and_then(|kv| kv.lease).map_or(0, |l| l.get()).cmp(want),
     };
     match result {

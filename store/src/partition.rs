@@ -57,14 +57,22 @@ struct Pending {
 impl Commit {
     fn new(window: ReadWindow) -> Commit {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Commit { state: Mutex::new(CommitState { window, pending: VecDeque::new() }), events }
+        Commit {
+            state: Mutex::new(CommitState {
+                window,
+                pending: VecDeque::new(),
+            }),
+            events,
+        }
     }
 
     /// Everything with a journal sequence number up to `durable` is durable: commit it.
     fn advance(&self, durable: u64) {
         let mut state = self.state.lock();
         while state.pending.front().is_some_and(|p| p.seq <= durable) {
-            let Some(pending) = state.pending.pop_front() else { break };
+            let Some(pending) = state.pending.pop_front() else {
+                break;
+            };
             state.window.current = pending.batch.revision;
             // No receiver is not an error: nobody watches this partition right now.
             let _ = self.events.send(pending.batch);
@@ -113,12 +121,18 @@ impl Partition {
         leases: Arc<Leases>,
         snapshot_bytes: u64,
     ) -> Result<Arc<Partition>, StoreError> {
-        let commit = Arc::new(Commit::new(ReadWindow { compacted: None, current: Revision::INITIAL }));
+        let commit = Arc::new(Commit::new(ReadWindow {
+            compacted: None,
+            current: Revision::INITIAL,
+        }));
         let on_durable = {
             let commit = Arc::clone(&commit);
             Box::new(move |durable: u64| commit.advance(durable))
         };
-        let unavailable = |source| StoreError::Unavailable { partition: name.to_owned(), source };
+        let unavailable = |source| StoreError::Unavailable {
+            partition: name.to_owned(),
+            source,
+        };
         let (journal, replay) = Journal::open(journal_config, on_durable).map_err(unavailable)?;
         if let Some(torn) = &replay.torn_tail_cut {
             tracing::warn!(partition = name, ?torn, "cut a torn journal tail");
@@ -151,14 +165,21 @@ impl Partition {
         }
         {
             let mut state = commit.state.lock();
-            state.window = ReadWindow { compacted, current: latest };
+            state.window = ReadWindow {
+                compacted,
+                current: latest,
+            };
         }
         Ok(Arc::new(Partition {
             name: name.to_owned(),
             engine,
             journal,
             commit,
-            sequencer: Mutex::new(Sequencer { latest, next_seq, poisoned: None }),
+            sequencer: Mutex::new(Sequencer {
+                latest,
+                next_seq,
+                poisoned: None,
+            }),
             leases,
             snapshot_bytes,
             snapshotting: Mutex::new(false),
@@ -192,8 +213,7 @@ impl Partition {
         let (response, seq) = {
             let mut sequencer = self.sequencer.lock();
             let window = self.commit.window();
-            let eval =
-                mvcc::evaluate(&*self.engine, sequencer.latest, window, &*self.leases, txn)?;
+            let eval = mvcc::evaluate(&*self.engine, sequencer.latest, window, &*self.leases, txn)?;
             if eval.writes.is_empty() {
                 // A read-only transaction may have read pending writes: answer once they are
                 // durable, so nothing it saw can be lost.
@@ -234,7 +254,10 @@ impl Partition {
             return Err(error);
         }
         // Pending before appended, for the same reason.
-        self.commit.state.lock().pending.push_back(Pending { seq, batch: Arc::clone(&batch) });
+        self.commit.state.lock().pending.push_back(Pending {
+            seq,
+            batch: Arc::clone(&batch),
+        });
         if let Err(source) = self.journal.append(seq, record) {
             self.commit.state.lock().pending.pop_back();
             // The engine holds a revision the journal lacks: no later write may build on it.
@@ -260,7 +283,10 @@ impl Partition {
         if seq == 0 {
             return Ok(());
         }
-        self.journal.wait_durable(seq).await.map_err(|source| self.unavailable(source))?;
+        self.journal
+            .wait_durable(seq)
+            .await
+            .map_err(|source| self.unavailable(source))?;
         // The flusher calls `advance` too; calling it here makes the write visible before
         // we answer, whichever of the two runs first.
         self.commit.advance(self.journal.durable_index());
@@ -268,7 +294,10 @@ impl Partition {
     }
 
     fn unavailable(&self, source: crate::journal::JournalError) -> StoreError {
-        StoreError::Unavailable { partition: self.name.clone(), source }
+        StoreError::Unavailable {
+            partition: self.name.clone(),
+            source,
+        }
     }
 
     /// Deletes, in one revision, those of `keys` that are still attached to `lease`.
@@ -282,13 +311,22 @@ impl Partition {
             let ops = keys
                 .iter()
                 .filter(|key| {
-                    self.engine.get(key, sequencer.latest).is_some_and(|kv| kv.lease == Some(lease))
+                    self.engine
+                        .get(key, sequencer.latest)
+                        .is_some_and(|kv| kv.lease == Some(lease))
                 })
                 .map(|key| {
-                    Op::Delete(DeleteRequest { range: KeyRange::Single(key.clone()), prev_kv: false })
+                    Op::Delete(DeleteRequest {
+                        range: KeyRange::Single(key.clone()),
+                        prev_kv: false,
+                    })
                 })
                 .collect();
-            let txn = TxnRequest { compare: Vec::new(), success: ops, failure: Vec::new() };
+            let txn = TxnRequest {
+                compare: Vec::new(),
+                success: ops,
+                failure: Vec::new(),
+            };
             // Internal: as many keys as the lease holds, beyond the client limit on ops.
             let window = self.commit.window();
             let eval = mvcc::evaluate_unbounded(
@@ -313,12 +351,16 @@ impl Partition {
             let mut sequencer = self.sequencer.lock();
             let window = self.commit.window();
             if revision > window.current {
-                return Err(StoreError::FutureRevision { current: window.current });
+                return Err(StoreError::FutureRevision {
+                    current: window.current,
+                });
             }
-            if let Some(compacted) = window.compacted {
-                if revision <= compacted {
-                    return Err(StoreError::Compacted { compact_revision: compacted });
-                }
+            if let Some(compacted) = window.compacted
+                && revision <= compacted
+            {
+                return Err(StoreError::Compacted {
+                    compact_revision: compacted,
+                });
             }
             let seq = sequencer.next_seq;
             self.journal
@@ -339,7 +381,12 @@ impl Partition {
         range: KeyRange,
         start: Option<Revision>,
     ) -> Result<Watcher, StoreError> {
-        Watcher::new(Arc::clone(&self.engine), Arc::clone(&self.commit), range, start)
+        Watcher::new(
+            Arc::clone(&self.engine),
+            Arc::clone(&self.commit),
+            range,
+            start,
+        )
     }
 
     /// Writes a snapshot once enough journal has accumulated, in the background, so the
@@ -371,18 +418,26 @@ impl Partition {
             let sequencer = self.sequencer.lock();
             let window = self.commit.window();
             let dump = self.engine.dump();
-            let snapshot =
-                PartitionSnapshot { revision: sequencer.latest, compacted: window.compacted, dump };
+            let snapshot = PartitionSnapshot {
+                revision: sequencer.latest,
+                compacted: window.compacted,
+                dump,
+            };
             (sequencer.next_seq - 1, snapshot)
         };
         if seq == 0 {
             return Ok(());
         }
         let data = codec::encode_snapshot(&snapshot);
-        self.journal.write_snapshot(seq, &data).map_err(|source| self.unavailable(source))
+        self.journal
+            .write_snapshot(seq, &data)
+            .map_err(|source| self.unavailable(source))
     }
 
     pub(crate) async fn close(&self) -> Result<(), StoreError> {
-        self.journal.close().await.map_err(|source| self.unavailable(source))
+        self.journal
+            .close()
+            .await
+            .map_err(|source| self.unavailable(source))
     }
 }

@@ -19,8 +19,8 @@ use crate::journal::{Durability, JournalConfig};
 use crate::leases::Leases;
 use crate::partition::Partition;
 use crate::types::{
-    prefix_end, KeyRange, LeaseId, Op, RangeRequest, RangeResponse, Revision, TxnRequest,
-    TxnResponse,
+    KeyRange, LeaseId, Op, RangeRequest, RangeResponse, Revision, TxnRequest, TxnResponse,
+    prefix_end,
 };
 use crate::watch::Watcher;
 
@@ -41,7 +41,9 @@ impl FromStr for EngineKind {
         match s {
             "memory" => Ok(EngineKind::Memory),
             "rocksdb" => Ok(EngineKind::RocksDb),
-            other => Err(format!("unknown engine {other:?} (expected memory or rocksdb)")),
+            other => Err(format!(
+                "unknown engine {other:?} (expected memory or rocksdb)"
+            )),
         }
     }
 }
@@ -77,20 +79,28 @@ impl FromStr for PartitionSpec {
     type Err = String;
     /// `name=prefix[,prefix...]`, e.g. `events=/registry/events/`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, prefixes) =
-            s.split_once('=').ok_or_else(|| format!("partition {s:?} is not name=prefix[,prefix]"))?;
+        let (name, prefixes) = s
+            .split_once('=')
+            .ok_or_else(|| format!("partition {s:?} is not name=prefix[,prefix]"))?;
         let valid_name = !name.is_empty()
             && name != REST
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !valid_name {
-            return Err(format!("partition name {name:?} must be [a-zA-Z0-9-]+ and not {REST:?}"));
+            return Err(format!(
+                "partition name {name:?} must be [a-zA-Z0-9-]+ and not {REST:?}"
+            ));
         }
-        let prefixes: Vec<Bytes> =
-            prefixes.split(',').map(|p| Bytes::copy_from_slice(p.as_bytes())).collect();
+        let prefixes: Vec<Bytes> = prefixes
+            .split(',')
+            .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+            .collect();
         if prefixes.iter().any(|p| p.is_empty()) {
             return Err(format!("partition {name:?} has an empty prefix"));
         }
-        Ok(PartitionSpec { name: name.to_owned(), prefixes })
+        Ok(PartitionSpec {
+            name: name.to_owned(),
+            prefixes,
+        })
     }
 }
 
@@ -154,12 +164,19 @@ impl PartitionMap {
                 )));
             }
         }
-        Ok(PartitionMap { prefixes, rest: specs.len() })
+        Ok(PartitionMap {
+            prefixes,
+            rest: specs.len(),
+        })
     }
 
     fn for_key(&self, key: &[u8]) -> usize {
         use std::ops::Bound;
-        match self.prefixes.range::<[u8], _>((Bound::Unbounded, Bound::Included(key))).next_back() {
+        match self
+            .prefixes
+            .range::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .next_back()
+        {
             Some((prefix, index)) if key.starts_with(prefix) => *index,
             _ => self.rest,
         }
@@ -175,7 +192,10 @@ impl PartitionMap {
         let first = self.for_key(start);
         let owner = self
             .prefixes
-            .range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(start.as_ref())))
+            .range::<[u8], _>((
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Included(start.as_ref()),
+            ))
             .next_back();
         match owner {
             Some((prefix, _)) if start.starts_with(prefix) => {
@@ -186,11 +206,22 @@ impl PartitionMap {
                     (_, None) => true,
                     (None, Some(_)) => false,
                 };
-                if inside { Ok(first) } else { Err((first, self.next_after(start).unwrap_or(self.rest))) }
+                if inside {
+                    Ok(first)
+                } else {
+                    Err((first, self.next_after(start).unwrap_or(self.rest)))
+                }
             }
             _ => {
                 // In `rest`: no prefix may begin inside the range.
-                match self.prefixes.range::<[u8], _>((std::ops::Bound::Excluded(start.as_ref()), std::ops::Bound::Unbounded)).next() {
+                match self
+                    .prefixes
+                    .range::<[u8], _>((
+                        std::ops::Bound::Excluded(start.as_ref()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .next()
+                {
                     Some((prefix, index)) if end.as_ref().is_none_or(|end| prefix < end) => {
                         Err((first, *index))
                     }
@@ -222,7 +253,10 @@ impl Store {
     /// lease expiry. Needs a tokio runtime.
     pub async fn open(config: StoreConfig) -> Result<Arc<Store>, StoreError> {
         let map = PartitionMap::new(&config.partitions)?;
-        let leases = Arc::new(Leases::open(config.journal("_leases"), config.snapshot_bytes)?);
+        let leases = Arc::new(Leases::open(
+            config.journal("_leases"),
+            config.snapshot_bytes,
+        )?);
         let mut names: Vec<String> = config.partitions.iter().map(|p| p.name.clone()).collect();
         names.push(REST.to_owned());
         let mut partitions = Vec::with_capacity(names.len());
@@ -232,8 +266,13 @@ impl Store {
                 EngineKind::RocksDb => open_rocksdb(&config, name)?,
             };
             let journal = config.journal(name);
-            let partition =
-                Partition::open(name, engine, journal, Arc::clone(&leases), config.snapshot_bytes)?;
+            let partition = Partition::open(
+                name,
+                engine,
+                journal,
+                Arc::clone(&leases),
+                config.snapshot_bytes,
+            )?;
             partitions.push(partition);
         }
         let store = Arc::new(Store {
@@ -253,7 +292,10 @@ impl Store {
     /// was revoked before a crash let the deletion finish.
     async fn reattach_leases(&self) -> Result<(), StoreError> {
         for partition in &self.partitions {
-            let everything = RangeRequest::new(KeyRange::Interval { start: Bytes::new(), end: None });
+            let everything = RangeRequest::new(KeyRange::Interval {
+                start: Bytes::new(),
+                end: None,
+            });
             let mut orphans: BTreeMap<LeaseId, Vec<Bytes>> = BTreeMap::new();
             for kv in partition.range(&everything)?.kvs {
                 if let Some(lease) = kv.lease {
@@ -361,7 +403,12 @@ impl Store {
     /// below its own current revision when that is older. Fails only when no partition has
     /// reached `revision` (future) or every one is already compacted at or past it.
     pub async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
-        let newest = self.partitions.iter().map(|p| p.revision()).max().unwrap_or(Revision::INITIAL);
+        let newest = self
+            .partitions
+            .iter()
+            .map(|p| p.revision())
+            .max()
+            .unwrap_or(Revision::INITIAL);
         if revision > newest {
             return Err(StoreError::FutureRevision { current: newest });
         }
@@ -388,7 +435,10 @@ impl Store {
         let keys = self.leases.begin_revoke(id)?;
         let mut by_partition: BTreeMap<usize, Vec<Bytes>> = BTreeMap::new();
         for key in keys {
-            by_partition.entry(self.map.for_key(&key)).or_default().push(key);
+            by_partition
+                .entry(self.map.for_key(&key))
+                .or_default()
+                .push(key);
         }
         for (index, keys) in by_partition {
             if let Err(error) = self.partitions[index].delete_leased(&keys, id).await {
@@ -419,7 +469,9 @@ async fn sweep_leases(store: std::sync::Weak<Store>) {
         for id in store.leases.expired(tokio::time::Instant::now()) {
             match store.revoke_lease(id).await {
                 Ok(()) | Err(StoreError::LeaseNotFound) => {}
-                Err(error) => tracing::warn!(lease = id.get(), %error, "revoking expired lease failed"),
+                Err(error) => {
+                    tracing::warn!(lease = id.get(), %error, "revoking expired lease failed")
+                }
             }
         }
     }
@@ -450,5 +502,7 @@ fn open_rocksdb(config: &StoreConfig, name: &str) -> Result<Arc<dyn Engine>, Sto
 
 #[cfg(not(feature = "rocksdb"))]
 fn open_rocksdb(_config: &StoreConfig, _name: &str) -> Result<Arc<dyn Engine>, StoreError> {
-    Err(StoreError::NotSupported("the rocksdb engine (this binary was built without the `rocksdb` feature)"))
+    Err(StoreError::NotSupported(
+        "the rocksdb engine (this binary was built without the `rocksdb` feature)",
+    ))
 }

@@ -34,7 +34,11 @@ impl Revision {
     }
 
     pub fn next(self) -> Revision {
-        Revision(self.0.checked_add(1).expect("a revision counter cannot reach u64::MAX"))
+        Revision(
+            self.0
+                .checked_add(1)
+                .expect("a revision counter cannot reach u64::MAX"),
+        )
     }
 }
 
@@ -84,7 +88,10 @@ pub struct KeyValue {
 pub enum KeyRange {
     Single(Bytes),
     /// `[start, end)`; `end == None` means no upper bound.
-    Interval { start: Bytes, end: Option<Bytes> },
+    Interval {
+        start: Bytes,
+        end: Option<Bytes>,
+    },
 }
 
 impl KeyRange {
@@ -93,9 +100,15 @@ impl KeyRange {
         if range_end.is_empty() {
             KeyRange::Single(key)
         } else if range_end.as_ref() == [0] {
-            KeyRange::Interval { start: key, end: None }
+            KeyRange::Interval {
+                start: key,
+                end: None,
+            }
         } else {
-            KeyRange::Interval { start: key, end: Some(range_end) }
+            KeyRange::Interval {
+                start: key,
+                end: Some(range_end),
+            }
         }
     }
 
@@ -126,7 +139,10 @@ impl KeyRange {
     pub fn is_empty(&self) -> bool {
         match self {
             KeyRange::Single(_) => false,
-            KeyRange::Interval { start, end: Some(end) } => end.as_ref() <= start.as_ref(),
+            KeyRange::Interval {
+                start,
+                end: Some(end),
+            } => end.as_ref() <= start.as_ref(),
             KeyRange::Interval { end: None, .. } => false,
         }
     }
@@ -308,15 +324,24 @@ pub struct TxnRequest {
 impl TxnRequest {
     /// A transaction of one unconditional operation (a plain put or delete).
     pub fn single(op: Op) -> TxnRequest {
-        TxnRequest { compare: Vec::new(), success: vec![op], failure: Vec::new() }
+        TxnRequest {
+            compare: Vec::new(),
+            success: vec![op],
+            failure: Vec::new(),
+        }
     }
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum OpResponse {
     Range(RangeResponse),
-    Put { prev_kv: Option<KeyValue> },
-    Delete { deleted: u64, prev_kvs: Vec<KeyValue> },
+    Put {
+        prev_kv: Option<KeyValue>,
+    },
+    Delete {
+        deleted: u64,
+        prev_kvs: Vec<KeyValue>,
+    },
     Txn(TxnResponse),
 }
 

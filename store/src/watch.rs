@@ -41,10 +41,12 @@ impl Watcher {
     ) -> Result<Watcher, StoreError> {
         let (live, window) = commit.with_state(|state| (commit.events.subscribe(), state.window));
         let start = start.unwrap_or(window.current.next());
-        if let Some(compacted) = window.compacted {
-            if start < compacted {
-                return Err(StoreError::Compacted { compact_revision: compacted });
-            }
+        if let Some(compacted) = window.compacted
+            && start < compacted
+        {
+            return Err(StoreError::Compacted {
+                compact_revision: compacted,
+            });
         }
         let mut watcher = Watcher {
             engine,
@@ -75,7 +77,10 @@ impl Watcher {
         for event in self.engine.events(&self.range, after, upto) {
             match self.backlog.back_mut() {
                 Some(batch) if batch.revision == event.revision => batch.events.push(event),
-                _ => self.backlog.push_back(EventBatch { revision: event.revision, events: vec![event] }),
+                _ => self.backlog.push_back(EventBatch {
+                    revision: event.revision,
+                    events: vec![event],
+                }),
             }
         }
         self.delivered = upto.get();
@@ -100,7 +105,10 @@ impl Watcher {
                         .cloned()
                         .collect();
                     if !events.is_empty() {
-                        return Ok(EventBatch { revision: batch.revision, events });
+                        return Ok(EventBatch {
+                            revision: batch.revision,
+                            events,
+                        });
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
@@ -108,10 +116,12 @@ impl Watcher {
                         .commit
                         .with_state(|state| (self.commit.events.subscribe(), state.window));
                     self.live = live;
-                    if let Some(compacted) = window.compacted {
-                        if compacted.get() > self.delivered + 1 {
-                            return Err(StoreError::Compacted { compact_revision: compacted });
-                        }
+                    if let Some(compacted) = window.compacted
+                        && compacted.get() > self.delivered + 1
+                    {
+                        return Err(StoreError::Compacted {
+                            compact_revision: compacted,
+                        });
                     }
                     self.catch_up(window.current);
                 }
@@ -129,6 +139,7 @@ impl Watcher {
         }
         // Under the commit lock every batch up to `current` has been sent, so an empty
         // receiver means this watcher has seen them all.
-        self.commit.with_state(|state| self.live.is_empty().then_some(state.window.current))
+        self.commit
+            .with_state(|state| self.live.is_empty().then_some(state.window.current))
     }
 }

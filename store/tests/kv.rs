@@ -21,15 +21,25 @@ fn cm(name: &str) -> String {
 async fn revisions_versions_and_create_revisions_follow_etcd() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path()).await;
-    assert_eq!(put(&store, &cm("a"), "1").await.revision, rev(2), "empty store is at r1");
+    assert_eq!(
+        put(&store, &cm("a"), "1").await.revision,
+        rev(2),
+        "empty store is at r1"
+    );
     put(&store, &cm("a"), "2").await;
     let kv = get(&store, &cm("a")).expect("a exists");
-    assert_eq!((kv.create_revision, kv.mod_revision, kv.version), (rev(2), rev(3), 2));
+    assert_eq!(
+        (kv.create_revision, kv.mod_revision, kv.version),
+        (rev(2), rev(3), 2)
+    );
     delete(&store, KeyRange::Single(b(&cm("a")))).await;
     assert!(get(&store, &cm("a")).is_none());
     put(&store, &cm("a"), "3").await;
     let kv = get(&store, &cm("a")).expect("a exists again");
-    assert_eq!((kv.create_revision, kv.mod_revision, kv.version), (rev(5), rev(5), 1));
+    assert_eq!(
+        (kv.create_revision, kv.mod_revision, kv.version),
+        (rev(5), rev(5), 1)
+    );
     // A delete that deletes nothing does not take a revision.
     let response = delete(&store, KeyRange::Single(b(&cm("missing")))).await;
     assert_eq!(response.revision, rev(5));
@@ -55,7 +65,11 @@ async fn ranges_limit_count_sort_keys_only_and_read_the_past() {
     req.sort_target = SortTarget::Value;
     req.keys_only = true;
     let (_, response) = store.range(&req).expect("range");
-    assert_eq!(keys(&response.kvs), [cm("a"), cm("b"), cm("c")], "values 3, 2, 1");
+    assert_eq!(
+        keys(&response.kvs),
+        [cm("a"), cm("b"), cm("c")],
+        "values 3, 2, 1"
+    );
     assert!(response.kvs.iter().all(|kv| kv.value.is_empty()));
 
     let mut past = RangeRequest::new(KeyRange::prefix(b(CM)));
@@ -68,8 +82,13 @@ async fn ranges_limit_count_sort_keys_only_and_read_the_past() {
     let (_, response) = store.range(&count).expect("count");
     assert_eq!((response.count, response.kvs.len()), (3, 0));
 
-    let inverted = KeyRange::Interval { start: b(&cm("z")), end: Some(b(&cm("a"))) };
-    let (_, response) = store.range(&RangeRequest::new(inverted)).expect("inverted range");
+    let inverted = KeyRange::Interval {
+        start: b(&cm("z")),
+        end: Some(b(&cm("a"))),
+    };
+    let (_, response) = store
+        .range(&RangeRequest::new(inverted))
+        .expect("inverted range");
     assert_eq!(response.count, 0, "an inverted range is empty, as in etcd");
 }
 
@@ -93,9 +112,17 @@ async fn transactions_compare_then_branch_atomically() {
     };
     let won = store.txn(&cas(2, "2")).await.expect("txn");
     assert!(won.succeeded);
-    assert_eq!(won.revision, rev(3), "one revision for the whole transaction");
+    assert_eq!(
+        won.revision,
+        rev(3),
+        "one revision for the whole transaction"
+    );
     let seen = range_response(&won, 2);
-    assert_eq!(keys(&seen.kvs), [cm("x"), cm("y")], "later ops see earlier ones");
+    assert_eq!(
+        keys(&seen.kvs),
+        [cm("x"), cm("y")],
+        "later ops see earlier ones"
+    );
     let lost = store.txn(&cas(2, "3")).await.expect("txn");
     assert!(!lost.succeeded);
     assert_eq!(range_response(&lost, 0).kvs[0].mod_revision, rev(3));
@@ -103,12 +130,28 @@ async fn transactions_compare_then_branch_atomically() {
 
     // A value compare on a missing key fails; a version compare sees version 0.
     let missing = |target| TxnRequest {
-        compare: vec![Compare { range: KeyRange::Single(b(&cm("none"))), result: CompareResult::Equal, target }],
+        compare: vec![Compare {
+            range: KeyRange::Single(b(&cm("none"))),
+            result: CompareResult::Equal,
+            target,
+        }],
         success: vec![],
         failure: vec![],
     };
-    assert!(!store.txn(&missing(CompareTarget::Value(b("")))).await.expect("txn").succeeded);
-    assert!(store.txn(&missing(CompareTarget::Version(0))).await.expect("txn").succeeded);
+    assert!(
+        !store
+            .txn(&missing(CompareTarget::Value(b(""))))
+            .await
+            .expect("txn")
+            .succeeded
+    );
+    assert!(
+        store
+            .txn(&missing(CompareTarget::Version(0)))
+            .await
+            .expect("txn")
+            .succeeded
+    );
 }
 
 #[tokio::test]
@@ -123,46 +166,92 @@ async fn bad_requests_get_etcds_errors_and_change_nothing() {
         ],
         ..Default::default()
     };
-    let cases: Vec<(&str, TxnRequest, fn(&StoreError) -> bool)> = vec![
-        ("empty key", TxnRequest::single(Op::Put(PutRequest::new(b(""), b("v")))), |e| matches!(e, StoreError::EmptyKey)),
-        ("duplicate key", two_puts, |e| matches!(e, StoreError::DuplicateKey)),
-        ("too large", TxnRequest::single(Op::Put(PutRequest::new(b(&cm("big")), vec![0u8; 2 << 20]))), |e| matches!(e, StoreError::RequestTooLarge)),
-        ("unknown lease", {
-            let mut put = PutRequest::new(b(&cm("l")), b("v"));
-            put.lease = ultrak8s_store::LeaseId::new(42);
-            TxnRequest::single(Op::Put(put))
-        }, |e| matches!(e, StoreError::LeaseNotFound)),
-        ("ignore_value on a missing key", {
-            let mut put = PutRequest::new(b(&cm("nope")), b(""));
-            put.ignore_value = true;
-            TxnRequest::single(Op::Put(put))
-        }, |e| matches!(e, StoreError::KeyNotFound)),
-        ("too many ops", TxnRequest {
-            success: (0..129).map(|i| Op::Range(RangeRequest::new(KeyRange::Single(b(&cm(&i.to_string())))))).collect(),
-            ..Default::default()
-        }, |e| matches!(e, StoreError::TooManyOps)),
-        ("spans partitions", TxnRequest {
-            success: vec![
-                Op::Put(PutRequest::new(b("/registry/pods/default/p"), b("1"))),
-                Op::Put(PutRequest::new(b(&cm("c")), b("1"))),
-            ],
-            ..Default::default()
-        }, |e| matches!(e, StoreError::CrossPartition { .. })),
+    type Case = (&'static str, TxnRequest, fn(&StoreError) -> bool);
+    let cases: Vec<Case> = vec![
+        (
+            "empty key",
+            TxnRequest::single(Op::Put(PutRequest::new(b(""), b("v")))),
+            |e| matches!(e, StoreError::EmptyKey),
+        ),
+        ("duplicate key", two_puts, |e| {
+            matches!(e, StoreError::DuplicateKey)
+        }),
+        (
+            "too large",
+            TxnRequest::single(Op::Put(PutRequest::new(b(&cm("big")), vec![0u8; 2 << 20]))),
+            |e| matches!(e, StoreError::RequestTooLarge),
+        ),
+        (
+            "unknown lease",
+            {
+                let mut put = PutRequest::new(b(&cm("l")), b("v"));
+                put.lease = ultrak8s_store::LeaseId::new(42);
+                TxnRequest::single(Op::Put(put))
+            },
+            |e| matches!(e, StoreError::LeaseNotFound),
+        ),
+        (
+            "ignore_value on a missing key",
+            {
+                let mut put = PutRequest::new(b(&cm("nope")), b(""));
+                put.ignore_value = true;
+                TxnRequest::single(Op::Put(put))
+            },
+            |e| matches!(e, StoreError::KeyNotFound),
+        ),
+        (
+            "too many ops",
+            TxnRequest {
+                success: (0..129)
+                    .map(|i| Op::Range(RangeRequest::new(KeyRange::Single(b(&cm(&i.to_string()))))))
+                    .collect(),
+                ..Default::default()
+            },
+            |e| matches!(e, StoreError::TooManyOps),
+        ),
+        (
+            "spans partitions",
+            TxnRequest {
+                success: vec![
+                    Op::Put(PutRequest::new(b("/registry/pods/default/p"), b("1"))),
+                    Op::Put(PutRequest::new(b(&cm("c")), b("1"))),
+                ],
+                ..Default::default()
+            },
+            |e| matches!(e, StoreError::CrossPartition { .. }),
+        ),
     ];
     for (name, txn, expected) in cases {
         let error = store.txn(&txn).await.expect_err(name);
         assert!(expected(&error), "{name}: got {error}");
     }
-    let (revision, response) = store.range(&RangeRequest::new(KeyRange::prefix(b(CM)))).expect("range");
-    assert_eq!((revision, keys(&response.kvs)), (rev(2), vec![cm("a")]), "nothing half-written");
-    let pods = store.range(&RangeRequest::new(KeyRange::prefix(b("/registry/pods/")))).expect("range");
+    let (revision, response) = store
+        .range(&RangeRequest::new(KeyRange::prefix(b(CM))))
+        .expect("range");
+    assert_eq!(
+        (revision, keys(&response.kvs)),
+        (rev(2), vec![cm("a")]),
+        "nothing half-written"
+    );
+    let pods = store
+        .range(&RangeRequest::new(KeyRange::prefix(b("/registry/pods/"))))
+        .expect("range");
     assert_eq!(pods.1.count, 0);
 
     let mut future = RangeRequest::new(KeyRange::Single(b(&cm("a"))));
     future.revision = Some(rev(99));
-    assert!(matches!(store.range(&future), Err(StoreError::FutureRevision { .. })));
-    let everything = RangeRequest::new(KeyRange::Interval { start: b("\0"), end: None });
-    assert!(matches!(store.range(&everything), Err(StoreError::CrossPartition { .. })));
+    assert!(matches!(
+        store.range(&future),
+        Err(StoreError::FutureRevision { .. })
+    ));
+    let everything = RangeRequest::new(KeyRange::Interval {
+        start: b("\0"),
+        end: None,
+    });
+    assert!(matches!(
+        store.range(&everything),
+        Err(StoreError::CrossPartition { .. })
+    ));
 }
 
 #[tokio::test]
@@ -175,12 +264,20 @@ async fn compaction_makes_old_revisions_unreadable() {
     store.compact(rev(3)).await.expect("compact");
     let mut at = RangeRequest::new(KeyRange::Single(b(&cm("k"))));
     at.revision = Some(rev(2));
-    assert!(matches!(store.range(&at), Err(StoreError::Compacted { compact_revision }) if compact_revision == rev(3)));
+    assert!(
+        matches!(store.range(&at), Err(StoreError::Compacted { compact_revision }) if compact_revision == rev(3))
+    );
     at.revision = Some(rev(3));
     let (_, response) = store.range(&at).expect("read at the compaction point");
     assert_eq!(response.kvs[0].value.as_ref(), b"2");
-    assert!(matches!(store.compact(rev(3)).await, Err(StoreError::Compacted { .. })));
-    assert!(matches!(store.compact(rev(50)).await, Err(StoreError::FutureRevision { .. })));
+    assert!(matches!(
+        store.compact(rev(3)).await,
+        Err(StoreError::Compacted { .. })
+    ));
+    assert!(matches!(
+        store.compact(rev(50)).await,
+        Err(StoreError::FutureRevision { .. })
+    ));
 }
 
 #[tokio::test]
@@ -191,14 +288,20 @@ async fn partitions_have_independent_revisions() {
         put(&store, &format!("/registry/events/default/e{i}"), "x").await;
     }
     let response = put(&store, "/registry/minions/node-1", "n").await;
-    assert_eq!(response.revision, rev(2), "five events did not advance the nodes partition");
+    assert_eq!(
+        response.revision,
+        rev(2),
+        "five events did not advance the nodes partition"
+    );
     let names: Vec<&str> = store.partitions().iter().map(|p| p.name()).collect();
     assert_eq!(names, ["events", "leases", "pods", "nodes", "rest"]);
     let pods = store.partition_for_key(b"/registry/pods/ns/p");
     assert_eq!(pods.name(), "pods");
     assert_eq!(store.partition_for_key(b"/registry/podsx").name(), "rest");
     let txn_reply = store
-        .txn(&TxnRequest::single(Op::Range(RangeRequest::new(KeyRange::prefix(b("/registry/events/"))))))
+        .txn(&TxnRequest::single(Op::Range(RangeRequest::new(
+            KeyRange::prefix(b("/registry/events/")),
+        ))))
         .await
         .expect("read-only txn");
     assert!(matches!(&txn_reply.responses[0], OpResponse::Range(r) if r.count == 5));

@@ -16,7 +16,9 @@ async fn a_watcher_sees_history_then_live_events_in_order() {
     let store = open(dir.path()).await;
     put(&store, &format!("{PODS}a"), "1").await;
     put(&store, &format!("{PODS}a"), "2").await;
-    let mut watcher = store.watch(KeyRange::prefix(b(PODS)), Some(rev(2))).expect("watch");
+    let mut watcher = store
+        .watch(KeyRange::prefix(b(PODS)), Some(rev(2)))
+        .expect("watch");
     put(&store, &format!("{PODS}b"), "1").await;
     delete(&store, KeyRange::Single(b(&format!("{PODS}a")))).await;
     let mut seen = Vec::new();
@@ -30,7 +32,9 @@ async fn a_watcher_sees_history_then_live_events_in_order() {
                 Change::Put(_) => "put",
                 Change::Delete => "delete",
             };
-            let prev = event.prev.map(|p| String::from_utf8(p.value.to_vec()).expect("utf8"));
+            let prev = event
+                .prev
+                .map(|p| String::from_utf8(p.value.to_vec()).expect("utf8"));
             seen.push((batch.revision.get(), kind, prev));
         }
     }
@@ -43,7 +47,11 @@ async fn a_watcher_sees_history_then_live_events_in_order() {
             (5, "delete", Some("2".into())),
         ]
     );
-    assert_eq!(watcher.progress(), Some(rev(5)), "synced after handing out everything");
+    assert_eq!(
+        watcher.progress(),
+        Some(rev(5)),
+        "synced after handing out everything"
+    );
 }
 
 #[tokio::test]
@@ -90,25 +98,57 @@ async fn an_expired_lease_deletes_its_keys_and_keep_alive_prevents_it() {
     let store = open(dir.path()).await;
     let (short, ttl) = store.leases().grant(None, 1).await.expect("grant");
     assert_eq!(ttl, 2, "raised to etcd's minimum TTL");
-    let (kept, _) = store.leases().grant(LeaseId::new(77), 3).await.expect("grant with id");
-    assert!(matches!(store.leases().grant(LeaseId::new(77), 3).await, Err(StoreError::LeaseExists)));
-    for (key, lease) in [("/registry/events/ns/e1", short), (&format!("{PODS}p") as &str, short), ("/registry/events/ns/e2", kept)] {
+    let (kept, _) = store
+        .leases()
+        .grant(LeaseId::new(77), 3)
+        .await
+        .expect("grant with id");
+    assert!(matches!(
+        store.leases().grant(LeaseId::new(77), 3).await,
+        Err(StoreError::LeaseExists)
+    ));
+    for (key, lease) in [
+        ("/registry/events/ns/e1", short),
+        (&format!("{PODS}p") as &str, short),
+        ("/registry/events/ns/e2", kept),
+    ] {
         let mut put = PutRequest::new(b(key), b("v"));
         put.lease = Some(lease);
-        store.txn(&TxnRequest::single(Op::Put(put))).await.expect("put with lease");
+        store
+            .txn(&TxnRequest::single(Op::Put(put)))
+            .await
+            .expect("put with lease");
     }
-    let status = store.leases().time_to_live(short, true).expect("lease exists");
+    let status = store
+        .leases()
+        .time_to_live(short, true)
+        .expect("lease exists");
     assert_eq!(status.keys.len(), 2);
     for _ in 0..9 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         store.leases().keep_alive(kept).expect("keep alive");
     }
-    assert!(get(&store, "/registry/events/ns/e1").is_none(), "expired with its lease");
-    assert!(get(&store, &format!("{PODS}p")).is_none(), "in another partition too");
-    assert!(get(&store, "/registry/events/ns/e2").is_some(), "kept alive");
+    assert!(
+        get(&store, "/registry/events/ns/e1").is_none(),
+        "expired with its lease"
+    );
+    assert!(
+        get(&store, &format!("{PODS}p")).is_none(),
+        "in another partition too"
+    );
+    assert!(
+        get(&store, "/registry/events/ns/e2").is_some(),
+        "kept alive"
+    );
     assert!(store.leases().time_to_live(short, false).is_none());
-    assert!(matches!(store.leases().keep_alive(short), Err(StoreError::LeaseNotFound)));
+    assert!(matches!(
+        store.leases().keep_alive(short),
+        Err(StoreError::LeaseNotFound)
+    ));
     store.revoke_lease(kept).await.expect("revoke");
     assert!(get(&store, "/registry/events/ns/e2").is_none());
-    assert!(matches!(store.revoke_lease(kept).await, Err(StoreError::LeaseNotFound)));
+    assert!(matches!(
+        store.revoke_lease(kept).await,
+        Err(StoreError::LeaseNotFound)
+    ));
 }

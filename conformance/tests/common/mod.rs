@@ -22,19 +22,34 @@ impl EtcdServer {
         let mut config = StoreConfig::new(dir.path());
         config.durability = Durability::Buffered;
         let store = Store::open(config).await.expect("open store");
-        let listener =
-            facade::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind loopback");
+        let listener = facade::bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind loopback");
         let endpoint = format!("127.0.0.1:{}", listener.local_addr().expect("addr").port());
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = FacadeConfig { progress_notify_interval: Duration::from_millis(300) };
-        tokio::spawn(facade::serve(Arc::clone(&store), listener, config, async move {
-            let _ = stopped.await;
-        }));
-        EtcdServer { endpoint, store, stop: Some(stop), _dir: dir }
+        let config = FacadeConfig {
+            progress_notify_interval: Duration::from_millis(300),
+        };
+        tokio::spawn(facade::serve(
+            Arc::clone(&store),
+            listener,
+            config,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        EtcdServer {
+            endpoint,
+            store,
+            stop: Some(stop),
+            _dir: dir,
+        }
     }
 
     pub async fn client(&self) -> etcd_client::Client {
-        etcd_client::Client::connect([self.endpoint.as_str()], None).await.expect("connect")
+        etcd_client::Client::connect([self.endpoint.as_str()], None)
+            .await
+            .expect("connect")
     }
 }
 
@@ -69,7 +84,10 @@ pub async fn etcdctl(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Outp
         .spawn()
         .expect("etcdctl is installed (scripts/deps installs Debian's etcd-client)");
     let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.unwrap_or("").as_bytes()).await.expect("write stdin");
+    input
+        .write_all(stdin.unwrap_or("").as_bytes())
+        .await
+        .expect("write stdin");
     drop(input);
     let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await

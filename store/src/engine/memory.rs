@@ -55,18 +55,22 @@ fn bounds(range: &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
         KeyRange::Single(key) => (Bound::Included(key.as_ref()), Bound::Included(key.as_ref())),
         KeyRange::Interval { start, end } => (
             Bound::Included(start.as_ref()),
-            end.as_ref().map_or(Bound::Unbounded, |end| Bound::Excluded(end.as_ref())),
+            end.as_ref()
+                .map_or(Bound::Unbounded, |end| Bound::Excluded(end.as_ref())),
         ),
     }
 }
 
 /// Index of the newest version at or below `at`.
 fn version_at(versions: &[Version], at: Revision) -> Option<usize> {
-    versions.partition_point(|v| v.revision <= at).checked_sub(1)
+    versions
+        .partition_point(|v| v.revision <= at)
+        .checked_sub(1)
 }
 
 fn kv_bytes(kv: &Option<KeyValue>) -> u64 {
-    kv.as_ref().map_or(0, |kv| (kv.key.len() + kv.value.len()) as u64)
+    kv.as_ref()
+        .map_or(0, |kv| (kv.key.len() + kv.value.len()) as u64)
 }
 
 impl Engine for MemoryEngine {
@@ -91,7 +95,11 @@ impl Engine for MemoryEngine {
                 sub: u32::try_from(sub).unwrap_or(u32::MAX),
                 kv: write.kv.clone(),
             };
-            state.keys.entry(write.key.clone()).or_default().push(version);
+            state
+                .keys
+                .entry(write.key.clone())
+                .or_default()
+                .push(version);
         }
         Ok(())
     }
@@ -113,11 +121,13 @@ impl Engine for MemoryEngine {
         }
         let state = self.state.read();
         for (_, versions) in state.keys.range::<[u8], _>(bounds(range)) {
-            let Some(index) = version_at(versions, at) else { continue };
-            if let Some(kv) = &versions[index].kv {
-                if visit(kv).is_break() {
-                    return;
-                }
+            let Some(index) = version_at(versions, at) else {
+                continue;
+            };
+            if let Some(kv) = &versions[index].kv
+                && visit(kv).is_break()
+            {
+                return;
             }
         }
     }
@@ -140,7 +150,12 @@ impl Engine for MemoryEngine {
                     Some(kv) => Change::Put(kv.clone()),
                     None => Change::Delete,
                 };
-                let event = Event { key: key.clone(), revision: version.revision, change, prev };
+                let event = Event {
+                    key: key.clone(),
+                    revision: version.revision,
+                    change,
+                    prev,
+                };
                 found.push((version.revision, version.sub, event));
             }
         }
@@ -150,11 +165,22 @@ impl Engine for MemoryEngine {
 
     fn compact(&self, at: Revision) {
         let mut state = self.state.write();
-        let State { keys, versions: version_count, bytes, .. } = &mut *state;
+        let State {
+            keys,
+            versions: version_count,
+            bytes,
+            ..
+        } = &mut *state;
         keys.retain(|_, versions| {
-            let Some(index) = version_at(versions, at) else { return true };
+            let Some(index) = version_at(versions, at) else {
+                return true;
+            };
             // A tombstone that is the newest at `at` is needed by no read at `at` or later.
-            let keep_from = if versions[index].kv.is_none() { index + 1 } else { index };
+            let keep_from = if versions[index].kv.is_none() {
+                index + 1
+            } else {
+                index
+            };
             for dropped in versions.drain(..keep_from) {
                 *version_count -= 1;
                 *bytes -= kv_bytes(&dropped.kv);
@@ -168,7 +194,10 @@ impl Engine for MemoryEngine {
         let mut all: Vec<(Revision, u32, Write)> = Vec::with_capacity(state.versions as usize);
         for (key, versions) in &state.keys {
             for version in versions {
-                let write = Write { key: key.clone(), kv: version.kv.clone() };
+                let write = Write {
+                    key: key.clone(),
+                    kv: version.kv.clone(),
+                };
                 all.push((version.revision, version.sub, write));
             }
         }
@@ -186,6 +215,10 @@ impl Engine for MemoryEngine {
 
     fn size(&self) -> EngineSize {
         let state = self.state.read();
-        EngineSize { keys: state.live_keys, versions: state.versions, bytes: state.bytes }
+        EngineSize {
+            keys: state.live_keys,
+            versions: state.versions,
+            bytes: state.bytes,
+        }
     }
 }

@@ -40,7 +40,12 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Visits the live versions at `at` of the keys in `range`, in key order, until the visitor
     /// breaks.
-    fn scan(&self, range: &KeyRange, at: Revision, visit: &mut dyn FnMut(&KeyValue) -> ControlFlow<()>);
+    fn scan(
+        &self,
+        range: &KeyRange,
+        at: Revision,
+        visit: &mut dyn FnMut(&KeyValue) -> ControlFlow<()>,
+    );
 
     /// The changes to keys in `range` with revisions in `(after, upto]`, in revision order and,
     /// within a revision, in the order of the write, each with the version it replaced.

@@ -223,7 +223,12 @@ impl RocksEngine {
         let mut prev = before;
         for (revision, kv) in newest_first.into_iter().rev() {
             let change = kv.clone().map_or(Change::Delete, Change::Put);
-            events.push(Event { key: key.clone(), revision, change, prev });
+            events.push(Event {
+                key: key.clone(),
+                revision,
+                change,
+                prev,
+            });
             prev = kv;
         }
         Ok(events)
@@ -264,7 +269,8 @@ impl RocksEngine {
                     }
                 };
                 let key = Bytes::copy_from_slice(key);
-                let change = decode_record(record, || key.clone())?.map_or(Change::Delete, Change::Put);
+                let change =
+                    decode_record(record, || key.clone())?.map_or(Change::Delete, Change::Put);
                 versions.next();
                 let prev = match versions.item() {
                     Some((older, record)) if older.starts_with(&target[..prefix_len]) => {
@@ -272,7 +278,12 @@ impl RocksEngine {
                     }
                     _ => versions.status().map(|()| None).map_err(engine_error)?,
                 };
-                events.push(Event { key, revision, change, prev });
+                events.push(Event {
+                    key,
+                    revision,
+                    change,
+                    prev,
+                });
             }
             writes.next();
         }
@@ -314,7 +325,8 @@ impl RocksEngine {
             versions.seek(&target);
             let prefix = &target[..prefix_len];
             let mut newest = true;
-            while let Some((entry, record)) = versions.item().filter(|(e, _)| e.starts_with(prefix)) {
+            while let Some((entry, record)) = versions.item().filter(|(e, _)| e.starts_with(prefix))
+            {
                 // The newest version at `at` stays, unless it is a tombstone; older ones go.
                 if !(newest && is_live(record)) {
                     let (_, revision, sub) = split_entry(entry)?;
@@ -344,7 +356,9 @@ impl RocksEngine {
         if batch.is_empty() {
             return Ok(());
         }
-        self.db.write_opt(batch, &self.write_options).map_err(engine_error)?;
+        self.db
+            .write_opt(batch, &self.write_options)
+            .map_err(engine_error)?;
         let mut size = self.size.lock();
         size.versions -= dropped.versions;
         size.bytes -= dropped.bytes;
@@ -370,7 +384,14 @@ impl RocksEngine {
                 key = decode_key(entry_prefix);
             }
             let kv = decode_record(record, || key.clone())?;
-            all.push((revision, sub, Write { key: key.clone(), kv }));
+            all.push((
+                revision,
+                sub,
+                Write {
+                    key: key.clone(),
+                    kv,
+                },
+            ));
             iter.next();
         }
         iter.status().map_err(engine_error)?;
@@ -411,8 +432,9 @@ impl Engine for RocksEngine {
                 // a replayed dump, so the common case of a new key needs no read.
                 Some(kv) if kv.version == 1 => false,
                 _ => {
-                    let iter = newest
-                        .get_or_insert_with(|| self.db.raw_iterator_cf_opt(keys, ReadOptions::default()));
+                    let iter = newest.get_or_insert_with(|| {
+                        self.db.raw_iterator_cf_opt(keys, ReadOptions::default())
+                    });
                     iter.seek(&entry);
                     match iter.item() {
                         Some((found, record)) if found.starts_with(&entry) => is_live(record),
@@ -428,12 +450,17 @@ impl Engine for RocksEngine {
             push_suffix(&mut entry, revision.get(), sub);
             record.clear();
             push_record(&mut record, write.kv.as_ref());
-            bytes += write.kv.as_ref().map_or(0, |kv| (kv.key.len() + kv.value.len()) as u64);
+            bytes += write
+                .kv
+                .as_ref()
+                .map_or(0, |kv| (kv.key.len() + kv.value.len()) as u64);
             batch.put_cf(keys, &entry, &record);
             batch.put_cf(revs, rev_entry(revision.get(), sub), &write.key);
         }
         drop(newest);
-        self.db.write_opt(batch, &self.write_options).map_err(engine_error)?;
+        self.db
+            .write_opt(batch, &self.write_options)
+            .map_err(engine_error)?;
         {
             let mut size = self.size.lock();
             size.keys = size.keys + created - removed;
@@ -543,8 +570,12 @@ fn push_suffix(buf: &mut Vec<u8>, revision: u64, sub: u32) {
 
 /// A `keys` entry's escaped key with its terminator, its revision and its sub.
 fn split_entry(entry: &[u8]) -> Result<(&[u8], Revision, u32), StoreError> {
-    let (rest, sub) = entry.split_last_chunk::<4>().ok_or_else(|| corrupt("short key"))?;
-    let (prefix, revision) = rest.split_last_chunk::<8>().ok_or_else(|| corrupt("short key"))?;
+    let (rest, sub) = entry
+        .split_last_chunk::<4>()
+        .ok_or_else(|| corrupt("short key"))?;
+    let (prefix, revision) = rest
+        .split_last_chunk::<8>()
+        .ok_or_else(|| corrupt("short key"))?;
     if !prefix.ends_with(&TERMINATOR) {
         return Err(corrupt("unterminated key"));
     }
@@ -576,8 +607,12 @@ fn rev_entry(revision: u64, sub: u32) -> [u8; 12] {
 }
 
 fn split_rev_entry(entry: &[u8]) -> Result<(Revision, u32), StoreError> {
-    let (revision, sub) = entry.split_first_chunk::<8>().ok_or_else(|| corrupt("short revision"))?;
-    let sub = sub.first_chunk::<4>().ok_or_else(|| corrupt("short revision"))?;
+    let (revision, sub) = entry
+        .split_first_chunk::<8>()
+        .ok_or_else(|| corrupt("short revision"))?;
+    let sub = sub
+        .first_chunk::<4>()
+        .ok_or_else(|| corrupt("short revision"))?;
     let revision =
         Revision::new(u64::from_be_bytes(*revision)).ok_or_else(|| corrupt("revision 0"))?;
     Ok((revision, u32::from_be_bytes(*sub)))
@@ -681,7 +716,10 @@ mod tests {
     }
 
     fn put(key: &[u8], value: &[u8], create: u64, at: u64, version: u64) -> Write {
-        Write { key: Bytes::copy_from_slice(key), kv: Some(kv(key, value, create, at, version)) }
+        Write {
+            key: Bytes::copy_from_slice(key),
+            kv: Some(kv(key, value, create, at, version)),
+        }
     }
 
     fn keys_in(engine: &dyn Engine, range: &KeyRange, at: u64) -> Vec<Vec<u8>> {
@@ -706,17 +744,41 @@ mod tests {
         let keys: [&[u8]; 4] = [b"ab", b"a\0b", b"a", b"a\0"];
         let writes: Vec<Write> = keys.iter().map(|key| put(key, key, 2, 2, 1)).collect();
         engine.apply(rev(2), &writes).expect("apply");
-        engine.apply(rev(3), &[put(b"a\0", b"new", 2, 3, 2)]).expect("apply");
-        engine.apply(rev(4), &[Write { key: Bytes::from_static(b"a"), kv: None }]).expect("apply");
+        engine
+            .apply(rev(3), &[put(b"a\0", b"new", 2, 3, 2)])
+            .expect("apply");
+        engine
+            .apply(
+                rev(4),
+                &[Write {
+                    key: Bytes::from_static(b"a"),
+                    kv: None,
+                }],
+            )
+            .expect("apply");
 
-        let all = KeyRange::Interval { start: Bytes::new(), end: None };
-        let sorted: Vec<Vec<u8>> = [&b"a"[..], b"a\0", b"a\0b", b"ab"].map(<[u8]>::to_vec).into();
+        let all = KeyRange::Interval {
+            start: Bytes::new(),
+            end: None,
+        };
+        let sorted: Vec<Vec<u8>> = [&b"a"[..], b"a\0", b"a\0b", b"ab"]
+            .map(<[u8]>::to_vec)
+            .into();
         assert_eq!(keys_in(&engine, &all, 2), sorted);
         assert_eq!(keys_in(&engine, &all, 4), sorted[1..]);
-        assert_eq!(keys_in(&engine, &KeyRange::prefix(&b"a\0"[..]), 4), sorted[1..3]);
+        assert_eq!(
+            keys_in(&engine, &KeyRange::prefix(&b"a\0"[..]), 4),
+            sorted[1..3]
+        );
         assert_eq!(keys_in(&engine, &interval(b"a", b"a\0"), 3), sorted[..1]);
-        assert_eq!(keys_in(&engine, &interval(b"a\0", b"a\0b"), 3), sorted[1..2]);
-        assert_eq!(keys_in(&engine, &KeyRange::Single(Bytes::from_static(b"a\0")), 3), sorted[1..2]);
+        assert_eq!(
+            keys_in(&engine, &interval(b"a\0", b"a\0b"), 3),
+            sorted[1..2]
+        );
+        assert_eq!(
+            keys_in(&engine, &KeyRange::Single(Bytes::from_static(b"a\0")), 3),
+            sorted[1..2]
+        );
 
         let value = |key: &[u8], at| engine.get(key, rev(at)).map(|kv| kv.value.to_vec());
         assert_eq!(value(b"a", 3), Some(b"a".to_vec()));
@@ -726,13 +788,22 @@ mod tests {
         assert_eq!(value(b"a\0b", 4), Some(b"a\0b".to_vec()));
         assert_eq!(value(b"a\0\0", 4), None);
         assert_eq!(value(b"", 4), None);
-        assert_eq!(engine.size(), EngineSize { keys: 3, versions: 6, bytes: 21 });
+        assert_eq!(
+            engine.size(),
+            EngineSize {
+                keys: 3,
+                versions: 6,
+                bytes: 21
+            }
+        );
     }
 
     #[test]
     fn open_starts_empty_even_where_an_engine_was() {
         let (engine, dir) = open();
-        engine.apply(rev(2), &[put(b"k", b"v", 2, 2, 1)]).expect("apply");
+        engine
+            .apply(rev(2), &[put(b"k", b"v", 2, 2, 1)])
+            .expect("apply");
         drop(engine);
         let engine = RocksEngine::open(dir.path()).expect("reopen");
         assert_eq!(engine.get(b"k", rev(2)), None);
@@ -752,7 +823,13 @@ mod tests {
         fn new() -> Twin {
             let (rocks, dir) = open();
             let memory = MemoryEngine::new();
-            Twin { memory, rocks, _dir: dir, live: BTreeMap::new(), revision: 1 }
+            Twin {
+                memory,
+                rocks,
+                _dir: dir,
+                live: BTreeMap::new(),
+                revision: 1,
+            }
         }
 
         /// Puts (`Some(value)`) and deletes, on distinct keys; deletes of missing keys are
@@ -780,7 +857,10 @@ mod tests {
                     Some(kv) => self.live.insert(key.to_vec(), kv.clone()),
                     None => self.live.remove(*key),
                 };
-                writes.push(Write { key: Bytes::copy_from_slice(key), kv });
+                writes.push(Write {
+                    key: Bytes::copy_from_slice(key),
+                    kv,
+                });
             }
             if writes.is_empty() {
                 return;
@@ -798,7 +878,10 @@ mod tests {
         fn assert_same(&self, keys: &[&[u8]]) {
             let (memory, rocks): (&dyn Engine, &dyn Engine) = (&self.memory, &self.rocks);
             let mut ranges = vec![
-                KeyRange::Interval { start: Bytes::new(), end: None },
+                KeyRange::Interval {
+                    start: Bytes::new(),
+                    end: None,
+                },
                 KeyRange::prefix(&b"a"[..]),
                 KeyRange::prefix(&b"a\0"[..]),
                 interval(b"a\0", b"ab"),
@@ -808,13 +891,20 @@ mod tests {
             for key in keys {
                 ranges.push(KeyRange::Single(Bytes::copy_from_slice(key)));
                 if let Some(end) = prefix_end(key) {
-                    ranges.push(KeyRange::Interval { start: Bytes::copy_from_slice(key), end: Some(end) });
+                    ranges.push(KeyRange::Interval {
+                        start: Bytes::copy_from_slice(key),
+                        end: Some(end),
+                    });
                 }
             }
             let last = self.revision + 1;
             for at in 1..=last {
                 for key in keys {
-                    assert_eq!(rocks.get(key, rev(at)), memory.get(key, rev(at)), "get {key:?} at r{at}");
+                    assert_eq!(
+                        rocks.get(key, rev(at)),
+                        memory.get(key, rev(at)),
+                        "get {key:?} at r{at}"
+                    );
                 }
                 for range in &ranges {
                     let scan = |engine: &dyn Engine| {
@@ -826,7 +916,10 @@ mod tests {
                         kvs
                     };
                     assert_eq!(scan(rocks), scan(memory), "scan {range:?} at r{at}");
-                    for upto in [at + 1, at + 7, last].into_iter().filter(|&upto| upto > at && upto <= last) {
+                    for upto in [at + 1, at + 7, last]
+                        .into_iter()
+                        .filter(|&upto| upto > at && upto <= last)
+                    {
                         assert_eq!(
                             rocks.events(range, rev(at), rev(upto)),
                             memory.events(range, rev(at), rev(upto)),
@@ -845,15 +938,28 @@ mod tests {
 
     impl Lcg {
         fn below(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (self.0 >> 33) % n
         }
     }
 
     #[test]
     fn random_histories_read_the_same_as_the_memory_engine() {
-        let keys: [&[u8]; 10] =
-            [b"", b"\0", b"\0\0", b"a", b"a\0", b"a\0b", b"a\xff", b"ab", b"b", b"\xff\xff"];
+        let keys: [&[u8]; 10] = [
+            b"",
+            b"\0",
+            b"\0\0",
+            b"a",
+            b"a\0",
+            b"a\0b",
+            b"a\xff",
+            b"ab",
+            b"b",
+            b"\xff\xff",
+        ];
         for seed in 1..=3 {
             let mut twin = Twin::new();
             let mut random = Lcg(seed);
@@ -865,7 +971,8 @@ mod tests {
                     if ops.iter().any(|(k, _, _)| *k == key) {
                         continue;
                     }
-                    let value = (random.below(3) > 0).then(|| vec![b'v'; random.below(40) as usize]);
+                    let value =
+                        (random.below(3) > 0).then(|| vec![b'v'; random.below(40) as usize]);
                     let lease = LeaseId::new(random.below(3) as i64);
                     ops.push((key, value, lease));
                 }

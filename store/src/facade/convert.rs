@@ -111,7 +111,10 @@ pub fn delete_request(req: pb::DeleteRangeRequest) -> Result<DeleteRequest, Stor
     if req.key.is_empty() {
         return Err(StoreError::EmptyKey);
     }
-    Ok(DeleteRequest { range: KeyRange::from_wire(req.key, req.range_end), prev_kv: req.prev_kv })
+    Ok(DeleteRequest {
+        range: KeyRange::from_wire(req.key, req.range_end),
+        prev_kv: req.prev_kv,
+    })
 }
 
 fn compare(c: pb::Compare) -> Result<Compare, StoreError> {
@@ -143,7 +146,11 @@ fn compare(c: pb::Compare) -> Result<Compare, StoreError> {
         }),
         Err(_) => return Err(StoreError::InvalidArgument("unknown compare target".into())),
     };
-    Ok(Compare { range: KeyRange::from_wire(c.key, c.range_end), result, target })
+    Ok(Compare {
+        range: KeyRange::from_wire(c.key, c.range_end),
+        result,
+        target,
+    })
 }
 
 fn op(op: pb::RequestOp) -> Result<Op, StoreError> {
@@ -159,7 +166,11 @@ fn op(op: pb::RequestOp) -> Result<Op, StoreError> {
 
 pub fn txn_request(req: pb::TxnRequest) -> Result<TxnRequest, StoreError> {
     Ok(TxnRequest {
-        compare: req.compare.into_iter().map(compare).collect::<Result<_, _>>()?,
+        compare: req
+            .compare
+            .into_iter()
+            .map(compare)
+            .collect::<Result<_, _>>()?,
         success: req.success.into_iter().map(op).collect::<Result<_, _>>()?,
         failure: req.failure.into_iter().map(op).collect::<Result<_, _>>()?,
     })
@@ -172,16 +183,14 @@ pub fn txn_response(header: &pb::ResponseHeader, resp: TxnResponse) -> pb::TxnRe
         .into_iter()
         .map(|op| pb::ResponseOp {
             response: Some(match op {
-                OpResponse::Range(range) => {
-                    Response::ResponseRange(range_response(header.clone(), range))
-                }
+                OpResponse::Range(range) => Response::ResponseRange(range_response(*header, range)),
                 OpResponse::Put { prev_kv } => Response::ResponsePut(pb::PutResponse {
-                    header: Some(header.clone()),
+                    header: Some(*header),
                     prev_kv: prev_kv.map(kv),
                 }),
                 OpResponse::Delete { deleted, prev_kvs } => {
                     Response::ResponseDeleteRange(pb::DeleteRangeResponse {
-                        header: Some(header.clone()),
+                        header: Some(*header),
                         deleted: i64::try_from(deleted).unwrap_or(i64::MAX),
                         prev_kvs: prev_kvs.into_iter().map(kv).collect(),
                     })
@@ -190,5 +199,9 @@ pub fn txn_response(header: &pb::ResponseHeader, resp: TxnResponse) -> pb::TxnRe
             }),
         })
         .collect();
-    pb::TxnResponse { header: Some(header.clone()), succeeded: resp.succeeded, responses }
+    pb::TxnResponse {
+        header: Some(*header),
+        succeeded: resp.succeeded,
+        responses,
+    }
 }

@@ -19,8 +19,15 @@ impl KvService {
     }
 
     async fn single(&self, op: Op) -> Result<(Revision, OpResponse), Status> {
-        let mut response = self.store.txn(&TxnRequest::single(op)).await.map_err(status)?;
-        let op = response.responses.pop().ok_or_else(|| Status::internal("no op response"))?;
+        let mut response = self
+            .store
+            .txn(&TxnRequest::single(op))
+            .await
+            .map_err(status)?;
+        let op = response
+            .responses
+            .pop()
+            .ok_or_else(|| Status::internal("no op response"))?;
         Ok((response.revision, op))
     }
 }
@@ -33,7 +40,10 @@ impl pb::kv_server::Kv for KvService {
     ) -> Result<Response<pb::RangeResponse>, Status> {
         let req = convert::range_request(request.into_inner()).map_err(status)?;
         let (revision, response) = self.store.range(&req).map_err(status)?;
-        Ok(Response::new(convert::range_response(header(revision), response)))
+        Ok(Response::new(convert::range_response(
+            header(revision),
+            response,
+        )))
     }
 
     async fn put(
@@ -84,7 +94,9 @@ impl pb::kv_server::Kv for KvService {
         let req = request.into_inner();
         let Some(revision) = Revision::from_wire(req.revision) else {
             // etcd: compacting at 0 or below is compacting at an already compacted point.
-            return Err(status(crate::StoreError::Compacted { compact_revision: Revision::INITIAL }));
+            return Err(status(crate::StoreError::Compacted {
+                compact_revision: Revision::INITIAL,
+            }));
         };
         self.store.compact(revision).await.map_err(status)?;
         let current = self.store.partitions().iter().map(|p| p.revision()).max();

@@ -30,7 +30,11 @@ impl LeaseService {
     /// Lease responses carry the revision of the `rest` partition: leases belong to no
     /// partition, and etcd clients only use this header for ordering within one response.
     fn header(&self) -> pb::ResponseHeader {
-        let revision = self.store.partitions().last().map_or(Revision::INITIAL, |p| p.revision());
+        let revision = self
+            .store
+            .partitions()
+            .last()
+            .map_or(Revision::INITIAL, |p| p.revision());
         header(revision)
     }
 }
@@ -39,7 +43,8 @@ fn lease_id(id: i64) -> Result<LeaseId, Status> {
     LeaseId::new(id).ok_or_else(|| status(StoreError::LeaseNotFound))
 }
 
-type KeepAliveStream = Pin<Box<dyn Stream<Item = Result<pb::LeaseKeepAliveResponse, Status>> + Send>>;
+type KeepAliveStream =
+    Pin<Box<dyn Stream<Item = Result<pb::LeaseKeepAliveResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl pb::lease_server::Lease for LeaseService {
@@ -48,8 +53,12 @@ impl pb::lease_server::Lease for LeaseService {
         request: Request<pb::LeaseGrantRequest>,
     ) -> Result<Response<pb::LeaseGrantResponse>, Status> {
         let req = request.into_inner();
-        let (id, ttl) =
-            self.store.leases().grant(LeaseId::new(req.id), req.ttl).await.map_err(status)?;
+        let (id, ttl) = self
+            .store
+            .leases()
+            .grant(LeaseId::new(req.id), req.ttl)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::LeaseGrantResponse {
             header: Some(self.header()),
             id: id.get(),
@@ -64,7 +73,9 @@ impl pb::lease_server::Lease for LeaseService {
     ) -> Result<Response<pb::LeaseRevokeResponse>, Status> {
         let id = lease_id(request.into_inner().id)?;
         self.store.revoke_lease(id).await.map_err(status)?;
-        Ok(Response::new(pb::LeaseRevokeResponse { header: Some(self.header()) }))
+        Ok(Response::new(pb::LeaseRevokeResponse {
+            header: Some(self.header()),
+        }))
     }
 
     type LeaseKeepAliveStream = KeepAliveStream;
@@ -82,10 +93,15 @@ impl pb::lease_server::Lease for LeaseService {
                 let ttl = LeaseId::new(req.id)
                     .and_then(|id| store.leases().keep_alive(id).ok())
                     .unwrap_or(0);
-                let revision =
-                    store.partitions().last().map_or(Revision::INITIAL, |p| p.revision());
-                let response =
-                    pb::LeaseKeepAliveResponse { header: Some(header(revision)), id: req.id, ttl };
+                let revision = store
+                    .partitions()
+                    .last()
+                    .map_or(Revision::INITIAL, |p| p.revision());
+                let response = pb::LeaseKeepAliveResponse {
+                    header: Some(header(revision)),
+                    id: req.id,
+                    ttl,
+                };
                 if tx.send(Ok(response)).await.is_err() {
                     return;
                 }
@@ -99,7 +115,8 @@ impl pb::lease_server::Lease for LeaseService {
         request: Request<pb::LeaseTimeToLiveRequest>,
     ) -> Result<Response<pb::LeaseTimeToLiveResponse>, Status> {
         let req = request.into_inner();
-        let found = LeaseId::new(req.id).and_then(|id| self.store.leases().time_to_live(id, req.keys));
+        let found =
+            LeaseId::new(req.id).and_then(|id| self.store.leases().time_to_live(id, req.keys));
         // etcd answers an unknown lease with TTL -1 rather than an error.
         let response = match found {
             Some(lease) => pb::LeaseTimeToLiveResponse {
@@ -124,8 +141,16 @@ impl pb::lease_server::Lease for LeaseService {
         &self,
         _request: Request<pb::LeaseLeasesRequest>,
     ) -> Result<Response<pb::LeaseLeasesResponse>, Status> {
-        let leases =
-            self.store.leases().list().into_iter().map(|id| pb::LeaseStatus { id: id.get() }).collect();
-        Ok(Response::new(pb::LeaseLeasesResponse { header: Some(self.header()), leases }))
+        let leases = self
+            .store
+            .leases()
+            .list()
+            .into_iter()
+            .map(|id| pb::LeaseStatus { id: id.get() })
+            .collect();
+        Ok(Response::new(pb::LeaseLeasesResponse {
+            header: Some(self.header()),
+            leases,
+        }))
     }
 }

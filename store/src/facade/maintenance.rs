@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{header, pb, MEMBER_ID, REPORTED_ETCD_VERSION};
+use super::{MEMBER_ID, REPORTED_ETCD_VERSION, header, pb};
 use crate::store::Store;
 use crate::types::Revision;
 
@@ -29,7 +29,11 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         use pb::alarm_request::AlarmAction;
         match AlarmAction::try_from(request.into_inner().action) {
             Ok(AlarmAction::Get) => {}
-            _ => return Err(Status::unimplemented("not supported: raising or clearing alarms")),
+            _ => {
+                return Err(Status::unimplemented(
+                    "not supported: raising or clearing alarms",
+                ));
+            }
         }
         let revision = self.store.partitions().iter().map(|p| p.revision()).max();
         Ok(Response::new(pb::AlarmResponse {
@@ -43,7 +47,11 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         _request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let partitions = self.store.partitions();
-        let revision = partitions.iter().map(|p| p.revision()).max().unwrap_or(Revision::INITIAL);
+        let revision = partitions
+            .iter()
+            .map(|p| p.revision())
+            .max()
+            .unwrap_or(Revision::INITIAL);
         let bytes: u64 = partitions.iter().map(|p| p.engine().size().bytes).sum();
         // The raft index of a single-member etcd grows with every write; the sum of the
         // partitions' revisions does the same here.

@@ -46,7 +46,9 @@ pub struct FacadeConfig {
 
 impl Default for FacadeConfig {
     fn default() -> Self {
-        FacadeConfig { progress_notify_interval: Duration::from_secs(600) }
+        FacadeConfig {
+            progress_notify_interval: Duration::from_secs(600),
+        }
     }
 }
 
@@ -58,7 +60,10 @@ pub enum FacadeError {
     )]
     NotLoopback(SocketAddr),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("etcd API server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -77,7 +82,9 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, FacadeError> {
     if !addr.ip().is_loopback() {
         return Err(FacadeError::NotLoopback(addr));
     }
-    TcpListener::bind(addr).await.map_err(|source| FacadeError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| FacadeError::Bind { addr, source })
 }
 
 /// Serves the etcd API on `listener` until `shutdown` resolves.

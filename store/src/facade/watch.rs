@@ -42,7 +42,10 @@ pub struct WatchService {
 
 impl WatchService {
     pub fn new(store: Arc<Store>, progress_interval: Duration) -> WatchService {
-        WatchService { store, progress_interval }
+        WatchService {
+            store,
+            progress_interval,
+        }
     }
 }
 
@@ -107,7 +110,9 @@ impl WatchStream {
     }
 
     fn revision_of(&self, range: &KeyRange) -> Revision {
-        self.store.partition_for_range(range).map_or(Revision::INITIAL, |p| p.revision())
+        self.store
+            .partition_for_range(range)
+            .map_or(Revision::INITIAL, |p| p.revision())
     }
 
     async fn send(&self, response: pb::WatchResponse) -> bool {
@@ -151,7 +156,14 @@ impl WatchStream {
                 return self.send(created).await && self.send(gone).await;
             }
             Err(error) => {
-                return self.send(canceled(INVALID_WATCH_ID, revision, true, error.to_string())).await;
+                return self
+                    .send(canceled(
+                        INVALID_WATCH_ID,
+                        revision,
+                        true,
+                        error.to_string(),
+                    ))
+                    .await;
             }
         };
         let created = pb::WatchResponse {
@@ -179,16 +191,26 @@ impl WatchStream {
     }
 
     async fn cancel(&mut self, id: i64) -> bool {
-        let Some(handle) = self.watchers.remove(&id) else { return true };
+        let Some(handle) = self.watchers.remove(&id) else {
+            return true;
+        };
         handle.task.abort();
-        let revision = self.store.partitions().last().map_or(Revision::INITIAL, |p| p.revision());
-        self.send(canceled(id, revision, false, String::new())).await
+        let revision = self
+            .store
+            .partitions()
+            .last()
+            .map_or(Revision::INITIAL, |p| p.revision());
+        self.send(canceled(id, revision, false, String::new()))
+            .await
     }
 
     async fn progress(&mut self) -> bool {
         if self.watchers.is_empty() {
-            let revision =
-                self.store.partitions().last().map_or(Revision::INITIAL, |p| p.revision());
+            let revision = self
+                .store
+                .partitions()
+                .last()
+                .map_or(Revision::INITIAL, |p| p.revision());
             let response = pb::WatchResponse {
                 header: Some(header(revision)),
                 watch_id: INVALID_WATCH_ID,
@@ -240,11 +262,23 @@ impl Filters {
             Change::Put(value) => (EventType::Put, kv(value)),
             Change::Delete => (
                 EventType::Delete,
-                pb::KeyValue { key: event.key, mod_revision: event.revision.wire(), ..Default::default() },
+                pb::KeyValue {
+                    key: event.key,
+                    mod_revision: event.revision.wire(),
+                    ..Default::default()
+                },
             ),
         };
-        let prev_kv = if self.prev_kv { event.prev.map(super::convert::kv) } else { None };
-        Some(pb::Event { r#type: kind as i32, kv: Some(kv), prev_kv })
+        let prev_kv = if self.prev_kv {
+            event.prev.map(super::convert::kv)
+        } else {
+            None
+        };
+        Some(pb::Event {
+            r#type: kind as i32,
+            kv: Some(kv),
+            prev_kv,
+        })
     }
 }
 
@@ -267,12 +301,10 @@ impl WatchTask {
         });
         let mut progress_wanted = false;
         loop {
-            if progress_wanted {
-                if let Some(revision) = self.watcher.progress() {
-                    progress_wanted = false;
-                    if !self.send_progress(revision).await {
-                        return;
-                    }
+            if progress_wanted && let Some(revision) = self.watcher.progress() {
+                progress_wanted = false;
+                if !self.send_progress(revision).await {
+                    return;
                 }
             }
             tokio::select! {
@@ -298,17 +330,27 @@ impl WatchTask {
     }
 
     async fn send_progress(&self, revision: Revision) -> bool {
-        let response =
-            pb::WatchResponse { header: Some(header(revision)), watch_id: self.id, ..Default::default() };
+        let response = pb::WatchResponse {
+            header: Some(header(revision)),
+            watch_id: self.id,
+            ..Default::default()
+        };
         self.tx.send(Ok(response)).await.is_ok()
     }
 
     async fn send_events(&self, revision: Revision, events: Vec<Event>) -> bool {
-        let events: Vec<pb::Event> = events.into_iter().filter_map(|e| self.filters.apply(e)).collect();
+        let events: Vec<pb::Event> = events
+            .into_iter()
+            .filter_map(|e| self.filters.apply(e))
+            .collect();
         if events.is_empty() {
             return true;
         }
-        let chunks = if self.fragment { fragments(events, self.max_bytes) } else { vec![events] };
+        let chunks = if self.fragment {
+            fragments(events, self.max_bytes)
+        } else {
+            vec![events]
+        };
         let last = chunks.len() - 1;
         for (index, events) in chunks.into_iter().enumerate() {
             let response = pb::WatchResponse {
@@ -356,7 +398,10 @@ fn fragments(events: Vec<pb::Event>, max_bytes: usize) -> Vec<Vec<pb::Event>> {
             size = 0;
         }
         size += event_size;
-        chunks.last_mut().expect("chunks is never empty").push(event);
+        chunks
+            .last_mut()
+            .expect("chunks is never empty")
+            .push(event);
     }
     chunks
 }

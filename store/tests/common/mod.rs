@@ -15,7 +15,9 @@ pub fn config(dir: &std::path::Path, durability: Durability) -> StoreConfig {
 }
 
 pub async fn open(dir: &std::path::Path) -> Arc<Store> {
-    Store::open(config(dir, Durability::Buffered)).await.expect("open store")
+    Store::open(config(dir, Durability::Buffered))
+        .await
+        .expect("open store")
 }
 
 pub fn rev(n: u64) -> Revision {
@@ -27,17 +29,27 @@ pub fn b(s: &str) -> Bytes {
 }
 
 pub async fn put(store: &Store, key: &str, value: &str) -> TxnResponse {
-    store.txn(&TxnRequest::single(Op::Put(PutRequest::new(b(key), b(value))))).await.expect("put")
+    store
+        .txn(&TxnRequest::single(Op::Put(PutRequest::new(
+            b(key),
+            b(value),
+        ))))
+        .await
+        .expect("put")
 }
 
 pub async fn delete(store: &Store, range: KeyRange) -> TxnResponse {
-    let op = Op::Delete(DeleteRequest { range, prev_kv: true });
+    let op = Op::Delete(DeleteRequest {
+        range,
+        prev_kv: true,
+    });
     store.txn(&TxnRequest::single(op)).await.expect("delete")
 }
 
 pub fn get(store: &Store, key: &str) -> Option<KeyValue> {
-    let (_, mut response) =
-        store.range(&RangeRequest::new(KeyRange::Single(b(key)))).expect("range");
+    let (_, mut response) = store
+        .range(&RangeRequest::new(KeyRange::Single(b(key))))
+        .expect("range");
     response.kvs.pop()
 }
 
@@ -46,7 +58,9 @@ pub fn value(store: &Store, key: &str) -> Option<String> {
 }
 
 pub fn keys(kvs: &[KeyValue]) -> Vec<String> {
-    kvs.iter().map(|kv| String::from_utf8(kv.key.to_vec()).expect("utf8")).collect()
+    kvs.iter()
+        .map(|kv| String::from_utf8(kv.key.to_vec()).expect("utf8"))
+        .collect()
 }
 
 pub fn range_response(response: &TxnResponse, index: usize) -> &ultrak8s_store::RangeResponse {
