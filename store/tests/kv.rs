@@ -306,3 +306,31 @@ async fn partitions_have_independent_revisions() {
         .expect("read-only txn");
     assert!(matches!(&txn_reply.responses[0], OpResponse::Range(r) if r.count == 5));
 }
+
+#[tokio::test]
+async fn nested_transactions_share_one_revision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path()).await;
+    let inner = TxnRequest {
+        compare: vec![Compare {
+            range: KeyRange::Single(b(&cm("outer"))),
+            result: CompareResult::Greater,
+            target: CompareTarget::Version(0),
+        }],
+        success: vec![Op::Put(PutRequest::new(b(&cm("inner")), b("yes")))],
+        failure: vec![Op::Put(PutRequest::new(b(&cm("inner")), b("no")))],
+    };
+    let outer = TxnRequest {
+        success: vec![Op::Put(PutRequest::new(b(&cm("outer")), b("1"))), Op::Txn(inner)],
+        ..Default::default()
+    };
+    let response = store.txn(&outer).await.expect("txn");
+    assert_eq!(response.revision, rev(2));
+    match &response.responses[1] {
+        OpResponse::Txn(inner) => assert!(inner.succeeded && inner.revision == rev(2)),
+        other => panic!("expected a txn response, got {other:?}"),
+    }
+    // The inner compare saw the outer put of the same transaction.
+    assert_eq!(value(&store, &cm("inner")).as_deref(), Some("yes"));
+    assert_eq!(get(&store, &cm("inner")).expect("inner").mod_revision, rev(2));
+}
