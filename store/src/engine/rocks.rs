@@ -177,10 +177,10 @@ impl RocksEngine {
                 target.extend_from_slice(prefix);
                 push_suffix(&mut target, at.get(), u32::MAX);
             } else {
-                if let Some(kv) = decode_record(record, || decode_key(prefix))? {
-                    if visit(&kv).is_break() {
-                        return Ok(());
-                    }
+                if let Some(kv) = decode_record(record, || decode_key(prefix))?
+                    && visit(&kv).is_break()
+                {
+                    return Ok(());
                 }
                 target.extend_from_slice(&prefix[..prefix.len() - TERMINATOR.len()]);
                 target.extend_from_slice(&PAST_KEY);
@@ -418,7 +418,9 @@ impl Engine for RocksEngine {
         let mut batch = WriteBatch::with_capacity_bytes(capacity);
         let mut entry = Vec::new();
         let mut record = Vec::new();
-        // Opened on the first write that needs it; it reads the state before this batch.
+        // Whether a key was live, for `EngineSize::keys`. Opened on the first write that needs
+        // it, it reads the state before this batch: a revision writes each key once at most
+        // (`mvcc` refuses a transaction that writes a key twice).
         let mut newest: Option<DBRawIterator<'_>> = None;
         let (mut created, mut removed, mut bytes) = (0, 0, 0);
         for (sub, write) in writes.iter().enumerate() {
@@ -810,6 +812,9 @@ mod tests {
         assert_eq!(engine.size(), EngineSize::default());
     }
 
+    /// A put (`Some(value)`) or a delete of a key, with the lease of a put.
+    type Op<'a> = (&'a [u8], Option<Vec<u8>>, Option<LeaseId>);
+
     /// The same history, made as `mvcc` makes it, applied to a memory and a RocksDB engine.
     struct Twin {
         memory: MemoryEngine,
@@ -834,7 +839,7 @@ mod tests {
 
         /// Puts (`Some(value)`) and deletes, on distinct keys; deletes of missing keys are
         /// dropped, as `mvcc` does.
-        fn commit(&mut self, ops: &[(&[u8], Option<Vec<u8>>, Option<LeaseId>)]) {
+        fn commit(&mut self, ops: &[Op<'_>]) {
             let at = self.revision + 1;
             let mut writes = Vec::new();
             for (key, value, lease) in ops {
