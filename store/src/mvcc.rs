@@ -59,7 +59,7 @@ pub fn range(
     req: &RangeRequest,
 ) -> Result<RangeResponse, StoreError> {
     let at = window.resolve(req.revision)?;
-    Ok(range_at(engine, at, &BTreeMap::new(), req))
+    range_at(engine, at, &BTreeMap::new(), req)
 }
 
 /// `overlay` holds the uncommitted writes of the enclosing transaction, which its later reads
@@ -69,7 +69,7 @@ fn range_at(
     at: Revision,
     overlay: &BTreeMap<Bytes, Option<KeyValue>>,
     req: &RangeRequest,
-) -> RangeResponse {
+) -> Result<RangeResponse, StoreError> {
     let natural_order = matches!(
         (&req.sort_order, req.sort_target),
         (SortOrder::None, _) | (SortOrder::Ascend, SortTarget::Key)
@@ -95,7 +95,7 @@ fn range_at(
             kvs.push(kv.clone());
         }
         ControlFlow::Continue(())
-    });
+    })?;
     if touched {
         let mut merged: BTreeMap<Bytes, KeyValue> =
             kvs.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
@@ -131,7 +131,7 @@ fn range_at(
             kv.value = Bytes::new();
         }
     }
-    RangeResponse { kvs, more, count }
+    Ok(RangeResponse { kvs, more, count })
 }
 
 fn passes_filters(req: &RangeRequest, kv: &KeyValue) -> bool {
@@ -271,7 +271,10 @@ struct Eval<'a> {
 
 impl Eval<'_> {
     fn txn(&mut self, txn: &TxnRequest) -> Result<TxnResponse, StoreError> {
-        let succeeded = txn.compare.iter().all(|compare| self.compare(compare));
+        let mut succeeded = true;
+        for compare in &txn.compare {
+            succeeded &= self.compare(compare)?;
+        }
         let ops = if succeeded {
             &txn.success
         } else {
@@ -294,41 +297,39 @@ impl Eval<'_> {
     }
 
     /// The newest state of `key`, including this transaction's own writes.
-    fn current(&self, key: &[u8]) -> Option<KeyValue> {
+    fn current(&self, key: &[u8]) -> Result<Option<KeyValue>, StoreError> {
         match self.overlay.get(key) {
-            Some(write) => write.clone(),
+            Some(write) => Ok(write.clone()),
             None => self.engine.get(key, self.base),
         }
     }
 
-    fn live_in(&self, range: &KeyRange) -> Vec<KeyValue> {
-        let mut req = RangeRequest::new(range.clone());
-        req.revision = None;
-        range_at(self.engine, self.base, &self.overlay, &req).kvs
+    fn live_in(&self, range: &KeyRange) -> Result<Vec<KeyValue>, StoreError> {
+        let req = RangeRequest::new(range.clone());
+        Ok(range_at(self.engine, self.base, &self.overlay, &req)?.kvs)
     }
 
-    fn compare(&self, compare: &Compare) -> bool {
+    fn compare(&self, compare: &Compare) -> Result<bool, StoreError> {
         let kvs = match &compare.range {
-            KeyRange::Single(key) => self.current(key).into_iter().collect(),
-            range => self.live_in(range),
+            KeyRange::Single(key) => self.current(key)?.into_iter().collect(),
+            range => self.live_in(range)?,
         };
         if kvs.is_empty() {
             // etcd: a value compare on missing keys always fails; every other target compares
             // against the zero KeyValue.
-            return match &compare.target {
+            return Ok(match &compare.target {
                 CompareTarget::Value(_) => false,
                 target => compare_kv(compare.result, target, None),
-            };
+            });
         }
-        kvs.iter()
-            .all(|kv| compare_kv(compare.result, &compare.target, Some(kv)))
+        Ok(kvs.iter().all(|kv| compare_kv(compare.result, &compare.target, Some(kv))))
     }
 
     fn range(&mut self, req: &RangeRequest) -> Result<RangeResponse, StoreError> {
         match req.revision {
             // A past revision never includes this transaction's writes.
             Some(_) => range(self.engine, self.window, req),
-            None => Ok(range_at(self.engine, self.base, &self.overlay, req)),
+            None => range_at(self.engine, self.base, &self.overlay, req),
         }
     }
 
@@ -355,7 +356,7 @@ impl Eval<'_> {
         if self.order.contains_key(&req.key) {
             return Err(StoreError::DuplicateKey);
         }
-        let prev = self.current(&req.key);
+        let prev = self.current(&req.key)?;
         if (req.ignore_value || req.ignore_lease) && prev.is_none() {
             return Err(StoreError::KeyNotFound);
         }
@@ -394,7 +395,7 @@ impl Eval<'_> {
     }
 
     fn delete(&mut self, req: &DeleteRequest) -> Result<OpResponse, StoreError> {
-        let victims = self.live_in(&req.range);
+        let victims = self.live_in(&req.range)?;
         if victims.iter().any(|kv| self.order.contains_key(&kv.key)) {
             return Err(StoreError::DuplicateKey);
         }

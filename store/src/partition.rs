@@ -157,7 +157,7 @@ impl Partition {
                     latest = revision;
                 }
                 PartitionRecord::Compact { revision } => {
-                    engine.compact(revision);
+                    engine.compact(revision)?;
                     compacted = Some(revision);
                 }
             }
@@ -308,20 +308,14 @@ impl Partition {
     ) -> Result<(), StoreError> {
         let seq = {
             let mut sequencer = self.sequencer.lock();
-            let ops = keys
-                .iter()
-                .filter(|key| {
-                    self.engine
-                        .get(key, sequencer.latest)
-                        .is_some_and(|kv| kv.lease == Some(lease))
-                })
-                .map(|key| {
-                    Op::Delete(DeleteRequest {
-                        range: KeyRange::Single(key.clone()),
-                        prev_kv: false,
-                    })
-                })
-                .collect();
+            let mut ops = Vec::new();
+            for key in keys {
+                let current = self.engine.get(key, sequencer.latest)?;
+                if current.is_some_and(|kv| kv.lease == Some(lease)) {
+                    let range = KeyRange::Single(key.clone());
+                    ops.push(Op::Delete(DeleteRequest { range, prev_kv: false }));
+                }
+            }
             let txn = TxnRequest {
                 compare: Vec::new(),
                 success: ops,
@@ -371,7 +365,7 @@ impl Partition {
             self.commit.state.lock().window.compacted = Some(revision);
             seq
         };
-        self.engine.compact(revision);
+        self.engine.compact(revision)?;
         self.wait_durable(seq).await
     }
 
@@ -421,7 +415,7 @@ impl Partition {
             let snapshot = PartitionSnapshot {
                 revision: sequencer.latest,
                 compacted: window.compacted,
-                dump,
+                dump: dump?,
             };
             (sequencer.next_seq - 1, snapshot)
         };

@@ -56,7 +56,7 @@ impl Watcher {
             delivered: start.get() - 1,
             backlog: VecDeque::new(),
         };
-        watcher.catch_up(window.current);
+        watcher.catch_up(window.current)?;
         Ok(watcher)
     }
 
@@ -65,16 +65,13 @@ impl Watcher {
     }
 
     /// Queues the history after `delivered` up to `upto` from the engine.
-    fn catch_up(&mut self, upto: Revision) {
-        let Some(after) = Revision::new(self.delivered) else {
-            // Watching from revision 1: the history starts at the first write.
-            self.delivered = 1;
-            return self.catch_up(upto);
-        };
+    fn catch_up(&mut self, upto: Revision) -> Result<(), StoreError> {
+        // Watching from revision 1 reads from the initial revision, which has no writes.
+        let after = Revision::new(self.delivered).unwrap_or(Revision::INITIAL);
         if after >= upto {
-            return;
+            return Ok(());
         }
-        for event in self.engine.events(&self.range, after, upto) {
+        for event in self.engine.events(&self.range, after, upto)? {
             match self.backlog.back_mut() {
                 Some(batch) if batch.revision == event.revision => batch.events.push(event),
                 _ => self.backlog.push_back(EventBatch {
@@ -84,6 +81,7 @@ impl Watcher {
             }
         }
         self.delivered = upto.get();
+        Ok(())
     }
 
     /// The next revision with events in this watcher's range. Waits for one.
@@ -123,7 +121,7 @@ impl Watcher {
                             compact_revision: compacted,
                         });
                     }
-                    self.catch_up(window.current);
+                    self.catch_up(window.current)?;
                 }
                 Err(RecvError::Closed) => return Err(StoreError::ShuttingDown),
             }

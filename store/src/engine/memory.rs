@@ -104,10 +104,10 @@ impl Engine for MemoryEngine {
         Ok(())
     }
 
-    fn get(&self, key: &[u8], at: Revision) -> Option<KeyValue> {
+    fn get(&self, key: &[u8], at: Revision) -> Result<Option<KeyValue>, StoreError> {
         let state = self.state.read();
-        let versions = state.keys.get(key)?;
-        versions[version_at(versions, at)?].kv.clone()
+        let Some(versions) = state.keys.get(key) else { return Ok(None) };
+        Ok(version_at(versions, at).and_then(|index| versions[index].kv.clone()))
     }
 
     fn scan(
@@ -115,9 +115,9 @@ impl Engine for MemoryEngine {
         range: &KeyRange,
         at: Revision,
         visit: &mut dyn FnMut(&KeyValue) -> ControlFlow<()>,
-    ) {
+    ) -> Result<(), StoreError> {
         if range.is_empty() {
-            return;
+            return Ok(());
         }
         let state = self.state.read();
         for (_, versions) in state.keys.range::<[u8], _>(bounds(range)) {
@@ -127,15 +127,21 @@ impl Engine for MemoryEngine {
             if let Some(kv) = &versions[index].kv
                 && visit(kv).is_break()
             {
-                return;
+                break;
             }
         }
+        Ok(())
     }
 
-    fn events(&self, range: &KeyRange, after: Revision, upto: Revision) -> Vec<Event> {
+    fn events(
+        &self,
+        range: &KeyRange,
+        after: Revision,
+        upto: Revision,
+    ) -> Result<Vec<Event>, StoreError> {
         let mut found: Vec<(Revision, u32, Event)> = Vec::new();
         if range.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let state = self.state.read();
         for (key, versions) in state.keys.range::<[u8], _>(bounds(range)) {
@@ -160,10 +166,10 @@ impl Engine for MemoryEngine {
             }
         }
         found.sort_by_key(|(revision, sub, _)| (*revision, *sub));
-        found.into_iter().map(|(_, _, event)| event).collect()
+        Ok(found.into_iter().map(|(_, _, event)| event).collect())
     }
 
-    fn compact(&self, at: Revision) {
+    fn compact(&self, at: Revision) -> Result<(), StoreError> {
         let mut state = self.state.write();
         let State {
             keys,
@@ -187,9 +193,10 @@ impl Engine for MemoryEngine {
             }
             !versions.is_empty()
         });
+        Ok(())
     }
 
-    fn dump(&self) -> EngineDump {
+    fn dump(&self) -> Result<EngineDump, StoreError> {
         let state = self.state.read();
         let mut all: Vec<(Revision, u32, Write)> = Vec::with_capacity(state.versions as usize);
         for (key, versions) in &state.keys {
@@ -210,7 +217,7 @@ impl Engine for MemoryEngine {
                 _ => revisions.push((revision, vec![write])),
             }
         }
-        revisions
+        Ok(revisions)
     }
 
     fn size(&self) -> EngineSize {

@@ -3,6 +3,7 @@
 //! decides what a write does (see `crate::mvcc`) and hands the engine the resulting versions,
 //! one revision at a time, in revision order.
 //!
+//! Reads report engine failures (I/O, corruption) as errors rather than as fewer results.
 //! Reads name the revision they read at, so versions newer than the partition's committed
 //! revision (applied but not yet durable) are invisible to them.
 //!
@@ -36,7 +37,7 @@ pub trait Engine: Send + Sync + 'static {
     fn apply(&self, revision: Revision, writes: &[Write]) -> Result<(), StoreError>;
 
     /// The live version of `key` at revision `at` (the newest version at or below it).
-    fn get(&self, key: &[u8], at: Revision) -> Option<KeyValue>;
+    fn get(&self, key: &[u8], at: Revision) -> Result<Option<KeyValue>, StoreError>;
 
     /// Visits the live versions at `at` of the keys in `range`, in key order, until the visitor
     /// breaks.
@@ -45,18 +46,23 @@ pub trait Engine: Send + Sync + 'static {
         range: &KeyRange,
         at: Revision,
         visit: &mut dyn FnMut(&KeyValue) -> ControlFlow<()>,
-    );
+    ) -> Result<(), StoreError>;
 
     /// The changes to keys in `range` with revisions in `(after, upto]`, in revision order and,
     /// within a revision, in the order of the write, each with the version it replaced.
-    fn events(&self, range: &KeyRange, after: Revision, upto: Revision) -> Vec<Event>;
+    fn events(
+        &self,
+        range: &KeyRange,
+        after: Revision,
+        upto: Revision,
+    ) -> Result<Vec<Event>, StoreError>;
 
     /// Forgets every version that is superseded at revision `at`; reads at `at` and later are
     /// unchanged.
-    fn compact(&self, at: Revision);
+    fn compact(&self, at: Revision) -> Result<(), StoreError>;
 
     /// Every retained version, for a journal snapshot.
-    fn dump(&self) -> EngineDump;
+    fn dump(&self) -> Result<EngineDump, StoreError>;
 
     /// Number of live keys and bytes of keys and values retained (for status and metrics).
     fn size(&self) -> EngineSize;

@@ -473,11 +473,8 @@ impl Engine for RocksEngine {
         Ok(())
     }
 
-    fn get(&self, key: &[u8], at: Revision) -> Option<KeyValue> {
-        self.try_get(key, at).unwrap_or_else(|error| {
-            tracing::error!(%error, "rocksdb engine: get failed");
-            None
-        })
+    fn get(&self, key: &[u8], at: Revision) -> Result<Option<KeyValue>, StoreError> {
+        self.try_get(key, at)
     }
 
     fn scan(
@@ -485,37 +482,31 @@ impl Engine for RocksEngine {
         range: &KeyRange,
         at: Revision,
         visit: &mut dyn FnMut(&KeyValue) -> ControlFlow<()>,
-    ) {
-        if let Err(error) = self.try_scan(range, at, visit) {
-            tracing::error!(%error, "rocksdb engine: scan failed");
-        }
+    ) -> Result<(), StoreError> {
+        self.try_scan(range, at, visit)
     }
 
-    fn events(&self, range: &KeyRange, after: Revision, upto: Revision) -> Vec<Event> {
+    fn events(
+        &self,
+        range: &KeyRange,
+        after: Revision,
+        upto: Revision,
+    ) -> Result<Vec<Event>, StoreError> {
         if range.is_empty() || upto <= after {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let events = match range {
+        match range {
             KeyRange::Single(key) => self.key_events(key, after, upto),
             KeyRange::Interval { .. } => self.range_events(range, after, upto),
-        };
-        events.unwrap_or_else(|error| {
-            tracing::error!(%error, "rocksdb engine: reading events failed");
-            Vec::new()
-        })
-    }
-
-    fn compact(&self, at: Revision) {
-        if let Err(error) = self.try_compact(at) {
-            tracing::error!(%error, revision = %at, "rocksdb engine: compaction failed");
         }
     }
 
-    fn dump(&self) -> EngineDump {
-        self.try_dump().unwrap_or_else(|error| {
-            tracing::error!(%error, "rocksdb engine: dump failed");
-            Vec::new()
-        })
+    fn compact(&self, at: Revision) -> Result<(), StoreError> {
+        self.try_compact(at)
+    }
+
+    fn dump(&self) -> Result<EngineDump, StoreError> {
+        self.try_dump()
     }
 
     fn size(&self) -> EngineSize {
@@ -729,7 +720,8 @@ mod tests {
         engine.scan(range, rev(at), &mut |kv| {
             keys.push(kv.key.to_vec());
             ControlFlow::Continue(())
-        });
+        })
+        .expect("scan");
         keys
     }
 
@@ -782,7 +774,7 @@ mod tests {
             sorted[1..2]
         );
 
-        let value = |key: &[u8], at| engine.get(key, rev(at)).map(|kv| kv.value.to_vec());
+        let value = |key: &[u8], at| engine.get(key, rev(at)).expect("get").map(|kv| kv.value.to_vec());
         assert_eq!(value(b"a", 3), Some(b"a".to_vec()));
         assert_eq!(value(b"a", 4), None);
         assert_eq!(value(b"a\0", 2), Some(b"a\0".to_vec()));
@@ -808,7 +800,7 @@ mod tests {
             .expect("apply");
         drop(engine);
         let engine = RocksEngine::open(dir.path()).expect("reopen");
-        assert_eq!(engine.get(b"k", rev(2)), None);
+        assert_eq!(engine.get(b"k", rev(2)).expect("get"), None);
         assert_eq!(engine.size(), EngineSize::default());
     }
 
@@ -876,8 +868,8 @@ mod tests {
         }
 
         fn compact(&self, at: u64) {
-            self.memory.compact(rev(at));
-            self.rocks.compact(rev(at));
+            self.memory.compact(rev(at)).expect("compact memory");
+            self.rocks.compact(rev(at)).expect("compact rocksdb");
         }
 
         fn assert_same(&self, keys: &[&[u8]]) {
@@ -906,8 +898,8 @@ mod tests {
             for at in 1..=last {
                 for key in keys {
                     assert_eq!(
-                        rocks.get(key, rev(at)),
-                        memory.get(key, rev(at)),
+                        rocks.get(key, rev(at)).expect("get"),
+                        memory.get(key, rev(at)).expect("get"),
                         "get {key:?} at r{at}"
                     );
                 }
@@ -917,7 +909,8 @@ mod tests {
                         engine.scan(range, rev(at), &mut |kv| {
                             kvs.push(kv.clone());
                             ControlFlow::Continue(())
-                        });
+                        })
+                        .expect("scan");
                         kvs
                     };
                     assert_eq!(scan(rocks), scan(memory), "scan {range:?} at r{at}");
@@ -926,14 +919,14 @@ mod tests {
                         .filter(|&upto| upto > at && upto <= last)
                     {
                         assert_eq!(
-                            rocks.events(range, rev(at), rev(upto)),
-                            memory.events(range, rev(at), rev(upto)),
+                            rocks.events(range, rev(at), rev(upto)).expect("events"),
+                            memory.events(range, rev(at), rev(upto)).expect("events"),
                             "events of {range:?} in (r{at}, r{upto}]"
                         );
                     }
                 }
             }
-            assert_eq!(rocks.dump(), memory.dump(), "dump");
+            assert_eq!(rocks.dump().expect("dump"), memory.dump().expect("dump"), "dump");
             assert_eq!(rocks.size(), memory.size(), "size");
         }
     }

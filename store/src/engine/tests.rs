@@ -50,6 +50,7 @@ fn delete(key: &str) -> Write {
 fn value_at(engine: &dyn Engine, key: &str, at: u64) -> Option<String> {
     engine
         .get(key.as_bytes(), rev(at))
+        .expect("get")
         .map(|kv| String::from_utf8(kv.value.to_vec()).expect("utf8"))
 }
 
@@ -58,7 +59,8 @@ fn keys_at(engine: &dyn Engine, range: &KeyRange, at: u64) -> Vec<String> {
     engine.scan(range, rev(at), &mut |kv| {
         keys.push(String::from_utf8(kv.key.to_vec()).expect("utf8"));
         ControlFlow::Continue(())
-    });
+    })
+    .expect("scan");
     keys
 }
 
@@ -130,7 +132,8 @@ fn scan_is_in_key_order_and_stops_when_asked() {
             } else {
                 ControlFlow::Continue(())
             }
-        });
+        })
+        .expect("scan");
         assert_eq!(seen, 2, "{name}");
         let inverted = KeyRange::Interval {
             start: Bytes::from_static(b"c"),
@@ -144,7 +147,7 @@ fn scan_is_in_key_order_and_stops_when_asked() {
 fn events_replay_history_in_order_with_previous_versions() {
     for (name, engine, _dir) in engines() {
         load_history(&*engine);
-        let events = engine.events(&KeyRange::Single(Bytes::from_static(b"k")), rev(2), rev(9));
+        let events = engine.events(&KeyRange::Single(Bytes::from_static(b"k")), rev(2), rev(9)).expect("events");
         let summary: Vec<(u64, bool, Option<String>)> = events
             .iter()
             .map(|e| {
@@ -171,7 +174,7 @@ fn events_replay_history_in_order_with_previous_versions() {
 fn compaction_keeps_what_later_reads_need() {
     for (name, engine, _dir) in engines() {
         load_history(&*engine);
-        engine.compact(rev(8));
+        engine.compact(rev(8)).expect("compact");
         assert_eq!(value_at(&*engine, "k", 8), None, "{name}");
         assert_eq!(value_at(&*engine, "k", 9).as_deref(), Some("c"), "{name}");
         assert_eq!(
@@ -193,7 +196,7 @@ fn dump_replays_into_an_equal_engine() {
     for (name, engine, _dir) in engines() {
         load_history(&*engine);
         let copy = MemoryEngine::new();
-        for (at, writes) in engine.dump() {
+        for (at, writes) in engine.dump().expect("dump") {
             copy.apply(at, &writes).expect("apply");
         }
         for at in 1..=10 {
