@@ -8,9 +8,14 @@ use ultrak8s_store::{
     Revision, Store, StoreConfig, TxnRequest, TxnResponse,
 };
 
+/// A store configuration in `dir`. The engine is `memory` unless `ULTRAK8S_TEST_ENGINE` names
+/// another (`scripts/test` runs these tests once more with `rocksdb`).
 pub fn config(dir: &std::path::Path, durability: Durability) -> StoreConfig {
     let mut config = StoreConfig::new(dir);
     config.durability = durability;
+    if let Ok(engine) = std::env::var("ULTRAK8S_TEST_ENGINE") {
+        config.engine = engine.parse().expect("ULTRAK8S_TEST_ENGINE is memory or rocksdb");
+    }
     config
 }
 
