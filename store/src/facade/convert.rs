@@ -3,6 +3,7 @@
 
 use std::num::NonZeroU64;
 
+use bytes::Bytes;
 use tonic::{Code, Status};
 
 use super::pb;
@@ -97,9 +98,11 @@ pub fn put_request(req: pb::PutRequest) -> Result<PutRequest, StoreError> {
     if req.key.is_empty() {
         return Err(StoreError::EmptyKey);
     }
+    // Decoded fields are slices of the whole received buffer, which may hold many requests;
+    // stored as they are, each kept value would pin that buffer for as long as it lives.
     Ok(PutRequest {
-        key: req.key,
-        value: req.value,
+        key: Bytes::copy_from_slice(&req.key),
+        value: Bytes::copy_from_slice(&req.value),
         lease: LeaseId::new(req.lease),
         prev_kv: req.prev_kv,
         ignore_value: req.ignore_value,
@@ -142,7 +145,7 @@ fn compare(c: pb::Compare) -> Result<Compare, StoreError> {
         Ok(T::Lease) => CompareTarget::Lease(number(&c.target_union)),
         Ok(T::Value) => CompareTarget::Value(match c.target_union {
             Some(U::Value(value)) => value,
-            _ => bytes::Bytes::new(),
+            _ => Bytes::new(),
         }),
         Err(_) => return Err(StoreError::InvalidArgument("unknown compare target".into())),
     };
