@@ -105,25 +105,25 @@ async fn write_until_killed(
 
 async fn check_all_present(server: &Server, acked: &BTreeMap<String, String>) {
     let mut client = server.client().await.expect("connect");
-    let options = etcd_client::GetOptions::new().with_prefix();
-    let found = client
-        .get("/registry/configmaps/crash/", Some(options))
-        .await
-        .expect("get");
-    let stored: BTreeMap<String, String> = found
-        .kvs()
-        .iter()
-        .map(|kv| {
-            (
-                kv.key_str().expect("utf8").to_owned(),
-                kv.value_str().expect("utf8").to_owned(),
-            )
-        })
-        .collect();
-    let missing: Vec<&String> = acked
-        .keys()
-        .filter(|k| stored.get(*k) != acked.get(*k))
-        .collect();
+    let mut stored: BTreeMap<String, String> = BTreeMap::new();
+    // Page through the keys: all of them in one response would exceed the client's 4 MiB
+    // message limit.
+    let mut start = "/registry/configmaps/crash/".to_owned();
+    loop {
+        let options = etcd_client::GetOptions::new()
+            .with_range("/registry/configmaps/crash0")
+            .with_limit(1000);
+        let page = client.get(start.as_str(), Some(options)).await.expect("get");
+        for kv in page.kvs() {
+            let key = kv.key_str().expect("utf8").to_owned();
+            stored.insert(key, kv.value_str().expect("utf8").to_owned());
+        }
+        match (page.more(), page.kvs().last()) {
+            (true, Some(last)) => start = format!("{}\0", last.key_str().expect("utf8")),
+            _ => break,
+        }
+    }
+    let missing: Vec<&String> = acked.keys().filter(|k| stored.get(*k) != acked.get(*k)).collect();
     assert!(
         missing.is_empty(),
         "{} acknowledged writes lost, e.g. {:?}",
