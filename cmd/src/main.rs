@@ -1,8 +1,10 @@
 //! The `ultrak8s` binary: command line, configuration, wiring and shutdown. Thin: every
 //! capability lives in a library crate; this file only parses flags and starts them.
 //!
-//! Subcommands: `server` (the control plane; today the store and its etcd API).
+//! Subcommands: `server` (the control plane; today the store and its etcd API) and `bench`
+//! (whole-system benchmarks beside a real peer, e.g. `bench store` against etcd).
 
+mod bench;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +20,8 @@ struct Cli {
 enum Command {
     /// Run the control plane on this host, with an embedded store.
     Server(server::ServerArgs),
+    /// Measure ultrak8s beside the real peer it stands in for, in one run.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,5 +36,6 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
     }
 }

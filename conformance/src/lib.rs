@@ -1,6 +1,12 @@
 //! Test tiers above unit tests: the cluster harness, linearizability and watch checks,
 //! scenario and load generators, and the runner for the upstream Kubernetes conformance suite.
 //!
-//! Today it holds the tests that drive the store's etcd facade with real clients (the
-//! `etcdctl` of Debian's `etcd-client` package and the Rust `etcd-client` crate) in `tests/`.
+//! Today it holds:
+//! - `bench`: the whole-system benchmarks behind `ultrak8s bench` (`bench store`: the store
+//!   against a real etcd, side by side in one run);
+//! - in `tests/`, the tests that drive the store's etcd facade with real clients (the
+//!   `etcdctl` of Debian's `etcd-client` package and the Rust `etcd-client` crate).
+//!
 //! The conformance runner comes with issue 9.
+
+pub mod bench;

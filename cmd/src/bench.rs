@@ -1,0 +1,149 @@
+//! `ultrak8s bench <scenario>`: whole-system benchmarks that measure ultrak8s beside the peer
+//! it stands in for, in one run (the scenarios live in `ultrak8s_conformance::bench`). Prints
+//! the table, writes the JSON result, and stops every server it started, also on Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use ultrak8s_conformance::bench::store::{self, StoreBench};
+use ultrak8s_conformance::bench::workload::Limit;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand, Debug)]
+enum Scenario {
+    /// The store against a real etcd (Debian's `etcd`), both with fsync: puts, ranges, watch
+    /// fan-out and resident memory, with the same client and concurrency.
+    Store(StoreArgs),
+}
+
+#[derive(Args, Debug)]
+struct StoreArgs {
+    /// How long each put and range workload runs (e.g. 10s, 500ms, 1m).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Run each put and range workload for this many requests instead of --duration.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Concurrent clients of the "many clients" workloads.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// gRPC connections those clients share (the same number to each server).
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 1024)]
+    value_size: usize,
+    /// Keys loaded before the memory figure; the range workload reads them.
+    #[arg(long, default_value_t = 100_000)]
+    keys: u64,
+    /// Watchers of the fan-out workload, all on one prefix.
+    #[arg(long, default_value_t = 1_000)]
+    watchers: usize,
+    /// Watch streams (each on its own connection) the watchers are spread over.
+    #[arg(long, default_value_t = 10)]
+    watch_streams: usize,
+    /// Keys the single writer of the fan-out workload puts.
+    #[arg(long, default_value_t = 1_000)]
+    watch_puts: u64,
+    /// The ultrak8s binary to run as the server (default: this one); e.g. another build, or a
+    /// script that runs it under a profiler.
+    #[arg(long)]
+    server_binary: Option<PathBuf>,
+    /// The etcd binary to compare with.
+    #[arg(long, default_value = "etcd")]
+    etcd: PathBuf,
+    /// Where both servers keep their data (temporary directories, removed at the end); the
+    /// same file system for both, as it sets the cost of an fsync. Default: $TMPDIR or /tmp.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Where the JSON result goes.
+    #[arg(long, default_value = "bench-store.json")]
+    out: PathBuf,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.scenario {
+        Scenario::Store(args) => run_store(args).await,
+    }
+}
+
+async fn run_store(args: StoreArgs) -> anyhow::Result<()> {
+    let server_binary = match args.server_binary {
+        Some(binary) => binary,
+        None => std::env::current_exe().context("finding the ultrak8s binary")?,
+    };
+    let mut bench = StoreBench::new(server_binary);
+    bench.etcd_binary = args.etcd;
+    if let Some(work_dir) = args.work_dir {
+        bench.work_dir = work_dir;
+    }
+    bench.limit = args
+        .requests
+        .map_or(Limit::Duration(args.duration), Limit::Count);
+    bench.clients = args.clients;
+    bench.connections = args.connections;
+    bench.value_bytes = args.value_size;
+    bench.keys = args.keys;
+    bench.watchers = args.watchers;
+    bench.watch_streams = args.watch_streams;
+    bench.watch_puts = args.watch_puts;
+    // Dropping the benchmark's future (on a signal) kills both servers and removes their data.
+    let report = tokio::select! {
+        report = store::run(&bench) => report.context("bench store")?,
+        signal = crate::server::shutdown_signal() => {
+            signal?;
+            anyhow::bail!("interrupted; both servers stopped");
+        }
+    };
+    println!("{report}");
+    std::fs::write(&args.out, report.to_json() + "\n")
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!("JSON result: {}", args.out.display());
+    Ok(())
+}
+
+/// "10s", "500ms", "2m" or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?}"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?} (use ms, s or m)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|error| format!("{text:?}: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_or_without_a_unit() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("10h").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! `ultrak8s bench store` at a tiny size: the harness starts both servers, runs every
+//! workload, reports every figure for both, writes its JSON and cleans up. A test of the
+//! harness, not of speed: no figure is compared with another.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn bench_store_reports_every_figure_for_both_servers_and_cleans_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work_dir = dir.path().join("work");
+    std::fs::create_dir(&work_dir).expect("work dir");
+    let out = dir.path().join("bench-store.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_ultrak8s"))
+        .args([
+            "bench",
+            "store",
+            "--requests",
+            "200",
+            "--clients",
+            "8",
+            "--connections",
+            "2",
+        ])
+        .args([
+            "--keys",
+            "1000",
+            "--watchers",
+            "10",
+            "--watch-streams",
+            "2",
+            "--watch-puts",
+            "20",
+        ])
+        .arg("--work-dir")
+        .arg(&work_dir)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run ultrak8s bench store");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "bench store failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("JSON result")).expect("valid JSON");
+    for peer in ["ultrak8s", "etcd"] {
+        let figures = &report[peer];
+        for workload in [
+            "load",
+            "put_one_client",
+            "put_many_clients",
+            "range_many_clients",
+            "watch_fan_out",
+        ] {
+            assert!(
+                figures[workload].is_object(),
+                "{peer}: no {workload} in {figures}"
+            );
+        }
+        // CPU time counts in 10 ms ticks: a run this small may spend none; it must be there.
+        assert!(
+            figures["cpu"]["put_many_clients"]["server_seconds"].is_number(),
+            "{peer}"
+        );
+        let mut figures = figures.clone();
+        figures.as_object_mut().expect("figures").remove("cpu");
+        assert_positive(peer, &figures);
+        assert_eq!(figures["put_one_client"]["requests"], 200, "{peer}");
+        assert_eq!(figures["load"]["requests"], 1000, "{peer}");
+        assert_eq!(figures["watch_fan_out"]["events"], 10 * 20, "{peer}");
+    }
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 14, "{rows:?}");
+    for row in rows.iter().filter(|row| row["unit"] != "µs") {
+        assert!(
+            row["ratio"].as_f64().is_some_and(|ratio| ratio > 0.0),
+            "{row}"
+        );
+    }
+    for row in rows {
+        assert_eq!(row["target"].is_null(), row["verdict"].is_null(), "{row}");
+    }
+    let verdicts = rows.iter().filter(|row| !row["verdict"].is_null()).count();
+    assert_eq!(verdicts, 3, "put, range and memory have targets");
+    assert!(
+        report["machine"]["etcd_version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+    );
+    assert!(report["machine"]["nproc"].as_u64().is_some_and(|n| n > 0));
+    for row in ["put, 8 clients", "range, 8 clients", "RSS after 1000 keys"] {
+        assert!(stdout.contains(row), "the table lacks {row:?}:\n{stdout}");
+    }
+
+    let left: Vec<_> = std::fs::read_dir(&work_dir).expect("work dir").collect();
+    assert!(
+        left.is_empty(),
+        "the servers' directories were not removed: {left:?}"
+    );
+}
+
+/// Every number under `value` is positive.
+fn assert_positive(peer: &str, value: &Value) {
+    match value {
+        Value::Number(number) => {
+            assert!(
+                number.as_f64().is_some_and(|n| n > 0.0),
+                "{peer}: a figure is {number}"
+            );
+        }
+        Value::Object(fields) => fields
+            .values()
+            .for_each(|field| assert_positive(peer, field)),
+        Value::Array(items) => items.iter().for_each(|item| assert_positive(peer, item)),
+        _ => {}
+    }
+}
