@@ -10,6 +10,15 @@ use etcd_client::{
     Compare, CompareOp, EventType, GetOptions, PutOptions, Txn, TxnOp, WatchOptions,
 };
 
+/// The next response of a watch stream, failing the test after 20 s.
+async fn next_response(stream: &mut etcd_client::WatchStream) -> etcd_client::WatchResponse {
+    tokio::time::timeout(Duration::from_secs(20), stream.message())
+        .await
+        .expect("a watch response in time")
+        .expect("stream ok")
+        .expect("stream open")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_and_txn_through_a_client_library() {
     let server = EtcdServer::start().await;
@@ -85,11 +94,7 @@ async fn watch_with_prev_kv_filters_and_progress() {
         .expect("put");
     let mut events = Vec::new();
     while events.len() < 2 {
-        let response = tokio::time::timeout(Duration::from_secs(10), stream.message())
-            .await
-            .expect("in time")
-            .expect("stream ok")
-            .expect("stream open");
+        let response = next_response(&mut stream).await;
         for event in response.events() {
             let prev = event.prev_kv().map(|kv| kv.value().to_vec());
             events.push((
@@ -109,11 +114,7 @@ async fn watch_with_prev_kv_filters_and_progress() {
     // Asked-for progress: an empty response whose header revision covers both puts.
     stream.request_progress().await.expect("progress request");
     let progress = loop {
-        let response = tokio::time::timeout(Duration::from_secs(10), stream.message())
-            .await
-            .expect("in time")
-            .expect("stream ok")
-            .expect("stream open");
+        let response = next_response(&mut stream).await;
         if response.events().is_empty() && !response.created() {
             break response;
         }
@@ -137,11 +138,7 @@ async fn watching_a_compacted_revision_cancels_with_the_compaction_point() {
         .await
         .expect("watch call");
     let canceled = loop {
-        let response = tokio::time::timeout(Duration::from_secs(10), stream.message())
-            .await
-            .expect("in time")
-            .expect("stream ok")
-            .expect("stream open");
+        let response = next_response(&mut stream).await;
         if response.canceled() {
             break response;
         }
@@ -231,11 +228,7 @@ async fn a_watch_client_that_stops_reading_loses_nothing() {
     }
     let mut next_revision = 2;
     while next_revision < writes as i64 + 2 {
-        let response = tokio::time::timeout(Duration::from_secs(20), stream.message())
-            .await
-            .expect("in time")
-            .expect("stream ok")
-            .expect("stream open");
+        let response = next_response(&mut stream).await;
         for event in response.events() {
             assert_eq!(
                 event.kv().expect("kv").mod_revision(),
