@@ -183,7 +183,9 @@ async fn lease_keep_alive_stream_and_expiry() {
         "kept alive"
     );
     drop(keeper);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The last keep-alive gave it 2 s; the sweeper runs every 0.5 s; 4 s leaves room on a
+    // loaded 2-core machine.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
         client
             .get("/registry/events/ns/e", None)
