@@ -317,6 +317,21 @@ impl Store {
         &self.partitions
     }
 
+    /// The newest committed revision of any partition.
+    pub fn newest_revision(&self) -> Revision {
+        self.partitions
+            .iter()
+            .map(|p| p.revision())
+            .max()
+            .unwrap_or(Revision::INITIAL)
+    }
+
+    /// The committed revision of the `rest` partition, for answers that concern no partition
+    /// (leases, watch cancels).
+    pub fn rest_revision(&self) -> Revision {
+        self.partitions[self.map.rest].revision()
+    }
+
     pub fn partition_for_key(&self, key: &[u8]) -> &Arc<Partition> {
         &self.partitions[self.map.for_key(key)]
     }
@@ -403,12 +418,7 @@ impl Store {
     /// below its own current revision when that is older. Fails only when no partition has
     /// reached `revision` (future) or every one is already compacted at or past it.
     pub async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
-        let newest = self
-            .partitions
-            .iter()
-            .map(|p| p.revision())
-            .max()
-            .unwrap_or(Revision::INITIAL);
+        let newest = self.newest_revision();
         if revision > newest {
             return Err(StoreError::FutureRevision { current: newest });
         }

@@ -99,9 +99,8 @@ impl pb::kv_server::Kv for KvService {
             }));
         };
         self.store.compact(revision).await.map_err(status)?;
-        let current = self.store.partitions().iter().map(|p| p.revision()).max();
         Ok(Response::new(pb::CompactionResponse {
-            header: Some(header(current.unwrap_or(Revision::INITIAL))),
+            header: Some(header(self.store.newest_revision())),
         }))
     }
 }

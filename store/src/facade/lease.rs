@@ -13,7 +13,7 @@ use super::convert::status;
 use super::{header, pb};
 use crate::error::StoreError;
 use crate::store::Store;
-use crate::types::{LeaseId, Revision};
+use crate::types::LeaseId;
 
 /// Keep-alive answers queued per stream before the reader waits for the client.
 const KEEPALIVE_BUFFER: usize = 64;
@@ -30,11 +30,7 @@ impl LeaseService {
     /// Lease responses carry the revision of the `rest` partition: leases belong to no
     /// partition, and etcd clients only use this header for ordering within one response.
     fn header(&self) -> pb::ResponseHeader {
-        let revision = self
-            .store
-            .partitions()
-            .last()
-            .map_or(Revision::INITIAL, |p| p.revision());
+        let revision = self.store.rest_revision();
         header(revision)
     }
 }
@@ -93,10 +89,7 @@ impl pb::lease_server::Lease for LeaseService {
                 let ttl = LeaseId::new(req.id)
                     .and_then(|id| store.leases().keep_alive(id).ok())
                     .unwrap_or(0);
-                let revision = store
-                    .partitions()
-                    .last()
-                    .map_or(Revision::INITIAL, |p| p.revision());
+                let revision = store.rest_revision();
                 let response = pb::LeaseKeepAliveResponse {
                     header: Some(header(revision)),
                     id: req.id,

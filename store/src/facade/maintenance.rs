@@ -8,7 +8,6 @@ use tonic::{Request, Response, Status};
 
 use super::{MEMBER_ID, REPORTED_ETCD_VERSION, header, pb};
 use crate::store::Store;
-use crate::types::Revision;
 
 pub struct MaintenanceService {
     store: Arc<Store>,
@@ -35,9 +34,8 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
                 ));
             }
         }
-        let revision = self.store.partitions().iter().map(|p| p.revision()).max();
         Ok(Response::new(pb::AlarmResponse {
-            header: Some(header(revision.unwrap_or(Revision::INITIAL))),
+            header: Some(header(self.store.newest_revision())),
             alarms: Vec::new(),
         }))
     }
@@ -47,11 +45,7 @@ impl pb::maintenance_server::Maintenance for MaintenanceService {
         _request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let partitions = self.store.partitions();
-        let revision = partitions
-            .iter()
-            .map(|p| p.revision())
-            .max()
-            .unwrap_or(Revision::INITIAL);
+        let revision = self.store.newest_revision();
         let bytes: u64 = partitions.iter().map(|p| p.engine().size().bytes).sum();
         // The raft index of a single-member etcd grows with every write; the sum of the
         // partitions' revisions does the same here.

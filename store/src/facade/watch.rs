@@ -195,22 +195,14 @@ impl WatchStream {
             return true;
         };
         handle.task.abort();
-        let revision = self
-            .store
-            .partitions()
-            .last()
-            .map_or(Revision::INITIAL, |p| p.revision());
+        let revision = self.store.rest_revision();
         self.send(canceled(id, revision, false, String::new()))
             .await
     }
 
     async fn progress(&mut self) -> bool {
         if self.watchers.is_empty() {
-            let revision = self
-                .store
-                .partitions()
-                .last()
-                .map_or(Revision::INITIAL, |p| p.revision());
+            let revision = self.store.rest_revision();
             let response = pb::WatchResponse {
                 header: Some(header(revision)),
                 watch_id: INVALID_WATCH_ID,
