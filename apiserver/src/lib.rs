@@ -1,6 +1,33 @@
-//! The Kubernetes API server: HTTP(S) edge, authentication, authorization, admission, the
-//! generic registry with one strategy per resource, the watch cache, codecs, discovery and
-//! OpenAPI (see `DESIGN.md`, "Request path").
+//! The Kubernetes API server: HTTP(S) edge, the generic registry with one strategy per
+//! resource, codecs, discovery and OpenAPI (see `DESIGN.md`, "Request path").
 //!
-//! Not built yet: issue 3 (API server core) and issue 4 (security) bring it. Until then the
-//! crate is empty on purpose, so that the workspace already has the layout of `DESIGN.md`.
+//! Where things go:
+//! - `http/`: the listener (TLS, HTTP/1.1 + HTTP/2), request info, content negotiation and
+//!   codecs, discovery, the handler that dispatches verbs, subresources (`scale`, `binding`,
+//!   `eviction`).
+//! - `registry/`: the generic store (create, get, list, update, patch, delete, watch) over the
+//!   store crate's `KubeStore` contract.
+//! - `resources.rs`: the table of served resources; `object.rs`: objects with their kind
+//!   erased; `strategy/`: per-kind rules (one file per kind with rules of its own).
+//! - `patch/`: JSON patch, merge patch and strategic merge patch; `selector.rs`: label and
+//!   field selectors; `table.rs` + `table/printers.rs`: `kubectl get` columns.
+//! - `pki.rs`: the cluster CA, serving and client certificates, the admin kubeconfig.
+//! - `lifecycle.rs`: namespace termination; `server.rs`: the server and what exists from the
+//!   first start; `error.rs`: errors and their one translation into `metav1.Status`.
+//!
+//! Authentication beyond "has a certificate of the cluster CA", authorization and admission
+//! are issue 4.
+
+pub mod error;
+pub mod http;
+mod lifecycle;
+pub mod object;
+pub mod openapi;
+pub mod patch;
+pub mod pki;
+pub mod registry;
+pub mod resources;
+pub mod selector;
+pub mod server;
+pub mod strategy;
+pub mod table;

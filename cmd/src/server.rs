@@ -1,12 +1,15 @@
-//! `ultrak8s server`: opens the store and serves it; stops cleanly on SIGINT or SIGTERM,
-//! flushing every journal before exit.
+//! `ultrak8s server`: opens the store, serves the Kubernetes API over HTTPS and the store over
+//! the etcd v3 API; stops cleanly on SIGINT or SIGTERM, flushing every journal before exit.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
+use ultrak8s_apiserver::pki::{Pki, PkiOptions};
+use ultrak8s_apiserver::server::{ApiConfig, ApiServer};
 use ultrak8s_store::facade::{self, FacadeConfig};
 use ultrak8s_store::{Durability, EngineKind, PartitionSpec, Store, StoreConfig};
 
@@ -33,6 +36,19 @@ pub struct ServerArgs {
     /// The largest request the store accepts, in bytes (etcd's --max-request-bytes).
     #[arg(long, default_value_t = ultrak8s_store::store::DEFAULT_MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
+    /// The address the Kubernetes API listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: IpAddr,
+    /// The port of the Kubernetes API (HTTPS).
+    #[arg(long, default_value_t = 6443)]
+    secure_port: u16,
+    /// The address other hosts reach this server at; default: the first non-loopback address
+    /// of this host, else 127.0.0.1.
+    #[arg(long)]
+    advertise_address: Option<IpAddr>,
+    /// More names or addresses for the serving certificate; repeat for several.
+    #[arg(long = "tls-san")]
+    tls_sans: Vec<String>,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -41,33 +57,89 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     config.engine = args.engine;
     config.max_request_bytes = args.max_request_bytes;
     if !args.partitions.is_empty() {
-        config.partitions = args.partitions;
+        config.partitions = args.partitions.clone();
     }
     let store = Store::open(config)
         .await
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
     let listener = facade::bind(args.etcd_listen).await?;
+    let advertise = args.advertise_address.unwrap_or_else(default_advertise_address);
+    let server_url = format!("https://{}", SocketAddr::new(kubeconfig_host(&args), args.secure_port));
+    let mut pki_options = PkiOptions::new(server_url);
+    pki_options.extra_sans = args.tls_sans.clone();
+    pki_options.extra_sans.push(advertise.to_string());
+    let pki = Pki::load_or_create(&args.data_dir, &pki_options).context("cluster PKI")?;
+    let tls = Arc::new(pki.server_config().context("TLS configuration")?);
+    let api = ApiServer::new(Arc::clone(&store));
+    let api_config = ApiConfig {
+        advertise_address: advertise,
+        secure_port: args.secure_port,
+        kubernetes_service_ip: KUBERNETES_SERVICE_IP.to_owned(),
+    };
+    api.bootstrap(&api_config)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the system namespaces: {e}"))?;
+    let api_addr = SocketAddr::new(args.bind_address, args.secure_port);
+    let api_listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .with_context(|| format!("listening on {api_addr}"))?;
     tracing::info!(
+        api = %api_addr,
         etcd = %args.etcd_listen,
         data_dir = %args.data_dir.display(),
         durability = %args.durability,
+        kubeconfig = %pki.admin_kubeconfig_path().display(),
         "ultrak8s server is up"
     );
-    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.changed().await;
+    };
     let serving = tokio::spawn(facade::serve(
-        std::sync::Arc::clone(&store),
+        Arc::clone(&store),
         listener,
         FacadeConfig::default(),
-        async move {
-            let _ = stop_rx.changed().await;
-        },
+        stopped(stop_rx.clone()),
+    ));
+    let api_serving = tokio::spawn(ultrak8s_apiserver::http::serve(
+        api_listener,
+        tls,
+        api,
+        stopped(stop_rx),
     ));
     shutdown_signal().await?;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    api_serving.await.context("API server task")?;
     serving.await.context("etcd API task")??;
     store.close().await.context("flushing the store")?;
     Ok(())
+}
+
+/// The ClusterIP of `default/kubernetes`: the first address of the default service CIDR
+/// 10.96.0.0/12 (netalloc, issue 7, will own the range).
+const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
+
+/// The host the admin kubeconfig dials: loopback when the API listens everywhere or on
+/// loopback, else the address it listens on.
+fn kubeconfig_host(args: &ServerArgs) -> IpAddr {
+    if args.bind_address.is_unspecified() || args.bind_address.is_loopback() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        args.bind_address
+    }
+}
+
+/// The first non-loopback IPv4 address of this host (found by asking the kernel which source
+/// address it would use for a route outwards; nothing is sent), else 127.0.0.1.
+fn default_advertise_address() -> IpAddr {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| socket.connect("10.255.255.255:1").map(|()| socket))
+        .and_then(|socket| socket.local_addr());
+    match probe {
+        Ok(addr) if !addr.ip().is_unspecified() => addr.ip(),
+        _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.

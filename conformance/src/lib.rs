@@ -2,6 +2,8 @@
 //! scenario and load generators, and the runner for the upstream Kubernetes conformance suite.
 //!
 //! Today it holds:
+//! - `cluster`: the harness that runs a whole API server in-process for tests and benchmarks
+//!   (kubectl and kube-rs reach it over HTTPS with the admin kubeconfig);
 //! - `bench`: the whole-system benchmarks behind `ultrak8s bench` (`bench store`: the store
 //!   against a real etcd, side by side in one run);
 //! - in `tests/`, the tests that drive the store's etcd facade with real clients (the
@@ -10,3 +12,4 @@
 //! The conformance runner comes with issue 9.
 
 pub mod bench;
+pub mod cluster;

@@ -73,6 +73,19 @@ pub trait KubeStore: Send + Sync {
         lease: Option<LeaseId>,
     ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
 
+    /// `put_if` whose value is made from the revision it will be written at (so a stored
+    /// object can carry its own resourceVersion). `value` runs under the partition's write
+    /// lock: it must be quick and must not block.
+    fn put_if_with<F>(
+        &self,
+        key: Bytes,
+        value: F,
+        precondition: Precondition,
+        lease: Option<LeaseId>,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send
+    where
+        F: FnOnce(Revision) -> Bytes + Send;
+
     fn delete_if(
         &self,
         key: Bytes,
@@ -171,14 +184,35 @@ impl KubeStore for Store {
         precondition: Precondition,
         lease: Option<LeaseId>,
     ) -> Result<WriteOutcome, StoreError> {
-        let mut put = PutRequest::new(key.clone(), value);
-        put.lease = lease;
-        let txn = TxnRequest {
-            compare: conditions(&key, precondition),
-            success: vec![Op::Put(put), read_back(&key)],
-            failure: vec![read_back(&key)],
+        self.put_if_with(key, |_| value, precondition, lease).await
+    }
+
+    async fn put_if_with<F>(
+        &self,
+        key: Bytes,
+        value: F,
+        precondition: Precondition,
+        lease: Option<LeaseId>,
+    ) -> Result<WriteOutcome, StoreError>
+    where
+        F: FnOnce(Revision) -> Bytes + Send,
+    {
+        let max = self.max_request_bytes();
+        let partition = self.partition_for_key(&key);
+        let build = |revision| {
+            let value = value(revision);
+            if key.len() + value.len() > max {
+                return Err(StoreError::RequestTooLarge);
+            }
+            let mut put = PutRequest::new(key.clone(), value);
+            put.lease = lease;
+            Ok(TxnRequest {
+                compare: conditions(&key, precondition),
+                success: vec![Op::Put(put), read_back(&key)],
+                failure: vec![read_back(&key)],
+            })
         };
-        let mut response = self.txn(&txn).await?;
+        let mut response = partition.txn_at(build).await?;
         if !response.succeeded {
             return Ok(conflict(response.responses));
         }

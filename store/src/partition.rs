@@ -210,9 +210,25 @@ impl Partition {
     /// Runs a transaction (a plain put or delete is a transaction of one op) and returns once
     /// what it wrote is durable.
     pub async fn txn(self: &Arc<Self>, txn: &TxnRequest) -> Result<TxnResponse, StoreError> {
+        self.txn_at(|_| Ok(txn)).await
+    }
+
+    /// A transaction built from the revision it will be written at, if it writes: the API
+    /// server encodes an object with its final `resourceVersion` inside, once, under the
+    /// sequencer lock (DESIGN.md, "decode once, serialize once"). `build` runs under the lock,
+    /// so it must be quick and must not block.
+    pub async fn txn_at<T>(
+        self: &Arc<Self>,
+        build: impl FnOnce(Revision) -> Result<T, StoreError>,
+    ) -> Result<TxnResponse, StoreError>
+    where
+        T: std::borrow::Borrow<TxnRequest>,
+    {
         let (response, seq) = {
             let mut sequencer = self.sequencer.lock();
             let window = self.commit.window();
+            let txn = build(sequencer.latest.next())?;
+            let txn = txn.borrow();
             let eval = mvcc::evaluate(&*self.engine, sequencer.latest, window, &*self.leases, txn)?;
             if eval.writes.is_empty() {
                 // A read-only transaction may have read pending writes: answer once they are

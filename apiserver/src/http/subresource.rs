@@ -1,0 +1,260 @@
+//! Subresources other than status: `scale` (an `autoscaling/v1` Scale over `.spec.replicas`),
+//! `pods/binding` (sets `spec.nodeName` once) and `pods/eviction` (a delete that respects
+//! PodDisruptionBudgets).
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::Response;
+use serde_json::{Value, json};
+
+use super::codec;
+use super::handler::{Query, delete_options, write_options};
+use super::request::Verb;
+use super::respond;
+use crate::error::ApiError;
+use crate::registry::{Deleted, PatchType};
+use crate::resources::{Resource, Subresource};
+use crate::server::ApiServer;
+use crate::selector::LabelSelector;
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn handle(
+    server: &ApiServer,
+    resource: &Resource,
+    namespace: Option<&str>,
+    name: &str,
+    sub: Subresource,
+    verb: Verb,
+    query: &Query,
+    content_type: Option<&str>,
+    body: &Bytes,
+) -> Result<Response<Body>, ApiError> {
+    match (sub, verb) {
+        (Subresource::Scale, Verb::Get) => {
+            let bytes = server.registry.get(resource, namespace, name).await?;
+            Ok(respond::json_bytes(200, scale_of(&bytes)?))
+        }
+        (Subresource::Scale, Verb::Update | Verb::Patch) => {
+            let opts = write_options(query)?;
+            let current = server.registry.get(resource, namespace, name).await?;
+            let scale: Value = serde_json::from_slice(&scale_of(&current)?).map_err(ApiError::internal)?;
+            let wanted = if verb == Verb::Update {
+                codec::decode_body(content_type, body)?
+            } else {
+                let patch_type = codec::patch_type(content_type)?;
+                let patch = codec::decode_json(body)?;
+                let patch_type = match patch_type {
+                    // A Scale has no merge keys: a strategic patch merges like a merge patch.
+                    PatchType::Strategic => PatchType::Merge,
+                    other => other,
+                };
+                crate::patch::apply_plain(patch_type, &scale, &patch)?
+            };
+            let replicas = wanted
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if replicas < 0 {
+                return Err(ApiError::invalid(
+                    resource,
+                    name,
+                    vec![crate::error::FieldError::invalid(
+                        "spec.replicas",
+                        replicas.to_string(),
+                        "must be greater than or equal to 0",
+                    )],
+                ));
+            }
+            let mut patch = json!({"spec": {"replicas": replicas}});
+            if let Some(rv) = wanted.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+                && !rv.is_empty()
+            {
+                patch["metadata"] = json!({"resourceVersion": rv});
+            }
+            let written = server
+                .registry
+                .patch(resource, namespace, name, None, PatchType::Merge, patch, &opts)
+                .await?;
+            Ok(respond::json_bytes(200, scale_of(&written.bytes)?))
+        }
+        (Subresource::Binding, Verb::Create) => bind(server, resource, namespace, name, content_type, body).await,
+        (Subresource::Eviction, Verb::Create) => evict(server, resource, namespace, name, query, content_type, body).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// The Scale of a stored object.
+fn scale_of(bytes: &[u8]) -> Result<Bytes, ApiError> {
+    let obj: Value = serde_json::from_slice(bytes).map_err(ApiError::internal)?;
+    let meta = obj.get("metadata").cloned().unwrap_or(Value::Null);
+    let selector = obj
+        .pointer("/spec/selector")
+        .map(|s| {
+            if s.get("matchLabels").is_some() || s.get("matchExpressions").is_some() {
+                LabelSelector::from_label_selector_json(s)
+                    .map(|l| l.to_string())
+                    .unwrap_or_default()
+            } else {
+                // ReplicationControllers have a plain map selector.
+                s.as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default()
+            }
+        })
+        .unwrap_or_default();
+    let scale = json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+            "creationTimestamp": meta.get("creationTimestamp"),
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "status": {
+            "replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": selector,
+        },
+    });
+    Ok(Bytes::from(scale.to_string()))
+}
+
+/// `pods/binding`: assigns a pod to a node, once (upstream `pkg/registry/core/pod/storage`
+/// `BindingREST`).
+async fn bind(
+    server: &ApiServer,
+    resource: &Resource,
+    namespace: Option<&str>,
+    name: &str,
+    content_type: Option<&str>,
+    body: &Bytes,
+) -> Result<Response<Body>, ApiError> {
+    let binding = codec::decode_body(content_type, body)?;
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("Binding: target.name is required"))?
+        .to_owned();
+    if let Some(given) = binding.pointer("/metadata/name").and_then(Value::as_str)
+        && given != name
+    {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({given}) does not match the name on the URL ({name})"
+        )));
+    }
+    let current = server.registry.get(resource, namespace, name).await?;
+    let pod: Value = serde_json::from_slice(&current).map_err(ApiError::internal)?;
+    if let Some(assigned) = pod.pointer("/spec/nodeName").and_then(Value::as_str)
+        && !assigned.is_empty()
+    {
+        return Err(ApiError::conflict(
+            resource,
+            name,
+            &format!("pod {name} is already assigned to node {assigned:?}"),
+        ));
+    }
+    let mut conditions: Vec<Value> = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    conditions.retain(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"));
+    conditions.push(json!({
+        "type": "PodScheduled",
+        "status": "True",
+        "lastProbeTime": null,
+        "lastTransitionTime": crate::strategy::meta::now(),
+    }));
+    let rv = pod.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+    let mut updated = pod;
+    updated["spec"]["nodeName"] = json!(node);
+    updated["status"]["conditions"] = Value::Array(conditions);
+    updated["metadata"]["resourceVersion"] = rv;
+    // Binding writes spec and status at once: straight through the store, with the pod's
+    // current version as the precondition.
+    server
+        .registry
+        .replace_whole(resource, namespace, name, updated)
+        .await?;
+    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+    Ok(respond::json_bytes(201, Bytes::from(status.to_string())))
+}
+
+/// `pods/eviction`: refuses when a PodDisruptionBudget selecting the pod allows no more
+/// disruptions (its status is kept by the disruption controller, issue 5), then deletes.
+async fn evict(
+    server: &ApiServer,
+    resource: &Resource,
+    namespace: Option<&str>,
+    name: &str,
+    query: &Query,
+    content_type: Option<&str>,
+    body: &Bytes,
+) -> Result<Response<Body>, ApiError> {
+    let eviction = codec::decode_body(content_type, body)?;
+    let options = eviction
+        .get("deleteOptions")
+        .map(|o| Bytes::from(o.to_string()))
+        .unwrap_or_default();
+    let opts = delete_options(query, &options)?;
+    let current = server.registry.get(resource, namespace, name).await?;
+    let pod: Value = serde_json::from_slice(&current).map_err(ApiError::internal)?;
+    let labels = pod.pointer("/metadata/labels").cloned().unwrap_or(Value::Null);
+    if let Some(pdbs) = server.resources.get("policy", "v1", "poddisruptionbudgets") {
+        let listed = server
+            .registry
+            .list(pdbs, namespace, &crate::registry::ListOptions::default())
+            .await?;
+        for bytes in listed.items {
+            let pdb: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+            let Some(selector) = pdb.pointer("/spec/selector") else {
+                continue;
+            };
+            let Ok(selector) = LabelSelector::from_label_selector_json(selector) else {
+                continue;
+            };
+            if selector.is_empty() || !selector.matches(&labels) {
+                continue;
+            }
+            let allowed = pdb
+                .pointer("/status/disruptionsAllowed")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if allowed <= 0 {
+                let pdb_name = pdb.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                let mut error = ApiError::new(
+                    429,
+                    "TooManyRequests",
+                    format!("Cannot evict pod as it would violate the pod's disruption budget."),
+                );
+                error.details = Some(crate::error::Details {
+                    causes: vec![crate::error::Cause {
+                        reason: "DisruptionBudget",
+                        message: format!(
+                            "The disruption budget {pdb_name} needs {} healthy pods and has {} currently",
+                            pdb.pointer("/status/desiredHealthy").and_then(Value::as_i64).unwrap_or(0),
+                            pdb.pointer("/status/currentHealthy").and_then(Value::as_i64).unwrap_or(0),
+                        ),
+                        field: String::new(),
+                    }],
+                    ..crate::error::Details::default()
+                });
+                return Err(error);
+            }
+        }
+    }
+    match server.registry.delete(resource, namespace, name, &opts).await? {
+        Deleted::Gone(_) | Deleted::Pending(_) => {
+            let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+            Ok(respond::json_bytes(201, Bytes::from(status.to_string())))
+        }
+    }
+}

@@ -1,0 +1,1261 @@
+//! The cluster PKI: the cluster CA, the API server's serving certificate, client certificates
+//! and the admin kubeconfig, kept as files under the data directory.
+//!
+//! Layout (kubeadm's names, so its habits and tools carry over):
+//! - `<data>/pki/ca.crt`, `ca.key`: the cluster CA (CN `kubernetes`, ECDSA P-256, 10 years).
+//!   A CA the user puts there is used as is; its key must be PKCS#8 (`BEGIN PRIVATE KEY`),
+//!   the only encoding `ring` signs with.
+//! - `<data>/pki/apiserver.crt`, `apiserver.key`: the serving certificate (1 year).
+//! - `<data>/pki/admin.crt`, `admin.key`: `kubernetes-admin` in `system:masters` (1 year).
+//! - `<data>/admin.kubeconfig`: that identity with every certificate embedded.
+//!
+//! Files that exist are reused, so a restart keeps every kubeconfig valid. A certificate is
+//! re-issued, for its existing key and from the same CA, when it expires within 30 days or
+//! (serving certificate) lacks a requested SAN. A key is written before its certificate and
+//! every write is atomic, so a crash leaves at most a key without its certificate, which the
+//! next start completes. Files that contradict each other (a key that does not match its
+//! certificate, a certificate the CA did not issue) are an error naming the file; they are
+//! never replaced silently.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SigningKey,
+};
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use time::{Duration, OffsetDateTime};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
+use x509_parser::x509::AttributeTypeAndValue;
+
+/// The cluster, user and group of the admin kubeconfig; its context is `<user>@<cluster>`.
+pub const CLUSTER_NAME: &str = "ultrak8s";
+pub const ADMIN_USER: &str = "kubernetes-admin";
+pub const ADMIN_GROUP: &str = "system:masters";
+
+const CA_COMMON_NAME: &str = "kubernetes";
+const CA_VALIDITY: Duration = Duration::days(3650);
+const LEAF_VALIDITY: Duration = Duration::days(365);
+/// A server restarted at least monthly never serves an expired certificate.
+const RENEW_BEFORE: Duration = Duration::days(30);
+/// Certificates start a little in the past so that clients whose clock lags accept them.
+const BACKDATE: Duration = Duration::minutes(5);
+const KEY_MODE: u32 = 0o600;
+const CERT_MODE: u32 = 0o644;
+/// Always in the serving certificate. `10.96.0.1` is the first address of the default service
+/// CIDR `10.96.0.0/12`: the ClusterIP of the `kubernetes` Service, which pods dial.
+const DEFAULT_SANS: [&str; 8] = [
+    "localhost",
+    "127.0.0.1",
+    "::1",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+    "10.96.0.1",
+];
+
+const SERVING: LeafSpec = LeafSpec {
+    stem: "apiserver",
+    common_name: "kube-apiserver",
+    organizations: &[],
+    usage: ExtendedKeyUsagePurpose::ServerAuth,
+};
+const ADMIN: LeafSpec = LeafSpec {
+    stem: "admin",
+    common_name: ADMIN_USER,
+    organizations: &[ADMIN_GROUP],
+    usage: ExtendedKeyUsagePurpose::ClientAuth,
+};
+
+/// Why the PKI could not be loaded, created or used. Every file problem names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// A file or directory could not be read or written.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A file holds something unusable: no PEM, a corrupt key, a key that does not match its
+    /// certificate, a certificate the CA did not issue.
+    #[error("{}: {reason}", .path.display())]
+    Invalid { path: PathBuf, reason: String },
+    /// A requested subject alternative name or common name is not acceptable.
+    #[error("invalid {what}: {value:?}")]
+    InvalidName { what: &'static str, value: String },
+    /// Generating a key or signing a certificate failed.
+    #[error("cannot issue a certificate for {subject:?}: {source}")]
+    Issue {
+        subject: String,
+        #[source]
+        source: rcgen::Error,
+    },
+    /// The TLS configuration could not be built from the certificates.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// A peer certificate could not be read.
+    #[error("client certificate: {0}")]
+    ClientCertificate(String),
+}
+
+/// What `ultrak8s server` asks of the PKI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PkiOptions {
+    /// The URL the admin kubeconfig dials, e.g. `https://127.0.0.1:6443`.
+    pub server_url: String,
+    /// More subject alternative names for the serving certificate, each an IP address when it
+    /// parses as one, else a DNS name. Always included: `localhost`, `127.0.0.1`, `::1`,
+    /// `kubernetes`, `kubernetes.default[.svc[.cluster.local]]`, `10.96.0.1` and the
+    /// machine's hostname.
+    pub extra_sans: Vec<String>,
+}
+
+impl PkiOptions {
+    /// Options that add no subject alternative name to the defaults.
+    pub fn new(server_url: impl Into<String>) -> Self {
+        let server_url = server_url.into();
+        Self {
+            server_url,
+            extra_sans: Vec::new(),
+        }
+    }
+}
+
+/// The identity a verified client certificate carries, as upstream reads it: the user is the
+/// subject's common name, the groups are its organizations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateUser {
+    /// The common name (CN).
+    pub name: String,
+    /// The organizations (O), in certificate order.
+    pub groups: Vec<String>,
+}
+
+/// The loaded PKI: the CA that signs, and the serving certificate with its key.
+pub struct Pki {
+    dir: PathBuf,
+    ca: Ca,
+    serving_chain: Vec<CertificateDer<'static>>,
+    serving_key: PrivatePkcs8KeyDer<'static>,
+}
+
+impl fmt::Debug for Pki {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pki")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pki {
+    /// Loads the PKI under `dir` (the data directory), creating or renewing what is missing.
+    pub fn load_or_create(dir: &Path, options: &PkiOptions) -> Result<Pki, PkiError> {
+        Self::load_or_create_at(dir, options, OffsetDateTime::now_utc())
+    }
+
+    /// [`Pki::load_or_create`] with the current time as a parameter; renewal depends on it.
+    pub fn load_or_create_at(
+        dir: &Path,
+        options: &PkiOptions,
+        now: OffsetDateTime,
+    ) -> Result<Pki, PkiError> {
+        let sans = requested_sans(options)?;
+        let pki_dir = dir.join("pki");
+        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let mut builder = DirBuilder::new();
+        builder
+            .recursive(true)
+            .mode(0o700)
+            .create(&pki_dir)
+            .map_err(io_error(&pki_dir))?;
+
+        let ca = Ca::load_or_create(&pki_dir, now)?;
+        let serving = ensure_leaf(&pki_dir, &ca, &SERVING, Some(&sans), now)?;
+        let admin = ensure_leaf(&pki_dir, &ca, &ADMIN, None, now)?;
+        let kubeconfig = admin_kubeconfig(&options.server_url, &ca.pem, &admin);
+        write_if_changed(
+            &dir.join("admin.kubeconfig"),
+            kubeconfig.as_bytes(),
+            KEY_MODE,
+        )?;
+
+        let serving_chain = parse_certs(&pki_dir.join("apiserver.crt"), &serving.cert_pem)?;
+        let serving_key = PrivatePkcs8KeyDer::from(serving.key.serialize_der());
+        Ok(Pki {
+            dir: dir.to_owned(),
+            ca,
+            serving_chain,
+            serving_key,
+        })
+    }
+
+    /// The CA certificate (the whole `ca.crt`) in PEM, for clients to trust.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca.pem
+    }
+
+    /// The CA certificate in DER.
+    pub fn ca_der(&self) -> &CertificateDer<'static> {
+        &self.ca.der
+    }
+
+    /// `<data>/admin.kubeconfig`.
+    pub fn admin_kubeconfig_path(&self) -> PathBuf {
+        self.dir.join("admin.kubeconfig")
+    }
+
+    /// The TLS configuration of the API server: the serving certificate, ALPN `h2` then
+    /// `http/1.1`, and client certificates verified against the cluster CA. A client without a
+    /// certificate is let through: whether anonymous requests are allowed is decided later.
+    pub fn server_config(&self) -> Result<rustls::ServerConfig, PkiError> {
+        let tls =
+            |what: &'static str| move |e: rustls::Error| PkiError::Tls(format!("{what}: {e}"));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca.der.clone()).map_err(tls("CA"))?;
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| PkiError::Tls(format!("client verifier: {e}")))?;
+        let key = PrivateKeyDer::Pkcs8(self.serving_key.clone_key());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls("protocol versions"))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(self.serving_chain.clone(), key)
+            .map_err(tls("serving certificate"))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
+    /// Issues a client certificate (1 year) for user `cn` in groups `orgs`, from the cluster
+    /// CA. Returns the certificate and its new key, both PEM; nothing is written.
+    pub fn issue_client_cert(&self, cn: &str, orgs: &[&str]) -> Result<(String, String), PkiError> {
+        if cn.is_empty() {
+            let value = cn.to_owned();
+            return Err(PkiError::InvalidName {
+                what: "common name",
+                value,
+            });
+        }
+        let spec = LeafSpec {
+            stem: "",
+            common_name: cn,
+            organizations: orgs,
+            ..ADMIN
+        };
+        let key = generate_key(cn)?;
+        let cert = sign_leaf(&spec, None, &key, &self.ca, OffsetDateTime::now_utc())?;
+        Ok((cert, key.serialize_pem()))
+    }
+}
+
+/// The user a connection's peer certificates (as rustls verified them) authenticate: `None`
+/// without a certificate or with an empty common name, as upstream's
+/// `CommonNameUserConversion` (k8s.io/apiserver/pkg/authentication/request/x509/x509.go).
+pub fn peer_user(certs: &[CertificateDer<'_>]) -> Result<Option<CertificateUser>, PkiError> {
+    let Some(leaf) = certs.first() else {
+        return Ok(None);
+    };
+    let invalid = |e: &dyn fmt::Display| PkiError::ClientCertificate(e.to_string());
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| invalid(&e))?;
+    let text = |attr: &AttributeTypeAndValue<'_>| attr.as_str().map(str::to_owned);
+    // Go's pkix.Name keeps the last common name when there are several.
+    let name = match cert.subject().iter_common_name().last().map(text) {
+        Some(name) => name.map_err(|e| invalid(&e))?,
+        None => return Ok(None),
+    };
+    let groups = cert
+        .subject()
+        .iter_organization()
+        .map(text)
+        .collect::<Result<_, _>>();
+    let groups = groups.map_err(|e| invalid(&e))?;
+    Ok((!name.is_empty()).then_some(CertificateUser { name, groups }))
+}
+
+/// The cluster CA: `ca.crt` as read, its first certificate, and the signer made of it.
+struct Ca {
+    pem: String,
+    der: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn load_or_create(pki_dir: &Path, now: OffsetDateTime) -> Result<Ca, PkiError> {
+        let (key_path, cert_path) = (pki_dir.join("ca.key"), pki_dir.join("ca.crt"));
+        let cert_pem = read_optional(&cert_path)?;
+        let key = match (read_optional(&key_path)?, &cert_pem) {
+            (Some(pem), _) => parse_key(&key_path, &pem)?,
+            (None, Some(_)) => {
+                let reason = "missing, but ca.crt exists: a CA cannot sign without its key \
+                              (add the key, or remove ca.crt to create a new CA)";
+                return Err(invalid(&key_path, reason));
+            }
+            (None, None) => {
+                let key = generate_key(CA_COMMON_NAME)?;
+                write_atomic(&key_path, key.serialize_pem().as_bytes(), KEY_MODE)?;
+                key
+            }
+        };
+        // A key without a certificate is a new CA, or a crash between the two writes.
+        let pem = match cert_pem {
+            Some(pem) => pem,
+            None => {
+                let mut params = CertificateParams::default();
+                let subject = &mut params.distinguished_name;
+                subject.push(DnType::CommonName, CA_COMMON_NAME);
+                params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+                params.key_usages = vec![
+                    KeyUsagePurpose::KeyCertSign,
+                    KeyUsagePurpose::CrlSign,
+                    KeyUsagePurpose::DigitalSignature,
+                ];
+                (params.not_before, params.not_after) = (now - BACKDATE, now + CA_VALIDITY);
+                let cert = params.self_signed(&key);
+                let cert = cert.map_err(issue_error(CA_COMMON_NAME))?;
+                write_atomic(&cert_path, cert.pem().as_bytes(), CERT_MODE)?;
+                cert.pem()
+            }
+        };
+        let der = parse_certs(&cert_path, &pem)?.swap_remove(0);
+        let cert = parse_x509(&cert_path, &der)?;
+        if !cert.is_ca() {
+            let reason = "not a CA certificate (basicConstraints cA is not set)";
+            return Err(invalid(&cert_path, reason));
+        }
+        check_key_matches(&key_path, &key, &cert, &cert_path)?;
+        let issuer = Issuer::from_ca_cert_der(&der, key);
+        let issuer = issuer.map_err(|e| invalid(&cert_path, e.to_string()))?;
+        Ok(Ca { pem, der, issuer })
+    }
+}
+
+/// One kind of leaf certificate.
+struct LeafSpec<'a> {
+    /// File stem under `pki/` of a certificate the server keeps; empty for those it hands out.
+    stem: &'a str,
+    common_name: &'a str,
+    organizations: &'a [&'a str],
+    usage: ExtendedKeyUsagePurpose,
+}
+
+struct Leaf {
+    cert_pem: String,
+    key_pem: String,
+    key: KeyPair,
+}
+
+/// Loads `<stem>.crt` and `<stem>.key`, issuing what is missing or due: expiring within
+/// [`RENEW_BEFORE`], or lacking one of `sans`.
+fn ensure_leaf(
+    pki_dir: &Path,
+    ca: &Ca,
+    spec: &LeafSpec<'_>,
+    sans: Option<&BTreeSet<String>>,
+    now: OffsetDateTime,
+) -> Result<Leaf, PkiError> {
+    let key_path = pki_dir.join(format!("{}.key", spec.stem));
+    let cert_path = pki_dir.join(format!("{}.crt", spec.stem));
+    let (key, key_pem) = match read_optional(&key_path)? {
+        Some(pem) => (parse_key(&key_path, &pem)?, pem),
+        // Without its key a certificate is useless: issue both.
+        None => {
+            let key = generate_key(spec.common_name)?;
+            let pem = key.serialize_pem();
+            write_atomic(&key_path, pem.as_bytes(), KEY_MODE)?;
+            (key, pem)
+        }
+    };
+    let current = match read_optional(&cert_path)? {
+        Some(pem) => {
+            let chain = parse_certs(&cert_path, &pem)?;
+            let cert = parse_x509(&cert_path, &chain[0])?;
+            check_key_matches(&key_path, &key, &cert, &cert_path)?;
+            let ca_cert = parse_x509(&pki_dir.join("ca.crt"), &ca.der)?;
+            if cert.verify_signature(Some(ca_cert.public_key())).is_err() {
+                let reason = "not issued by ca.crt (remove it and its key to have both re-issued)";
+                return Err(invalid(&cert_path, reason));
+            }
+            let renew_at = (now + RENEW_BEFORE).unix_timestamp();
+            let expiring = cert.validity().not_after.timestamp() <= renew_at;
+            let lacks_san = sans.is_some_and(|wanted| !wanted.is_subset(&sans_of(&cert)));
+            (!expiring && !lacks_san).then_some(pem)
+        }
+        None => None,
+    };
+    let cert_pem = match current {
+        Some(pem) => pem,
+        // Renewal keeps the key, so there is no moment at which key and certificate disagree.
+        None => {
+            let pem = sign_leaf(spec, sans, &key, ca, now)?;
+            write_atomic(&cert_path, pem.as_bytes(), CERT_MODE)?;
+            pem
+        }
+    };
+    Ok(Leaf {
+        cert_pem,
+        key_pem,
+        key,
+    })
+}
+
+/// Signs a leaf certificate for `key`, returning it in PEM.
+fn sign_leaf(
+    spec: &LeafSpec<'_>,
+    sans: Option<&BTreeSet<String>>,
+    key: &KeyPair,
+    ca: &Ca,
+    now: OffsetDateTime,
+) -> Result<String, PkiError> {
+    let failed = issue_error(spec.common_name);
+    // `new` reads each name as an IP address if it parses as one, else as a DNS name.
+    let sans = sans.map(|sans| sans.iter().cloned().collect::<Vec<_>>());
+    let mut params = CertificateParams::new(sans.unwrap_or_default()).map_err(&failed)?;
+    let subject = &mut params.distinguished_name;
+    subject.push(DnType::CommonName, spec.common_name);
+    if let [org] = spec.organizations {
+        subject.push(DnType::OrganizationName, *org);
+    }
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![spec.usage.clone()];
+    params.use_authority_key_identifier_extension = true;
+    (params.not_before, params.not_after) = (now - BACKDATE, now + LEAF_VALIDITY);
+    let cert = params.signed_by(key, &ca.issuer).map_err(&failed)?;
+    if spec.organizations.len() < 2 {
+        return Ok(cert.pem());
+    }
+    let subject = client_subject(spec.common_name, spec.organizations);
+    let der = with_subject(cert.der(), &subject, ca.issuer.key()).map_err(&failed)?;
+    let base64 = BASE64.encode(der);
+    let lines = base64.as_bytes().chunks(64).map(String::from_utf8_lossy);
+    let body = lines.collect::<Vec<_>>().join("\n");
+    Ok(format!(
+        "-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    ))
+}
+
+/// The subject `CN=<cn>, O=<org>...` in DER, one attribute per RDN as Go's x509 writes it.
+fn client_subject(common_name: &str, organizations: &[&str]) -> Vec<u8> {
+    // The OIDs 2.5.4.3 (commonName) and 2.5.4.10 (organizationName), DER-encoded.
+    const CN: &[u8] = &[0x06, 0x03, 0x55, 0x04, 0x03];
+    const O: &[u8] = &[0x06, 0x03, 0x55, 0x04, 0x0a];
+    let attribute = |oid: &[u8], value: &str| {
+        let utf8 = der_tlv(0x0c, value.as_bytes());
+        der_tlv(0x31, &der_tlv(0x30, &[oid, &utf8].concat()))
+    };
+    let orgs = organizations.iter().flat_map(|org| attribute(O, org));
+    der_tlv(
+        0x30,
+        &attribute(CN, common_name)
+            .into_iter()
+            .chain(orgs)
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Replaces the subject of `cert` and signs it again with `signer`, the key that signed it:
+/// rcgen keeps one value per attribute type (rustls/rcgen#81), but Kubernetes reads a group
+/// from each organization attribute.
+fn with_subject(cert: &[u8], subject: &[u8], signer: &KeyPair) -> Result<Vec<u8>, rcgen::Error> {
+    let parsed = || -> Option<(&[u8], &[u8], &[u8])> {
+        let (tbs, rest) = der_element(der_contents(cert)?)?;
+        let (algorithm, _) = der_element(rest)?;
+        // TBSCertificate: [0] version, serial, signature, issuer, validity, subject, ...
+        let fields = der_contents(tbs)?;
+        let mut after = fields;
+        for _ in 0..5 {
+            after = der_element(after)?.1;
+        }
+        let head = fields.get(..fields.len() - after.len())?;
+        Some((head, der_element(after)?.1, algorithm))
+    };
+    let (head, tail, algorithm) = parsed().ok_or(rcgen::Error::CouldNotParseCertificate)?;
+    let tbs = der_tlv(0x30, &[head, subject, tail].concat());
+    let signature = der_tlv(0x03, &[&[0][..], &signer.sign(&tbs)?].concat());
+    Ok(der_tlv(0x30, &[&tbs, algorithm, &signature].concat()))
+}
+
+/// A DER element: tag, definite length, contents.
+fn der_tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let len = contents.len().to_be_bytes();
+    let skip = len.iter().take_while(|b| **b == 0).count();
+    let mut out = vec![tag];
+    match contents.len() {
+        short @ 0..0x80 => out.push(short as u8),
+        _ => out.extend([&[0x80 | (len.len() - skip) as u8][..], &len[skip..]].concat()),
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// The header length and contents length of the DER element at the start of `input`.
+fn der_header(input: &[u8]) -> Option<(usize, usize)> {
+    match *input.get(1)? {
+        short @ 0..0x80 => Some((2, usize::from(short))),
+        long => {
+            let bytes = input.get(2..2 + usize::from(long & 0x7f))?;
+            let len = bytes.iter().try_fold(0usize, |len, b| {
+                len.checked_mul(256)?.checked_add(usize::from(*b))
+            });
+            Some((2 + bytes.len(), len?))
+        }
+    }
+}
+
+/// The first DER element of `input`, and the rest.
+fn der_element(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (header, len) = der_header(input)?;
+    input.split_at_checked(header.checked_add(len)?)
+}
+
+/// The contents of the DER element `input`.
+fn der_contents(input: &[u8]) -> Option<&[u8]> {
+    let (header, len) = der_header(input)?;
+    input.get(header..header.checked_add(len)?)
+}
+
+/// The serving certificate's names: the defaults, the hostname and the extras, normalised
+/// as [`sans_of`] reads a certificate (canonical IP addresses, DNS names in lower case).
+fn requested_sans(options: &PkiOptions) -> Result<BTreeSet<String>, PkiError> {
+    let defaults = DEFAULT_SANS.iter().map(|name| name.to_string());
+    let names = defaults
+        .chain(machine_hostname())
+        .chain(options.extra_sans.iter().cloned());
+    names
+        .map(|name| match name.trim().parse::<IpAddr>() {
+            Ok(ip) => Ok(ip.to_string()),
+            Err(_) if is_dns_name(name.trim()) => Ok(name.trim().to_ascii_lowercase()),
+            Err(_) => Err(PkiError::InvalidName {
+                what: "subject alternative name",
+                value: name,
+            }),
+        })
+        .collect()
+}
+
+/// The DNS names and IP addresses a certificate is valid for; none when unreadable.
+fn sans_of(cert: &X509Certificate<'_>) -> BTreeSet<String> {
+    let Ok(Some(extension)) = cert.subject_alternative_name() else {
+        return BTreeSet::new();
+    };
+    let names = extension.value.general_names.iter();
+    let names = names.filter_map(|name| match name {
+        GeneralName::DNSName(dns) => Some(dns.to_ascii_lowercase()),
+        GeneralName::IPAddress([a, b, c, d]) => Some(IpAddr::from([*a, *b, *c, *d]).to_string()),
+        GeneralName::IPAddress(bytes) => {
+            let v6 = <[u8; 16]>::try_from(*bytes).ok();
+            v6.map(|ip| IpAddr::from(ip).to_string())
+        }
+        _ => None,
+    });
+    names.collect()
+}
+
+/// RFC 1123 labels (letters, digits, `-`; `_` tolerated as hostnames have it), optionally
+/// under a leading `*.` wildcard.
+fn is_dns_name(name: &str) -> bool {
+    let name = name.strip_prefix("*.").unwrap_or(name);
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (1..=253).contains(&name.len()) && name.split('.').all(label_ok)
+}
+
+/// The kernel's hostname, which nodes and users on this machine dial (Linux only, like the
+/// rest of the server); skipped when it is not a valid DNS name.
+fn machine_hostname() -> Option<String> {
+    let raw = fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .ok()?;
+    let name = raw.trim().to_ascii_lowercase();
+    is_dns_name(&name).then_some(name)
+}
+
+/// The admin kubeconfig. Written by hand: the shape is fixed and every value but the server
+/// URL is base64 or a constant name, so only the URL needs quoting.
+fn admin_kubeconfig(server_url: &str, ca_pem: &str, admin: &Leaf) -> String {
+    let ca = BASE64.encode(ca_pem);
+    let cert = BASE64.encode(&admin.cert_pem);
+    let key = BASE64.encode(&admin.key_pem);
+    let server = yaml_quoted(server_url);
+    let context = format!("{ADMIN_USER}@{CLUSTER_NAME}");
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: {CLUSTER_NAME}
+  cluster:
+    certificate-authority-data: {ca}
+    server: {server}
+contexts:
+- name: {context}
+  context:
+    cluster: {CLUSTER_NAME}
+    user: {ADMIN_USER}
+current-context: {context}
+preferences: {{}}
+users:
+- name: {ADMIN_USER}
+  user:
+    client-certificate-data: {cert}
+    client-key-data: {key}
+"
+    )
+}
+
+/// A YAML double-quoted scalar.
+fn yaml_quoted(value: &str) -> String {
+    let escaped = value.chars().map(|c| match c {
+        '"' | '\\' => format!("\\{c}"),
+        c if c.is_control() => format!("\\u{:04x}", u32::from(c)),
+        c => c.to_string(),
+    });
+    format!("\"{}\"", escaped.collect::<String>())
+}
+
+fn generate_key(subject: &str) -> Result<KeyPair, PkiError> {
+    // ECDSA P-256: small, fast, and accepted by every Kubernetes client.
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(issue_error(subject))
+}
+
+fn parse_key(path: &Path, pem: &str) -> Result<KeyPair, PkiError> {
+    let der = PrivateKeyDer::from_pem_slice(pem.as_bytes());
+    let der = der.map_err(|_| invalid(path, "no readable PEM private key"))?;
+    let PrivateKeyDer::Pkcs8(pkcs8) = &der else {
+        let reason = "only PKCS#8 keys (BEGIN PRIVATE KEY) are supported; \
+                      convert with `openssl pkcs8 -topk8 -nocrypt`";
+        return Err(invalid(path, reason));
+    };
+    KeyPair::try_from(pkcs8).map_err(|e| invalid(path, format!("unusable private key: {e}")))
+}
+
+/// The certificates of a PEM file; never empty.
+fn parse_certs(path: &Path, pem: &str) -> Result<Vec<CertificateDer<'static>>, PkiError> {
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes()).collect::<Result<Vec<_>, _>>();
+    let certs = certs.map_err(|_| invalid(path, "unreadable PEM"))?;
+    if certs.is_empty() {
+        return Err(invalid(
+            path,
+            "no certificate (BEGIN CERTIFICATE) in the file",
+        ));
+    }
+    Ok(certs)
+}
+
+fn parse_x509<'a>(path: &Path, der: &'a [u8]) -> Result<X509Certificate<'a>, PkiError> {
+    let parsed = x509_parser::parse_x509_certificate(der);
+    parsed
+        .map(|(_, cert)| cert)
+        .map_err(|e| invalid(path, format!("unreadable certificate: {e}")))
+}
+
+fn check_key_matches(
+    key_path: &Path,
+    key: &KeyPair,
+    cert: &X509Certificate<'_>,
+    cert_path: &Path,
+) -> Result<(), PkiError> {
+    if key.public_key_raw() == cert.public_key().subject_public_key.data.as_ref() {
+        return Ok(());
+    }
+    let reason = format!("does not match the public key of {}", cert_path.display());
+    Err(invalid(key_path, reason))
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, PkiError> {
+    match fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| invalid(path, "not text")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(path)(e)),
+    }
+}
+
+fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
+    match fs::read(path) {
+        Ok(existing) if existing == contents => Ok(()),
+        _ => write_atomic(path, contents, mode),
+    }
+}
+
+/// Writes `path` so that a crash leaves either the old file or the new one: a temporary file
+/// in the same directory, created with `mode` (a key is never readable by others, not even
+/// briefly), synced, renamed over `path`, and the directory synced to keep the rename.
+fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    // A temporary file left by a crash may have another mode: start afresh.
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(&tmp)(e)),
+        _ => {}
+    }
+    let mut options = OpenOptions::new();
+    let written = options
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(contents)?;
+            f.sync_all()
+        });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_error(&tmp)(e));
+    }
+    fs::rename(&tmp, path).map_err(io_error(path))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
+fn invalid(path: &Path, reason: impl Into<String>) -> PkiError {
+    PkiError::Invalid {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn io_error(path: &Path) -> impl Fn(io::Error) -> PkiError + '_ {
+    move |source| PkiError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn issue_error(subject: &str) -> impl Fn(rcgen::Error) -> PkiError + '_ {
+    move |source| PkiError::Issue {
+        subject: subject.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+    use std::os::unix::fs::PermissionsExt;
+
+    use rustls::ClientConfig;
+    use rustls_pki_types::ServerName;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+    const FILES: [&str; 7] = [
+        "pki/ca.crt",
+        "pki/ca.key",
+        "pki/apiserver.crt",
+        "pki/apiserver.key",
+        "pki/admin.crt",
+        "pki/admin.key",
+        "admin.kubeconfig",
+    ];
+
+    fn options() -> PkiOptions {
+        PkiOptions::new("https://127.0.0.1:6443")
+    }
+
+    fn snapshot(dir: &Path) -> Vec<Vec<u8>> {
+        FILES
+            .iter()
+            .map(|f| fs::read(dir.join(f)).unwrap_or_default())
+            .collect()
+    }
+
+    /// The files that differ between two snapshots.
+    fn changed(before: &[Vec<u8>], after: &[Vec<u8>]) -> Vec<&'static str> {
+        let pairs = FILES.iter().zip(before.iter().zip(after));
+        pairs
+            .filter(|(_, (b, a))| b != a)
+            .map(|(file, _)| *file)
+            .collect()
+    }
+
+    fn cert_of(path: &Path) -> Vec<u8> {
+        let pem = fs::read_to_string(path).expect("readable certificate");
+        parse_certs(path, &pem)
+            .expect("a certificate")
+            .swap_remove(0)
+            .to_vec()
+    }
+
+    fn x509(der: &[u8]) -> X509Certificate<'_> {
+        x509_parser::parse_x509_certificate(der)
+            .expect("valid certificate")
+            .1
+    }
+
+    #[test]
+    fn first_start_creates_every_file_keys_private() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let pki = Pki::load_or_create(dir.path(), &options())?;
+        for file in FILES {
+            let mode = fs::metadata(dir.path().join(file))?.permissions().mode() & 0o777;
+            let private = file.ends_with(".key") || file.ends_with(".kubeconfig");
+            assert_eq!(mode, if private { 0o600 } else { 0o644 }, "{file}");
+        }
+        let leftovers = fs::read_dir(dir.path().join("pki"))?.filter_map(|e| e.ok());
+        assert!(
+            leftovers
+                .map(|e| e.file_name())
+                .all(|n| !n.to_string_lossy().ends_with(".tmp"))
+        );
+        assert_eq!(
+            pki.admin_kubeconfig_path(),
+            dir.path().join("admin.kubeconfig")
+        );
+
+        let ca_der = cert_of(&dir.path().join("pki/ca.crt"));
+        let ca = x509(&ca_der);
+        assert!(ca.is_ca());
+        assert_eq!(ca.subject().to_string(), "CN=kubernetes");
+        let lifetime = ca.validity().not_after.timestamp() - ca.validity().not_before.timestamp();
+        assert!(lifetime > 3649 * 86_400);
+        assert_eq!(pki.ca_der().as_ref(), &ca_der[..]);
+
+        let serving_der = cert_of(&dir.path().join("pki/apiserver.crt"));
+        let serving = x509(&serving_der);
+        let eku = serving.extended_key_usage()?.expect("EKU").value;
+        assert!(eku.server_auth && !eku.client_auth);
+        let sans = sans_of(&serving);
+        for name in DEFAULT_SANS
+            .iter()
+            .map(|n| n.to_string())
+            .chain(machine_hostname())
+        {
+            assert!(sans.contains(&name), "{name} missing from {sans:?}");
+        }
+        serving.verify_signature(Some(ca.public_key()))?;
+
+        let admin_der = cert_of(&dir.path().join("pki/admin.crt"));
+        let admin = x509(&admin_der);
+        assert!(admin.extended_key_usage()?.expect("EKU").value.client_auth);
+        let user = peer_user(&[CertificateDer::from(admin_der.clone())])?;
+        let expected = CertificateUser {
+            name: ADMIN_USER.into(),
+            groups: vec![ADMIN_GROUP.into()],
+        };
+        assert_eq!(user, Some(expected));
+        Ok(())
+    }
+
+    #[test]
+    fn second_start_reuses_every_file() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let first = Pki::load_or_create(dir.path(), &options())?;
+        let before = snapshot(dir.path());
+        let second = Pki::load_or_create(dir.path(), &options())?;
+        assert_eq!(snapshot(dir.path()), before);
+        assert_eq!(first.ca_pem(), second.ca_pem());
+        Ok(())
+    }
+
+    #[test]
+    fn user_provided_ca_issues_the_other_certificates() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        fs::create_dir_all(dir.path().join("pki"))?;
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)?;
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "corporate root");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        let ca_pem = params.self_signed(&key)?.pem();
+        fs::write(dir.path().join("pki/ca.crt"), &ca_pem)?;
+        fs::write(dir.path().join("pki/ca.key"), key.serialize_pem())?;
+
+        let pki = Pki::load_or_create(dir.path(), &options())?;
+        assert_eq!(pki.ca_pem(), ca_pem);
+        assert_eq!(fs::read_to_string(dir.path().join("pki/ca.crt"))?, ca_pem);
+        let ca = x509(pki.ca_der());
+        for leaf in ["apiserver", "admin"] {
+            let der = cert_of(&dir.path().join(format!("pki/{leaf}.crt")));
+            let cert = x509(&der);
+            assert_eq!(cert.issuer().to_string(), "CN=corporate root");
+            cert.verify_signature(Some(ca.public_key()))?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn unreadable_or_mismatched_files_are_errors_naming_them() -> TestResult {
+        let admin_key = |dir: &Path| fs::read(dir.join("pki/admin.key")).unwrap_or_default();
+        type Contents = fn(&Path) -> Vec<u8>;
+        let cases: [(&str, Contents); 7] = [
+            ("pki/ca.key", |_| {
+                b"-----BEGIN PRIVATE KEY-----\nnot base64\n".to_vec()
+            }),
+            ("pki/ca.crt", |_| b"garbage".to_vec()),
+            ("pki/apiserver.key", |_| b"\x00\xff not text".to_vec()),
+            ("pki/apiserver.key", admin_key),
+            ("pki/admin.crt", |dir| {
+                fs::read(dir.join("pki/apiserver.crt")).unwrap_or_default()
+            }),
+            ("pki/admin.key", |_| {
+                let rsa = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+                rsa.as_bytes().to_vec()
+            }),
+            ("pki/ca.crt", |dir| {
+                fs::read(dir.join("pki/admin.crt")).unwrap_or_default()
+            }),
+        ];
+        for (file, contents) in cases {
+            let dir = tempfile::tempdir()?;
+            Pki::load_or_create(dir.path(), &options())?;
+            let path = dir.path().join(file);
+            fs::write(&path, contents(dir.path()))?;
+            let error = Pki::load_or_create(dir.path(), &options()).expect_err(file);
+            let message = error.to_string();
+            assert!(message.contains(file), "{file}: {message}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn ca_certificate_without_its_key_is_an_error() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        Pki::load_or_create(dir.path(), &options())?;
+        fs::remove_file(dir.path().join("pki/ca.key"))?;
+        let error = Pki::load_or_create(dir.path(), &options()).expect_err("no CA key");
+        assert!(error.to_string().contains("ca.key: missing"), "{error}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_crash_between_key_and_certificate_is_completed() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let first = Pki::load_or_create(dir.path(), &options())?;
+        let admin_crt = fs::read(dir.path().join("pki/admin.crt"))?;
+        let ca_key = fs::read(dir.path().join("pki/ca.key"))?;
+        fs::remove_file(dir.path().join("pki/ca.crt"))?;
+        fs::remove_file(dir.path().join("pki/apiserver.crt"))?;
+
+        let second = Pki::load_or_create(dir.path(), &options())?;
+        // Same CA key and name: certificates issued before still verify.
+        assert_eq!(fs::read(dir.path().join("pki/ca.key"))?, ca_key);
+        assert_eq!(fs::read(dir.path().join("pki/admin.crt"))?, admin_crt);
+        assert_ne!(first.ca_pem(), second.ca_pem());
+        assert!(dir.path().join("pki/apiserver.crt").exists());
+        Ok(())
+    }
+
+    #[test]
+    fn serving_certificate_is_reissued_for_a_new_san_or_near_expiry() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let now = OffsetDateTime::now_utc();
+        Pki::load_or_create_at(dir.path(), &options(), now)?;
+        let before = snapshot(dir.path());
+
+        let mut wider = options();
+        wider.extra_sans = vec![
+            "API.example.com".into(),
+            "192.0.2.10".into(),
+            "2001:db8::1".into(),
+        ];
+        Pki::load_or_create_at(dir.path(), &wider, now)?;
+        let after = snapshot(dir.path());
+        let serving = cert_of(&dir.path().join("pki/apiserver.crt"));
+        let sans = sans_of(&x509(&serving));
+        for name in ["api.example.com", "192.0.2.10", "2001:db8::1", "localhost"] {
+            assert!(sans.contains(name), "{name} missing from {sans:?}");
+        }
+        // Only the serving certificate changed: same CA, same keys, same admin identity.
+        assert_eq!(changed(&before, &after), ["pki/apiserver.crt"]);
+        // The narrower request is satisfied by the wider certificate.
+        Pki::load_or_create_at(dir.path(), &options(), now)?;
+        assert_eq!(snapshot(dir.path()), after);
+
+        // 340 days on, both leaves expire within 30 days: renewed, keys and CA kept.
+        let later = now + Duration::days(340);
+        Pki::load_or_create_at(dir.path(), &wider, later)?;
+        let renewed = snapshot(dir.path());
+        let expected = ["pki/apiserver.crt", "pki/admin.crt", "admin.kubeconfig"];
+        assert_eq!(changed(&after, &renewed), expected);
+        let serving = cert_of(&dir.path().join("pki/apiserver.crt"));
+        let not_after = x509(&serving).validity().not_after.timestamp();
+        assert!(not_after > (later + Duration::days(300)).unix_timestamp());
+        Ok(())
+    }
+
+    #[test]
+    fn invalid_names_are_refused() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut bad = options();
+        bad.extra_sans = vec!["not a name".into()];
+        let error = Pki::load_or_create(dir.path(), &bad).expect_err("bad SAN");
+        assert!(matches!(error, PkiError::InvalidName { .. }), "{error}");
+        let pki = Pki::load_or_create(dir.path(), &options())?;
+        assert!(pki.issue_client_cert("", &[]).is_err());
+        assert_eq!(peer_user(&[])?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn kubeconfig_quotes_the_server_url() {
+        assert_eq!(
+            yaml_quoted(r#"https://h:1/a"b\c"#),
+            r#""https://h:1/a\"b\\c""#
+        );
+    }
+
+    fn client_config(ca_pem: &str, identity: Option<(&str, &str)>) -> ClientConfig {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.expect("CA PEM")).expect("CA certificate");
+        }
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots);
+        let mut config = match identity {
+            Some((cert, key)) => {
+                let chain =
+                    CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<_, _>>();
+                let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("client key");
+                builder
+                    .with_client_auth_cert(chain.expect("client PEM"), key)
+                    .expect("auth")
+            }
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        config
+    }
+
+    /// Runs both halves of a TLS handshake in-process; the server's result is the user.
+    async fn handshake(
+        server: rustls::ServerConfig,
+        client: ClientConfig,
+    ) -> (
+        io::Result<Option<Vec<u8>>>,
+        io::Result<Option<CertificateUser>>,
+    ) {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let acceptor = TlsAcceptor::from(Arc::new(server));
+        let connector = TlsConnector::from(Arc::new(client));
+        let name = ServerName::try_from("localhost").expect("a DNS name");
+        let (client, server) = tokio::join!(
+            connector.connect(name, client_io),
+            acceptor.accept(server_io)
+        );
+        let alpn = client.map(|stream| stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec));
+        let user = server.and_then(|stream| {
+            let certs = stream.get_ref().1.peer_certificates().unwrap_or_default();
+            peer_user(certs).map_err(io::Error::other)
+        });
+        (alpn, user)
+    }
+
+    #[tokio::test]
+    async fn admin_certificate_authenticates_over_tls() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let pki = Pki::load_or_create(dir.path(), &options())?;
+        let cert = fs::read_to_string(dir.path().join("pki/admin.crt"))?;
+        let key = fs::read_to_string(dir.path().join("pki/admin.key"))?;
+        let client = client_config(pki.ca_pem(), Some((&cert, &key)));
+        let (alpn, user) = handshake(pki.server_config()?, client).await;
+        assert_eq!(alpn?.as_deref(), Some(&b"h2"[..]));
+        let expected = CertificateUser {
+            name: ADMIN_USER.into(),
+            groups: vec![ADMIN_GROUP.into()],
+        };
+        assert_eq!(user?, Some(expected));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn issued_client_certificate_carries_every_group() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let pki = Pki::load_or_create(dir.path(), &options())?;
+        let groups = ["team-a", "team-b", "system:authenticated-extra"];
+        for orgs in [&groups[..], &groups[..1], &[]] {
+            let (cert, key) = pki.issue_client_cert("alice", orgs)?;
+            let client = client_config(pki.ca_pem(), Some((&cert, &key)));
+            let (alpn, user) = handshake(pki.server_config()?, client).await;
+            alpn?;
+            let groups = orgs.iter().map(|g| g.to_string()).collect();
+            assert_eq!(
+                user?,
+                Some(CertificateUser {
+                    name: "alice".into(),
+                    groups
+                })
+            );
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn client_without_certificate_is_anonymous() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let pki = Pki::load_or_create(dir.path(), &options())?;
+        let (alpn, user) = handshake(pki.server_config()?, client_config(pki.ca_pem(), None)).await;
+        alpn?;
+        assert_eq!(user?, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn client_trusting_another_ca_fails() -> TestResult {
+        let (ours, theirs) = (tempfile::tempdir()?, tempfile::tempdir()?);
+        let pki = Pki::load_or_create(ours.path(), &options())?;
+        let other = Pki::load_or_create(theirs.path(), &options())?;
+        let (alpn, _) = handshake(pki.server_config()?, client_config(other.ca_pem(), None)).await;
+        assert!(alpn.is_err());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn client_certificate_of_another_ca_is_rejected() -> TestResult {
+        let (ours, theirs) = (tempfile::tempdir()?, tempfile::tempdir()?);
+        let pki = Pki::load_or_create(ours.path(), &options())?;
+        let other = Pki::load_or_create(theirs.path(), &options())?;
+        let (cert, key) = other.issue_client_cert("mallory", &[ADMIN_GROUP])?;
+        let client = client_config(pki.ca_pem(), Some((&cert, &key)));
+        let (_, user) = handshake(pki.server_config()?, client).await;
+        assert!(user.is_err());
+        Ok(())
+    }
+
+    fn kubectl() -> Option<PathBuf> {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("kubectl"))
+            .find(|p| p.is_file())
+    }
+
+    #[tokio::test]
+    async fn kubectl_reads_the_admin_kubeconfig() -> TestResult {
+        let Some(kubectl) = kubectl() else {
+            eprintln!("kubectl is not on PATH: skipping");
+            return Ok(());
+        };
+        let dir = tempfile::tempdir()?;
+        let pki = Pki::load_or_create(dir.path(), &options())?;
+        let output = tokio::process::Command::new(kubectl)
+            .current_dir("/")
+            .env("HOME", dir.path())
+            .arg("--kubeconfig")
+            .arg(pki.admin_kubeconfig_path())
+            .args(["config", "view", "--raw", "-o"])
+            .arg("jsonpath={.users[0].name} {.current-context} {.clusters[0].cluster.server}")
+            .output()
+            .await?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        let expected = "kubernetes-admin kubernetes-admin@ultrak8s https://127.0.0.1:6443";
+        assert_eq!(String::from_utf8(output.stdout)?, expected);
+        Ok(())
+    }
+
+    /// Answers every HTTP/1.1 request with a version document, one request per connection,
+    /// and reports who sent which request line.
+    async fn version_server(
+        listener: tokio::net::TcpListener,
+        acceptor: TlsAcceptor,
+        seen: tokio::sync::mpsc::Sender<(Option<CertificateUser>, String)>,
+    ) -> TestResult {
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            let mut tls = acceptor.accept(tcp).await?;
+            let user = peer_user(tls.get_ref().1.peer_certificates().unwrap_or_default())?;
+            let mut request = Vec::new();
+            while !request.ends_with(b"\r\n\r\n") {
+                let mut byte = [0; 1];
+                if tls.read(&mut byte).await? == 0 {
+                    break;
+                }
+                request.push(byte[0]);
+            }
+            let line = String::from_utf8_lossy(&request)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            seen.send((user, line)).await?;
+            let body = r#"{"major":"1","minor":"35","gitVersion":"v1.35.0-pki-test"}"#;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            tls.write_all(response.as_bytes()).await?;
+            tls.shutdown().await?;
+        }
+    }
+
+    /// kubectl trusts the CA, accepts the serving certificate for 127.0.0.1 and presents the
+    /// admin certificate, which the server verifies.
+    #[tokio::test]
+    async fn kubectl_reaches_a_server_with_the_admin_kubeconfig() -> TestResult {
+        let Some(kubectl) = kubectl() else {
+            eprintln!("kubectl is not on PATH: skipping");
+            return Ok(());
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let dir = tempfile::tempdir()?;
+        let url = format!("https://{}", listener.local_addr()?);
+        let pki = Pki::load_or_create(dir.path(), &PkiOptions::new(url))?;
+        let mut config = pki.server_config()?;
+        // The stub speaks HTTP/1.1 only.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        // kubectl asks for /version first (to pick a matching binary), then does the request.
+        let (seen, mut requests) = tokio::sync::mpsc::channel(8);
+        let server = tokio::spawn(version_server(listener, acceptor, seen));
+        let output = tokio::process::Command::new(kubectl)
+            .current_dir("/")
+            .env("HOME", dir.path())
+            .arg("--kubeconfig")
+            .arg(pki.admin_kubeconfig_path())
+            .args(["--request-timeout=20s", "get", "--raw", "/version"])
+            .output()
+            .await?;
+        server.abort();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(String::from_utf8(output.stdout)?.contains("v1.35.0-pki-test"));
+        let expected = CertificateUser {
+            name: ADMIN_USER.into(),
+            groups: vec![ADMIN_GROUP.into()],
+        };
+        let mut count = 0;
+        while let Ok((user, line)) = requests.try_recv() {
+            assert!(line.starts_with("GET /version"), "{line}");
+            assert_eq!(user.as_ref(), Some(&expected));
+            count += 1;
+        }
+        assert!(count >= 1);
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! The generic registry: CRUD, list, watch, preconditions, finalizers, graceful deletion and
+//! dry-run, written once for every resource (upstream
+//! `staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go`). A resource's own
+//! rules come from its [`Kind`](crate::object::Kind).
+//!
+//! Files: `read.rs` (get, list, continue tokens), `write.rs` (create, update, patch),
+//! `delete.rs` (delete, deletecollection, finalizers), `watch.rs` (watch streams),
+//! `filter.rs` (label and field selectors over stored objects).
+
+mod delete;
+mod filter;
+mod read;
+mod watch;
+mod write;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+use ultrak8s_store::contract::KubeStore;
+use ultrak8s_store::store::Store;
+use ultrak8s_store::types::{KeyValue, Revision};
+
+use crate::error::ApiError;
+use crate::object::KubeObject;
+use crate::resources::Resource;
+
+pub use delete::{DeleteOptions, Deleted, PropagationPolicy};
+pub use filter::Filter;
+pub use read::{ListOptions, ListResult, RvMatch};
+pub use watch::{WatchEvent, WatchEventType, WatchOptions, WatchStream};
+pub use write::{FieldValidation, PatchType, WriteOptions, Written};
+
+/// How many times a write that raced with another one is retried before the client gets a
+/// 409 (for writes that named no resourceVersion, as upstream's `GuaranteedUpdate`).
+const MAX_RETRIES: usize = 16;
+
+/// The registry over one store.
+#[derive(Clone)]
+pub struct Registry {
+    store: Arc<Store>,
+    namespaces: Arc<Resource>,
+    /// Patch metadata for strategic merge patches.
+    definitions: Arc<crate::patch::schema::Definitions>,
+}
+
+impl Registry {
+    /// `namespaces` is the namespace resource, needed to refuse writes into a missing or
+    /// terminating namespace.
+    pub fn new(
+        store: Arc<Store>,
+        namespaces: Arc<Resource>,
+        definitions: Arc<crate::patch::schema::Definitions>,
+    ) -> Registry {
+        Registry {
+            store,
+            namespaces,
+            definitions,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The current version of one object, decoded.
+    async fn current(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(KeyValue, Box<dyn KubeObject>)>, ApiError> {
+        let key = resource.key(namespace, name);
+        let (_, kv) = self.store.get(&key)?;
+        match kv {
+            None => Ok(None),
+            Some(kv) => {
+                let obj = decode_stored(resource, &kv.value)?;
+                Ok(Some((kv, obj)))
+            }
+        }
+    }
+
+    /// Refuses content in a namespace that does not exist or is being deleted (upstream's
+    /// NamespaceLifecycle admission).
+    async fn check_namespace(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        let ns = self.current(&self.namespaces, None, namespace).await?;
+        let Some((_, ns)) = ns else {
+            return Err(ApiError::not_found(&self.namespaces, namespace));
+        };
+        if ns.meta().deletion_timestamp.is_some() {
+            return Err(ApiError::forbidden(
+                resource,
+                name,
+                format!(
+                    "unable to create new content in namespace {namespace} because it is being \
+                     terminated"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn decode_stored(
+    resource: &Resource,
+    bytes: &[u8],
+) -> Result<Box<dyn KubeObject>, ApiError> {
+    resource.kind_ops.decode_stored(bytes).map_err(|e| {
+        ApiError::internal(format!(
+            "stored {} does not decode: {}",
+            resource.qualified(),
+            e.0
+        ))
+    })
+}
+
+/// A stored object's bytes, with its resourceVersion: the revision it was written at.
+pub(crate) fn encode_at(mut obj: Box<dyn KubeObject>, revision: Revision) -> Bytes {
+    obj.meta_mut().resource_version = Some(revision.to_string());
+    Bytes::from(obj.to_json())
+}
+
+/// Parses a resourceVersion given by a client.
+pub fn parse_rv(rv: &str) -> Result<Option<Revision>, ApiError> {
+    if rv.is_empty() || rv == "0" {
+        return Ok(None);
+    }
+    rv.parse::<u64>()
+        .ok()
+        .and_then(Revision::new)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("invalid resource version: {rv:?}"))
+        })
+}
+
+/// `metadata` of a JSON object, if any.
+pub(crate) fn meta_of(value: &Value) -> Option<&serde_json::Map<String, Value>> {
+    value.get("metadata")?.as_object()
+}

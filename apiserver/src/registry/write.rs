@@ -1,0 +1,467 @@
+//! create, update and patch (upstream `store.go` Create/Update and `GuaranteedUpdate`; the
+//! patch handler of `endpoints/handlers/patch.go`).
+
+use bytes::Bytes;
+use serde_json::Value;
+use ultrak8s_store::contract::{KubeStore, Precondition, WriteOutcome};
+
+use super::{MAX_RETRIES, Registry, encode_at, meta_of};
+use crate::error::ApiError;
+use crate::object::KubeObject;
+use crate::resources::{Resource, Subresource};
+use crate::strategy::meta;
+
+/// What to do with fields the kind does not know (`fieldValidation`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum FieldValidation {
+    Ignore,
+    #[default]
+    Warn,
+    Strict,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_validation: FieldValidation,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PatchType {
+    Json,
+    Merge,
+    Strategic,
+}
+
+/// A written (or, with dry-run, would-be written) object.
+pub struct Written {
+    pub bytes: Bytes,
+    /// For `Warning` headers (unknown fields under `fieldValidation=Warn`).
+    pub warnings: Vec<String>,
+    /// An update that created the object (201 rather than 200).
+    pub created: bool,
+}
+
+impl Registry {
+    pub async fn create(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        let (mut obj, warnings) = decode_body(resource, body, opts)?;
+        set_namespace(resource, obj.as_mut(), namespace)?;
+        let meta = obj.meta_mut();
+        if meta.name.as_deref().is_none_or(str::is_empty)
+            && let Some(base) = meta.generate_name.as_deref().filter(|g| !g.is_empty())
+        {
+            meta.name = Some(meta::generate_name(base));
+        }
+        meta::prepare_for_create(obj.meta_mut(), resource.has(Subresource::Status));
+        resource.kind_ops.prepare_for_create(obj.as_mut());
+        let name = obj.meta().name.clone().unwrap_or_default();
+        let mut errors = meta::validate(obj.meta(), resource.namespaced, resource.name_rule);
+        errors.extend(resource.kind_ops.validate(obj.as_ref()));
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(resource, &name, errors));
+        }
+        if let Some(namespace) = namespace.filter(|_| resource.namespaced) {
+            self.check_namespace(resource, namespace, &name).await?;
+        }
+        if opts.dry_run {
+            return Ok(Written {
+                bytes: Bytes::from(obj.to_json()),
+                warnings,
+                created: true,
+            });
+        }
+        let key = resource.key(namespace, &name);
+        let outcome = self
+            .store
+            .put_if_with(key, |rev| encode_at(obj, rev), Precondition::Absent, None)
+            .await?;
+        match outcome {
+            WriteOutcome::Written { kv: Some(kv), .. } => Ok(Written {
+                bytes: kv.value,
+                warnings,
+                created: true,
+            }),
+            WriteOutcome::Written { kv: None, .. } => {
+                Err(ApiError::internal("a written object could not be read back"))
+            }
+            WriteOutcome::Conflict { .. } => Err(ApiError::already_exists(resource, &name)),
+        }
+    }
+
+    /// PUT: replaces the object (or, for a subresource, its part of it).
+    pub async fn update(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<Subresource>,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        check_name(&body, name)?;
+        self.guaranteed_update(resource, namespace, name, subresource, opts, |_| {
+            Ok(body.clone())
+        })
+        .await
+    }
+
+    /// Writes a whole new version (spec and status) computed by the caller from the current
+    /// one, as `pods/binding` does; `value` carries the resourceVersion it was computed from.
+    pub async fn replace_whole(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        value: Value,
+    ) -> Result<Written, ApiError> {
+        let opts = WriteOptions::default();
+        self.guaranteed_update(resource, namespace, name, Some(Subresource::Binding), &opts, |_| {
+            Ok(value.clone())
+        })
+        .await
+    }
+
+    pub async fn patch(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<Subresource>,
+        patch_type: PatchType,
+        patch: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        self.guaranteed_update(resource, namespace, name, subresource, opts, |old| {
+            let old = old.ok_or_else(|| ApiError::not_found(resource, name))?;
+            let patched =
+                crate::patch::apply(&self.definitions, resource, patch_type, old, &patch)?;
+            check_name(&patched, name)?;
+            Ok(patched)
+        })
+        .await
+    }
+
+    /// Reads the current object, computes the new one with `transform`, and writes it if the
+    /// object did not change in between; retries when it did, unless the client named the
+    /// resourceVersion it expects (then it gets 409).
+    async fn guaranteed_update(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<Subresource>,
+        opts: &WriteOptions,
+        transform: impl Fn(Option<&Value>) -> Result<Value, ApiError>,
+    ) -> Result<Written, ApiError> {
+        for _ in 0..MAX_RETRIES {
+            let current = self.current(resource, namespace, name).await?;
+            let Some((kv, old)) = current else {
+                if subresource.is_some() || !resource.create_on_update {
+                    return Err(ApiError::not_found(resource, name));
+                }
+                let body = transform(None)?;
+                return self.create(resource, namespace, body, opts).await;
+            };
+            let old_value: Value = serde_json::from_slice(&kv.value)
+                .map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
+            let mut body = transform(Some(&old_value))?;
+            let wanted_rv = meta_of(&body)
+                .and_then(|m| m.get("resourceVersion"))
+                .and_then(Value::as_str)
+                .filter(|rv| !rv.is_empty())
+                .map(str::to_owned);
+            if let Some(rv) = &wanted_rv
+                && *rv != kv.mod_revision.to_string()
+            {
+                return Err(ApiError::stale(resource, name));
+            }
+            // A binding writes spec and status at once, past the strategy's update rules.
+            let whole = subresource == Some(Subresource::Binding);
+            if resource.has(Subresource::Status) && !whole {
+                body = split_status(&old_value, body, subresource == Some(Subresource::Status));
+            }
+            let (mut obj, warnings) = decode_body(resource, body, opts)?;
+            set_namespace(resource, obj.as_mut(), namespace)?;
+            let deletion = (
+                obj.meta().deletion_timestamp.clone(),
+                obj.meta().deletion_grace_period_seconds,
+            );
+            meta::prepare_for_update(obj.meta_mut(), old.meta());
+            if whole {
+                (obj.meta_mut().deletion_timestamp, obj.meta_mut().deletion_grace_period_seconds) =
+                    deletion;
+            } else {
+                resource.kind_ops.prepare_for_update(obj.as_mut(), old.as_ref());
+            }
+            if resource.has(Subresource::Status) && spec_changed(obj.as_ref(), old.as_ref()) {
+                let generation = old.meta().generation.unwrap_or(0) + 1;
+                obj.meta_mut().generation = Some(generation);
+            }
+            let mut errors = meta::validate(obj.meta(), resource.namespaced, resource.name_rule);
+            errors.extend(meta::validate_update(obj.meta(), old.meta()));
+            if whole {
+                errors.extend(resource.kind_ops.validate(obj.as_ref()));
+            } else {
+                errors.extend(resource.kind_ops.validate_update(obj.as_ref(), old.as_ref()));
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::invalid(resource, name, errors));
+            }
+            // The last finalizer of an object being deleted is gone: delete it now.
+            if old.meta().deletion_timestamp.is_some()
+                && obj.meta().finalizers.as_ref().is_none_or(Vec::is_empty)
+                && !resource.kind_ops.holds_deletion(obj.as_ref())
+            {
+                if opts.dry_run {
+                    return Ok(unchanged(obj.to_json().into(), warnings));
+                }
+                match self.finish_delete(resource, namespace, name, kv.mod_revision).await? {
+                    Some(bytes) => return Ok(unchanged(bytes, warnings)),
+                    None if wanted_rv.is_some() => return Err(ApiError::stale(resource, name)),
+                    None => continue,
+                }
+            }
+            obj.meta_mut().resource_version = Some(kv.mod_revision.to_string());
+            if is_noop(obj.as_ref(), old.as_ref()) || opts.dry_run {
+                let bytes = if opts.dry_run { obj.to_json().into() } else { kv.value };
+                return Ok(unchanged(bytes, warnings));
+            }
+            let key = resource.key(namespace, name);
+            let outcome = self
+                .store
+                .put_if_with(
+                    key,
+                    |rev| encode_at(obj, rev),
+                    Precondition::ModRevision(kv.mod_revision),
+                    None,
+                )
+                .await?;
+            match outcome {
+                WriteOutcome::Written { kv: Some(kv), .. } => {
+                    return Ok(unchanged(kv.value, warnings));
+                }
+                WriteOutcome::Written { kv: None, .. } => {
+                    return Err(ApiError::internal("a written object could not be read back"));
+                }
+                WriteOutcome::Conflict { .. } if wanted_rv.is_some() => {
+                    return Err(ApiError::stale(resource, name));
+                }
+                WriteOutcome::Conflict { .. } => continue,
+            }
+        }
+        Err(ApiError::conflict(
+            resource,
+            name,
+            "the object kept changing; please try again",
+        ))
+    }
+}
+
+fn unchanged(bytes: Bytes, warnings: Vec<String>) -> Written {
+    Written {
+        bytes,
+        warnings,
+        created: false,
+    }
+}
+
+/// Decodes a request body into its kind: checks `apiVersion`/`kind` (filling them when
+/// missing, as upstream's decoder defaults them from the URL) and reports unknown fields.
+pub(crate) fn decode_body(
+    resource: &Resource,
+    mut body: Value,
+    opts: &WriteOptions,
+) -> Result<(Box<dyn KubeObject>, Vec<String>), ApiError> {
+    let Some(map) = body.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON or YAML object",
+        ));
+    };
+    let api_version = resource.api_version();
+    match map.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert("apiVersion".to_owned(), Value::String(api_version.clone()));
+        }
+        Some(given) if given != api_version => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({given}) does not match the expected API version \
+                 ({api_version})"
+            )));
+        }
+        Some(_) => {}
+    }
+    match map.get("kind").and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert("kind".to_owned(), Value::String(resource.kind.to_owned()));
+        }
+        Some(given) if given != resource.kind => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({given}) does not match the expected kind ({})",
+                resource.kind
+            )));
+        }
+        Some(_) => {}
+    }
+    let mut unknown = Vec::new();
+    let obj = resource
+        .kind_ops
+        .decode(body, &mut unknown)
+        .map_err(|e| ApiError::bad_request(format!("{} in body: {}", resource.kind, e.0)))?;
+    let unknown: Vec<String> = unknown
+        .iter()
+        .map(|path| format!("unknown field {:?}", field_path(path)))
+        .collect();
+    match opts.field_validation {
+        FieldValidation::Strict if !unknown.is_empty() => Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            unknown.join(", ")
+        ))),
+        FieldValidation::Warn => Ok((obj, unknown)),
+        _ => Ok((obj, Vec::new())),
+    }
+}
+
+/// `spec.containers.0.foo` (serde_ignored's path) as upstream prints it:
+/// `spec.containers[0].foo`.
+fn field_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('.') {
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(segment);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
+}
+
+fn set_namespace(
+    resource: &Resource,
+    obj: &mut dyn KubeObject,
+    namespace: Option<&str>,
+) -> Result<(), ApiError> {
+    let meta = obj.meta_mut();
+    if !resource.namespaced {
+        meta.namespace = None;
+        return Ok(());
+    }
+    let Some(namespace) = namespace else {
+        return Err(ApiError::bad_request(
+            "the namespace of the object must be given in the request path",
+        ));
+    };
+    match meta.namespace.as_deref() {
+        None | Some("") => meta.namespace = Some(namespace.to_owned()),
+        Some(given) if given != namespace => {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the \
+                 request",
+            ));
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+fn check_name(body: &Value, name: &str) -> Result<(), ApiError> {
+    let given = meta_of(body)
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if given != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({given}) does not match the name on the URL ({name})"
+        )));
+    }
+    Ok(())
+}
+
+/// The main resource ignores changes to `.status`; the status subresource takes only
+/// `.status` (and metadata, for the resourceVersion precondition) from the body.
+fn split_status(old: &Value, mut body: Value, status_update: bool) -> Value {
+    if status_update {
+        let mut merged = old.clone();
+        if let (Some(merged), Some(body)) = (merged.as_object_mut(), body.as_object_mut()) {
+            match body.remove("status") {
+                Some(status) => merged.insert("status".to_owned(), status),
+                None => merged.remove("status"),
+            };
+            if let Some(meta) = body.remove("metadata") {
+                // Labels and annotations may change through status, as upstream allows for
+                // most kinds; identity and the precondition come along too.
+                merged.insert("metadata".to_owned(), meta);
+            }
+        }
+        merged
+    } else {
+        if let Some(map) = body.as_object_mut() {
+            match old.get("status") {
+                Some(status) => map.insert("status".to_owned(), status.clone()),
+                None => map.remove("status"),
+            };
+        }
+        body
+    }
+}
+
+/// Whether anything but metadata and status changed (upstream bumps `generation` then).
+fn spec_changed(new: &dyn KubeObject, old: &dyn KubeObject) -> bool {
+    let strip = |obj: &dyn KubeObject| {
+        let mut value = obj.to_value();
+        if let Some(map) = value.as_object_mut() {
+            map.remove("metadata");
+            map.remove("status");
+        }
+        value
+    };
+    strip(new) != strip(old)
+}
+
+/// An update that changes nothing is not written (upstream skips it too, and the
+/// resourceVersion stays).
+fn is_noop(new: &dyn KubeObject, old: &dyn KubeObject) -> bool {
+    let mut new_value = new.to_value();
+    let old_value = old.to_value();
+    if let Some(meta) = new_value.get_mut("metadata").and_then(Value::as_object_mut) {
+        match old_value.pointer("/metadata/managedFields") {
+            Some(fields) => meta.insert("managedFields".to_owned(), fields.clone()),
+            None => meta.remove("managedFields"),
+        };
+    }
+    new_value == old_value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_ignored_paths_print_as_upstream_field_paths() {
+        assert_eq!(field_path("spec.containers.0.foo"), "spec.containers[0].foo");
+        assert_eq!(field_path("foo"), "foo");
+        assert_eq!(field_path("a.10.b.2"), "a[10].b[2]");
+    }
+
+    #[test]
+    fn status_is_split_between_the_resource_and_its_subresource() {
+        let old = serde_json::json!({"spec": {"a": 1}, "status": {"s": 1}, "metadata": {"name": "x"}});
+        let body = serde_json::json!({"spec": {"a": 2}, "status": {"s": 2}, "metadata": {"name": "x"}});
+        let main = split_status(&old, body.clone(), false);
+        assert_eq!(main["spec"]["a"], 2);
+        assert_eq!(main["status"]["s"], 1);
+        let status = split_status(&old, body, true);
+        assert_eq!(status["spec"]["a"], 1);
+        assert_eq!(status["status"]["s"], 2);
+    }
+}

@@ -1,0 +1,44 @@
+//! Services (upstream `pkg/registry/core/service/strategy.go`). ClusterIP and NodePort
+//! allocation belong to netalloc (issue 7); until then a service keeps what the client gave.
+
+use k8s_openapi::api::core::v1::{Service, ServiceStatus};
+
+use crate::error::FieldError;
+use crate::strategy::{NameRule, Strategy};
+
+pub struct ServiceStrategy;
+
+impl Strategy for ServiceStrategy {
+    type Object = Service;
+
+    fn name_rule(&self) -> NameRule {
+        NameRule::Rfc1035Label
+    }
+
+    fn prepare_for_create(&self, svc: &mut Service) {
+        svc.status = Some(ServiceStatus::default());
+        super::service_defaults::apply(svc);
+    }
+
+    fn prepare_for_update(&self, new: &mut Service, old: &Service) {
+        new.status.clone_from(&old.status);
+        super::service_defaults::apply(new);
+    }
+
+    fn validate(&self, svc: &Service) -> Vec<FieldError> {
+        super::service_defaults::validate(svc)
+    }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["spec.clusterIP", "spec.type"]
+    }
+
+    fn field(&self, svc: &Service, name: &str) -> Option<String> {
+        let spec = svc.spec.as_ref();
+        Some(match name {
+            "spec.clusterIP" => spec.and_then(|s| s.cluster_ip.clone()).unwrap_or_default(),
+            "spec.type" => spec.and_then(|s| s.type_.clone()).unwrap_or_default(),
+            _ => return None,
+        })
+    }
+}

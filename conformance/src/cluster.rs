@@ -1,0 +1,170 @@
+//! The cluster harness: a whole API server (store, registry, HTTPS with the cluster PKI) in
+//! this process on an ephemeral loopback port, with an admin kubeconfig for kubectl and a
+//! kube-rs client. Tests and benchmarks start one per case.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use ultrak8s_apiserver::pki::{Pki, PkiOptions};
+use ultrak8s_apiserver::server::{ApiConfig, ApiServer};
+use ultrak8s_store::{Durability, Store, StoreConfig};
+
+/// Why a cluster did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("store: {0}")]
+    Store(#[from] ultrak8s_store::error::StoreError),
+    #[error("PKI: {0}")]
+    Pki(#[from] ultrak8s_apiserver::pki::PkiError),
+    #[error("API server: {0}")]
+    Api(#[from] ultrak8s_apiserver::error::ApiError),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("client: {0}")]
+    Client(String),
+}
+
+pub struct TestCluster {
+    pub url: String,
+    pub kubeconfig: PathBuf,
+    pub store: Arc<Store>,
+    pub api: Arc<ApiServer>,
+    stop: watch::Sender<bool>,
+    dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    /// A cluster with a fresh data directory and buffered durability (tests need no fsync).
+    pub async fn start() -> Result<TestCluster, ClusterError> {
+        let dir = tempfile::tempdir()?;
+        let mut config = StoreConfig::new(dir.path().join("store"));
+        config.durability = Durability::Buffered;
+        let store = Store::open(config).await?;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            0,
+        ))
+        .await?;
+        let port = listener.local_addr()?.port();
+        let url = format!("https://127.0.0.1:{port}");
+        let pki = Pki::load_or_create(dir.path(), &PkiOptions::new(url.clone()))?;
+        let tls = Arc::new(pki.server_config()?);
+        let api = ApiServer::new(Arc::clone(&store));
+        api.bootstrap(&ApiConfig {
+            advertise_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            secure_port: port,
+            kubernetes_service_ip: "10.96.0.1".to_owned(),
+        })
+        .await?;
+        let (stop, mut stopped) = watch::channel(false);
+        tokio::spawn(ultrak8s_apiserver::http::serve(
+            listener,
+            tls,
+            Arc::clone(&api),
+            async move {
+                let _ = stopped.changed().await;
+            },
+        ));
+        Ok(TestCluster {
+            url,
+            kubeconfig: pki.admin_kubeconfig_path(),
+            store,
+            api,
+            stop,
+            dir,
+        })
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// A kube-rs client with the admin identity.
+    pub async fn client(&self) -> Result<kube::Client, ClusterError> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
+            .map_err(|e| ClusterError::Client(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|e| ClusterError::Client(e.to_string()))?;
+        kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+    }
+
+    /// Runs kubectl with the admin kubeconfig.
+    pub async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> KubectlOutput {
+        self.kubectl_env(args, stdin, &[]).await
+    }
+
+    pub async fn kubectl_env(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> KubectlOutput {
+        use tokio::io::AsyncWriteExt;
+        let mut command = tokio::process::Command::new("kubectl");
+        command
+            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .args(args)
+            .env("HOME", self.dir.path())
+            .env("KUBECACHEDIR", self.dir.path().join("kube-cache"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                return KubectlOutput {
+                    ok: false,
+                    stdout: String::new(),
+                    stderr: format!("kubectl did not start: {e}"),
+                };
+            }
+        };
+        if let Some(mut pipe) = child.stdin.take() {
+            if let Some(input) = stdin {
+                let _ = pipe.write_all(input.as_bytes()).await;
+            }
+            drop(pipe);
+        }
+        match child.wait_with_output().await {
+            Ok(out) => KubectlOutput {
+                ok: out.status.success(),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            },
+            Err(e) => KubectlOutput {
+                ok: false,
+                stdout: String::new(),
+                stderr: e.to_string(),
+            },
+        }
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// What kubectl printed and whether it succeeded.
+#[derive(Debug)]
+pub struct KubectlOutput {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl KubectlOutput {
+    /// Panics with both streams unless kubectl succeeded; returns stdout (for tests).
+    pub fn expect_ok(self, what: &str) -> String {
+        assert!(self.ok, "{what} failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self.stdout
+    }
+}

@@ -1,0 +1,181 @@
+//! kubectl (v1.32, on the machine) against an in-process API server, as a user drives it.
+
+use ultrak8s_conformance::cluster::TestCluster;
+
+const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels:
+    app: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+        ports:
+        - containerPort: 80
+      - name: sidecar
+        image: busybox:1.36
+"#;
+
+async fn cluster() -> TestCluster {
+    TestCluster::start().await.expect("cluster starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_discovery_and_system_namespaces() {
+    let c = cluster().await;
+    let version = c.kubectl(&["version", "-o", "json"], None).await.expect_ok("version");
+    let version: serde_json::Value = serde_json::from_str(&version).expect("json");
+    assert_eq!(version["serverVersion"]["major"], "1");
+    assert_eq!(version["serverVersion"]["minor"], "35");
+
+    let namespaces = c.kubectl(&["get", "namespaces"], None).await.expect_ok("get ns");
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(namespaces.contains(ns), "{ns} missing:\n{namespaces}");
+    }
+    assert!(namespaces.contains("Active"), "{namespaces}");
+
+    let resources = c.kubectl(&["api-resources"], None).await.expect_ok("api-resources");
+    for line in ["deployments", "deploy", "apps/v1", "true", "Deployment"] {
+        assert!(resources.contains(line), "{line} missing:\n{resources}");
+    }
+    assert!(resources.contains("leases") && resources.contains("coordination.k8s.io/v1"));
+    let versions = c.kubectl(&["api-versions"], None).await.expect_ok("api-versions");
+    for gv in ["v1", "apps/v1", "batch/v1", "autoscaling/v2", "rbac.authorization.k8s.io/v1"] {
+        assert!(versions.lines().any(|l| l == gv), "{gv} missing:\n{versions}");
+    }
+    let svc = c
+        .kubectl(&["get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"], None)
+        .await
+        .expect_ok("get kubernetes service");
+    assert_eq!(svc, "10.96.0.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_get_label_patch_scale_delete() {
+    let c = cluster().await;
+    c.kubectl(&["create", "namespace", "shop"], None).await.expect_ok("create ns");
+    c.kubectl(&["apply", "-f", "-"], Some(DEPLOYMENT)).await.expect_ok("apply");
+    let yaml = c
+        .kubectl(&["-n", "shop", "get", "deployment", "web", "-o", "yaml"], None)
+        .await
+        .expect_ok("get -o yaml");
+    assert!(yaml.contains("name: web") && yaml.contains("uid:") && yaml.contains("resourceVersion:"));
+    assert!(yaml.contains("kubectl.kubernetes.io/last-applied-configuration"), "{yaml}");
+
+    let table = c.kubectl(&["-n", "shop", "get", "deploy"], None).await.expect_ok("get");
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("web"), "{table}");
+
+    c.kubectl(&["-n", "shop", "label", "deploy", "web", "tier=front"], None)
+        .await
+        .expect_ok("label");
+    c.kubectl(&["-n", "shop", "annotate", "deploy", "web", "owner=team-a"], None)
+        .await
+        .expect_ok("annotate");
+    let selected = c
+        .kubectl(&["-n", "shop", "get", "deploy", "-l", "tier=front", "-o", "name"], None)
+        .await
+        .expect_ok("get -l");
+    assert_eq!(selected.trim(), "deployment.apps/web");
+    let none = c
+        .kubectl(&["-n", "shop", "get", "deploy", "-l", "tier=back", "-o", "name"], None)
+        .await
+        .expect_ok("get -l none");
+    assert_eq!(none.trim(), "");
+
+    // Strategic merge patch: the container named sidecar is merged by name, nginx kept.
+    c.kubectl(
+        &[
+            "-n", "shop", "patch", "deploy", "web", "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:1.37"}]}}}}"#,
+        ],
+        None,
+    )
+    .await
+    .expect_ok("strategic patch");
+    let images = c
+        .kubectl(
+            &["-n", "shop", "get", "deploy", "web", "-o",
+              "jsonpath={range .spec.template.spec.containers[*]}{.name}={.image} {end}"],
+            None,
+        )
+        .await
+        .expect_ok("get images");
+    assert_eq!(images.trim(), "nginx=nginx:1.27 sidecar=busybox:1.37");
+
+    c.kubectl(
+        &["-n", "shop", "patch", "deploy", "web", "--type=merge", "-p", r#"{"metadata":{"labels":{"tier":null}}}"#],
+        None,
+    )
+    .await
+    .expect_ok("merge patch");
+    c.kubectl(
+        &["-n", "shop", "patch", "deploy", "web", "--type=json", "-p",
+          r#"[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"nginx:1.28"}]"#],
+        None,
+    )
+    .await
+    .expect_ok("json patch");
+    let after = c
+        .kubectl(&["-n", "shop", "get", "deploy", "web", "-o", "json"], None)
+        .await
+        .expect_ok("get json");
+    let after: serde_json::Value = serde_json::from_str(&after).expect("json");
+    assert!(after["metadata"]["labels"].get("tier").is_none());
+    assert_eq!(after["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.28");
+    assert_eq!(after["metadata"]["generation"], 4, "spec changed three times after create");
+
+    c.kubectl(&["-n", "shop", "scale", "deploy", "web", "--replicas=5"], None)
+        .await
+        .expect_ok("scale");
+    let replicas = c
+        .kubectl(&["-n", "shop", "get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"], None)
+        .await
+        .expect_ok("replicas");
+    assert_eq!(replicas, "5");
+
+    c.kubectl(&["-n", "shop", "delete", "deploy", "web"], None).await.expect_ok("delete");
+    let gone = c.kubectl(&["-n", "shop", "get", "deploy", "web"], None).await;
+    assert!(!gone.ok);
+    assert!(gone.stderr.contains("NotFound") && gone.stderr.contains("\"web\" not found"), "{}", gone.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_error_and_writes_nothing() {
+    let c = cluster().await;
+    let bad_name = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Not_Valid","namespace":"default"}}"#;
+    let out = c.kubectl(&["create", "-f", "-"], Some(bad_name)).await;
+    assert!(!out.ok);
+    assert!(out.stderr.contains("is invalid") && out.stderr.contains("metadata.name"), "{}", out.stderr);
+
+    let missing_ns = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"nowhere"}}"#;
+    let out = c.kubectl(&["create", "-f", "-"], Some(missing_ns)).await;
+    assert!(!out.ok);
+    assert!(out.stderr.contains("namespaces \"nowhere\" not found"), "{}", out.stderr);
+
+    let unknown = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"y","namespace":"default"},"bogus":1}"#;
+    let out = c.kubectl(&["create", "-f", "-"], Some(unknown)).await;
+    assert!(!out.ok, "strict validation refuses unknown fields");
+    assert!(out.stderr.contains("unknown field \"bogus\""), "{}", out.stderr);
+
+    let pod_without_image = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},"spec":{"containers":[{"name":"c"}]}}"#;
+    let out = c.kubectl(&["create", "-f", "-"], Some(pod_without_image)).await;
+    assert!(!out.ok);
+    assert!(out.stderr.contains("spec.containers[0].image: Required value"), "{}", out.stderr);
+
+    let list = c.kubectl(&["get", "configmaps,pods", "-n", "default", "-o", "name"], None).await.expect_ok("list");
+    assert_eq!(list.trim(), "", "nothing was written");
+}
