@@ -7,6 +7,7 @@
 //!   `eviction`).
 //! - `registry/`: the generic store (create, get, list, update, patch, delete, watch) over the
 //!   store crate's `KubeStore` contract.
+//! - `cache/`: the per-resource watch cache that serves lists and watches.
 //! - `resources.rs`: the table of served resources; `object.rs`: objects with their kind
 //!   erased; `strategy/`: per-kind rules (one file per kind with rules of its own).
 //! - `patch/`: JSON patch, merge patch and strategic merge patch; `selector.rs`: label and
@@ -18,6 +19,7 @@
 //! Authentication beyond "has a certificate of the cluster CA", authorization and admission
 //! are issue 4.
 
+pub mod cache;
 pub mod error;
 pub mod http;
 mod lifecycle;

@@ -66,7 +66,7 @@ impl ApiServer {
         let definitions = Arc::new(crate::patch::schema::Definitions::from_v2(&v2));
         Arc::new(ApiServer {
             openapi,
-            registry: Registry::new(store, namespaces, definitions),
+            registry: Registry::new(store, resources.all(), namespaces, definitions),
             discovery,
             resources,
         })

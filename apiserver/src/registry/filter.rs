@@ -1,5 +1,5 @@
-//! Label and field selectors applied to stored objects. Until the watch cache keeps each
-//! object's selectable fields beside its bytes (issue 3), filtering decodes the object.
+//! Label and field selectors applied to stored objects. Objects from the watch cache carry
+//! their labels and selectable fields; objects read from the store are decoded first.
 
 use crate::error::ApiError;
 use crate::object::KubeObject;
@@ -82,6 +82,12 @@ impl Filter {
             }
         }
         true
+    }
+
+    /// Whether a cached object version passes, from the fields extracted when it was cached.
+    pub fn matches_cached(&self, obj: &crate::cache::CachedObject) -> bool {
+        self.labels.as_ref().is_none_or(|l| l.matches(&obj.labels))
+            && self.fields.as_ref().is_none_or(|f| f.matches(&obj.fields))
     }
 
     pub fn matches_stored(&self, resource: &Resource, bytes: &[u8]) -> Result<bool, ApiError> {

@@ -13,7 +13,10 @@ mod read;
 mod watch;
 mod write;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use tokio::sync::OnceCell;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -21,6 +24,7 @@ use ultrak8s_store::contract::KubeStore;
 use ultrak8s_store::store::Store;
 use ultrak8s_store::types::{KeyValue, Revision};
 
+use crate::cache::WatchCache;
 use crate::error::ApiError;
 use crate::object::KubeObject;
 use crate::resources::Resource;
@@ -42,6 +46,8 @@ pub struct Registry {
     namespaces: Arc<Resource>,
     /// Patch metadata for strategic merge patches.
     definitions: Arc<crate::patch::schema::Definitions>,
+    /// One watch cache per stored resource, started on first use.
+    caches: Arc<HashMap<&'static str, (Arc<Resource>, OnceCell<Arc<WatchCache>>)>>,
 }
 
 impl Registry {
@@ -49,14 +55,33 @@ impl Registry {
     /// terminating namespace.
     pub fn new(
         store: Arc<Store>,
+        resources: &[Arc<Resource>],
         namespaces: Arc<Resource>,
         definitions: Arc<crate::patch::schema::Definitions>,
     ) -> Registry {
+        let caches = resources
+            .iter()
+            .map(|r| (r.storage, (Arc::clone(r), OnceCell::new())))
+            .collect();
         Registry {
             store,
             namespaces,
             definitions,
+            caches: Arc::new(caches),
         }
+    }
+
+    /// The watch cache of a resource, started (listed from the store) on first use.
+    pub async fn cache(&self, resource: &Resource) -> Result<Arc<WatchCache>, ApiError> {
+        let Some((resource, cell)) = self.caches.get(resource.storage) else {
+            return Err(ApiError::internal(format!(
+                "no watch cache for {}",
+                resource.qualified()
+            )));
+        };
+        cell.get_or_try_init(|| WatchCache::start(Arc::clone(&self.store), Arc::clone(resource)))
+            .await
+            .cloned()
     }
 
     pub fn store(&self) -> &Arc<Store> {

@@ -139,6 +139,9 @@ impl Registry {
                 "resourceVersionMatch is forbidden unless resourceVersion is provided",
             ));
         }
+        if opts.continue_token.is_none() && opts.rv_match != RvMatch::Exact {
+            return self.list_from_cache(resource, namespace, rv, opts).await;
+        }
         let (revision, start) = match &opts.continue_token {
             Some(token) => {
                 if !opts.resource_version.is_empty() && opts.resource_version != "0" {
@@ -167,6 +170,47 @@ impl Registry {
                 ),
                 _ => e,
             })
+    }
+
+    /// A list served by the watch cache: consistent (the cache waits until it has the
+    /// store's current revision) unless the client asked for "0" (any version).
+    async fn list_from_cache(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        rv: Option<Revision>,
+        opts: &ListOptions,
+    ) -> Result<ListResult, ApiError> {
+        let cache = self.cache(resource).await?;
+        if opts.resource_version != "0" {
+            cache.wait_synced(rv).await?;
+        }
+        let prefix = resource.prefix(namespace);
+        let filtering = !opts.filter.is_everything();
+        let snapshot = cache.snapshot(&prefix, |o| !filtering || opts.filter.matches_cached(o));
+        let total = snapshot.objects.len() as u64;
+        let limit = opts.limit.map_or(u64::MAX, NonZeroU64::get);
+        let mut items: Vec<Bytes> = Vec::with_capacity(total.min(limit) as usize);
+        let mut last_key = None;
+        for object in snapshot.objects.iter().take(limit.min(total) as usize) {
+            items.push(object.bytes.clone());
+            last_key = Some(&object.key);
+        }
+        let more = total > limit;
+        let continue_token = match (more, last_key) {
+            (true, Some(key)) => {
+                let mut next = key.to_vec();
+                next.push(0);
+                Some(encode_continue(snapshot.revision, &next, &prefix))
+            }
+            _ => None,
+        };
+        Ok(ListResult {
+            items,
+            resource_version: snapshot.revision,
+            continue_token,
+            remaining: (more && !filtering).then(|| total - limit),
+        })
     }
 
     fn list_at(
