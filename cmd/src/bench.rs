@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use ultrak8s_conformance::bench::api::{self, ApiBench};
 use ultrak8s_conformance::bench::store::{self, StoreBench};
 use ultrak8s_conformance::bench::workload::Limit;
 
@@ -21,6 +22,43 @@ enum Scenario {
     /// The store against a real etcd (Debian's `etcd`), both with fsync: puts, ranges, watch
     /// fan-out and resident memory, with the same client and concurrency.
     Store(StoreArgs),
+    /// The Kubernetes API of `ultrak8s server` (fsync) under load: create, get, list and watch
+    /// fan-out with many pods stored, beside the Kubernetes SLOs.
+    Api(ApiArgs),
+}
+
+#[derive(Args, Debug)]
+struct ApiArgs {
+    /// Pods created and stored before the read workloads.
+    #[arg(long, default_value_t = 100_000)]
+    pods: u64,
+    /// Namespaces the pods are spread over.
+    #[arg(long, default_value_t = 10)]
+    namespaces: u64,
+    /// Requests in flight in the create and get workloads.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Single-pod reads.
+    #[arg(long, default_value_t = 20_000)]
+    gets: u64,
+    /// Cluster-wide lists of every pod (whole, and in pages).
+    #[arg(long, default_value_t = 5)]
+    lists: u32,
+    /// Watchers of the fan-out workload.
+    #[arg(long, default_value_t = 200)]
+    watchers: usize,
+    /// Pods created while they watch.
+    #[arg(long, default_value_t = 1_000)]
+    watch_events: u64,
+    /// The ultrak8s binary to run as the server (default: this one).
+    #[arg(long)]
+    server_binary: Option<PathBuf>,
+    /// Where the server keeps its data (a temporary directory). Default: $TMPDIR or /tmp.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Where the JSON result goes.
+    #[arg(long, default_value = "bench-api.json")]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -71,7 +109,39 @@ struct StoreArgs {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.scenario {
         Scenario::Store(args) => run_store(args).await,
+        Scenario::Api(args) => run_api(args).await,
     }
+}
+
+async fn run_api(args: ApiArgs) -> anyhow::Result<()> {
+    let server_binary = match args.server_binary {
+        Some(binary) => binary,
+        None => std::env::current_exe().context("finding the ultrak8s binary")?,
+    };
+    let bench = ApiBench {
+        server_binary,
+        work_dir: args.work_dir.unwrap_or_else(std::env::temp_dir),
+        pods: args.pods,
+        namespaces: args.namespaces,
+        clients: args.clients,
+        gets: args.gets,
+        lists: args.lists,
+        watchers: args.watchers,
+        watch_events: args.watch_events,
+    };
+    let report = tokio::select! {
+        report = api::run(&bench) => report.context("bench api")?,
+        signal = crate::server::shutdown_signal() => {
+            signal?;
+            anyhow::bail!("interrupted; the server stopped");
+        }
+    };
+    println!("{report}");
+    let json = serde_json::to_string_pretty(&report).context("encoding the result")?;
+    std::fs::write(&args.out, json + "\n")
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!("JSON result: {}", args.out.display());
+    Ok(())
 }
 
 async fn run_store(args: StoreArgs) -> anyhow::Result<()> {

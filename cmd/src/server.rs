@@ -39,7 +39,8 @@ pub struct ServerArgs {
     /// The address the Kubernetes API listens on.
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: IpAddr,
-    /// The port of the Kubernetes API (HTTPS).
+    /// The port of the Kubernetes API (HTTPS); 0 picks a free one (the admin kubeconfig names
+    /// it).
     #[arg(long, default_value_t = 6443)]
     secure_port: u16,
     /// The address other hosts reach this server at; default: the first non-loopback address
@@ -63,8 +64,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
     let listener = facade::bind(args.etcd_listen).await?;
+    let api_addr = SocketAddr::new(args.bind_address, args.secure_port);
+    let api_listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .with_context(|| format!("listening on {api_addr}"))?;
+    // Port 0 picks a free port; the kubeconfig and the `kubernetes` Service name the real one.
+    let api_addr = api_listener.local_addr()?;
     let advertise = args.advertise_address.unwrap_or_else(default_advertise_address);
-    let server_url = format!("https://{}", SocketAddr::new(kubeconfig_host(&args), args.secure_port));
+    let server_url = format!("https://{}", SocketAddr::new(kubeconfig_host(&args), api_addr.port()));
     let mut pki_options = PkiOptions::new(server_url);
     pki_options.extra_sans = args.tls_sans.clone();
     pki_options.extra_sans.push(advertise.to_string());
@@ -73,16 +80,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let api = ApiServer::new(Arc::clone(&store));
     let api_config = ApiConfig {
         advertise_address: advertise,
-        secure_port: args.secure_port,
+        secure_port: api_addr.port(),
         kubernetes_service_ip: KUBERNETES_SERVICE_IP.to_owned(),
     };
     api.bootstrap(&api_config)
         .await
         .map_err(|e| anyhow::anyhow!("creating the system namespaces: {e}"))?;
-    let api_addr = SocketAddr::new(args.bind_address, args.secure_port);
-    let api_listener = tokio::net::TcpListener::bind(api_addr)
-        .await
-        .with_context(|| format!("listening on {api_addr}"))?;
     tracing::info!(
         api = %api_addr,
         etcd = %args.etcd_listen,

@@ -25,6 +25,10 @@ impl Server {
                 "server",
                 "--durability",
                 durability,
+                "--secure-port",
+                "0",
+                "--bind-address",
+                "127.0.0.1",
                 "--etcd-listen",
                 &endpoint,
             ])

@@ -10,7 +10,9 @@
 //! - `report`: the figures of each peer, the rows with their targets and verdicts, the table
 //!   and the JSON result.
 //! - `store`: the `bench store` scenario: ultrak8s's store against etcd.
+//! - `api`: the `bench api` scenario: the Kubernetes API under load, beside the SLOs.
 
+pub mod api;
 pub mod peers;
 pub mod report;
 pub mod store;

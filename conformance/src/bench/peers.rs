@@ -63,7 +63,7 @@ impl Peer {
     /// Starts `ultrak8s server` (the binary at `binary`) with `--durability fsync`.
     pub fn start_ultrak8s(binary: &Path, work_dir: &Path) -> Result<Peer, BenchError> {
         let dir = temp_dir(work_dir, "ultrak8s")?;
-        let [client] = free_ports()?;
+        let [client, api] = free_ports()?;
         let mut command = Command::new(binary);
         command
             .arg("server")
@@ -72,7 +72,11 @@ impl Peer {
             .arg("--etcd-listen")
             .arg(format!("127.0.0.1:{client}"))
             .arg("--durability")
-            .arg("fsync");
+            .arg("fsync")
+            .arg("--bind-address")
+            .arg("127.0.0.1")
+            .arg("--secure-port")
+            .arg(api.to_string());
         Peer::spawn(
             "ultrak8s",
             command,
@@ -134,6 +138,11 @@ impl Peer {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The directory the peer keeps its data under (for ultrak8s: `data/admin.kubeconfig`).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
     }
 
     pub fn name(&self) -> &'static str {
