@@ -181,3 +181,90 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     let list = c.kubectl(&["get", "configmaps,pods", "-n", "default", "-o", "name"], None).await.expect_ok("list");
     assert_eq!(list.trim(), "", "nothing was written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_edit_wait_describe_and_delete_namespace() {
+    let c = cluster().await;
+    let explain = c
+        .kubectl(&["explain", "pods.spec.containers.ports"], None)
+        .await
+        .expect_ok("explain");
+    assert!(explain.contains("containerPort"), "{explain}");
+
+    c.kubectl(&["apply", "-f", "-"], Some("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"shop\"}}"))
+        .await
+        .expect_ok("create ns");
+    c.kubectl(&["apply", "-f", "-"], Some(DEPLOYMENT)).await.expect_ok("apply");
+
+    // `kubectl edit` runs $KUBE_EDITOR on a temporary file and sends the difference.
+    let editor = c.data_dir().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/replicas: 2/replicas: 4/' \"$1\"\n").expect("editor");
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let editor = editor.display().to_string();
+    c.kubectl_env(&["-n", "shop", "edit", "deployment", "web"], None, &[("KUBE_EDITOR", &editor)])
+        .await
+        .expect_ok("edit");
+    let replicas = c
+        .kubectl(&["-n", "shop", "get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"], None)
+        .await
+        .expect_ok("replicas");
+    assert_eq!(replicas, "4");
+
+    let described = c.kubectl(&["-n", "shop", "describe", "deployment", "web"], None).await.expect_ok("describe");
+    assert!(described.contains("Name:") && described.contains("web") && described.contains("nginx:1.27"), "{described}");
+
+    // `kubectl wait` watches until a condition holds: here, until the object is gone.
+    let waiter = {
+        let kubeconfig = c.kubeconfig.clone();
+        let home = c.data_dir().to_path_buf();
+        tokio::spawn(async move {
+            tokio::process::Command::new("kubectl")
+                .arg(format!("--kubeconfig={}", kubeconfig.display()))
+                .args(["-n", "shop", "wait", "--for=delete", "deployment/web", "--timeout=20s"])
+                .env("HOME", home)
+                .output()
+                .await
+                .expect("kubectl wait")
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    c.kubectl(&["-n", "shop", "delete", "deployment", "web"], None).await.expect_ok("delete");
+    let waited = waiter.await.expect("join");
+    assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
+
+    c.kubectl(&["-n", "shop", "apply", "-f", "-"], Some("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cfg\"},\"data\":{\"a\":\"1\"}}"))
+        .await
+        .expect_ok("configmap");
+    c.kubectl(&["delete", "namespace", "shop", "--timeout=20s"], None).await.expect_ok("delete namespace");
+    let gone = c.kubectl(&["get", "namespace", "shop"], None).await;
+    assert!(!gone.ok && gone.stderr.contains("not found"), "{gone:?}");
+    let leftovers = c.kubectl(&["get", "configmaps", "-A", "-o", "name"], None).await.expect_ok("list");
+    assert!(!leftovers.contains("cfg"), "the namespace's content went with it: {leftovers}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_prints_changes_as_they_happen() {
+    let c = cluster().await;
+    let kubeconfig = c.kubeconfig.clone();
+    let home = c.data_dir().to_path_buf();
+    let watcher = tokio::spawn(async move {
+        tokio::process::Command::new("timeout")
+            .args(["6", "kubectl"])
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .args(["get", "configmaps", "-n", "default", "-w", "--output-watch-events"])
+            .env("HOME", home)
+            .output()
+            .await
+            .expect("kubectl get -w")
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for name in ["first", "second"] {
+        let body = format!("{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"{name}\",\"namespace\":\"default\"}}}}");
+        c.kubectl(&["apply", "-f", "-"], Some(&body)).await.expect_ok("create");
+    }
+    c.kubectl(&["-n", "default", "delete", "configmap", "first"], None).await.expect_ok("delete");
+    let out = watcher.await.expect("join");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("ADDED") && printed.contains("first") && printed.contains("second"), "{printed}");
+    assert!(printed.contains("DELETED"), "{printed}");
+}
