@@ -11,7 +11,7 @@
 //! - `resources.rs`: the table of served resources; `object.rs`: objects with their kind
 //!   erased; `strategy/`: per-kind rules (one file per kind with rules of its own).
 //! - `patch/`: JSON patch, merge patch and strategic merge patch; `selector.rs`: label and
-//!   field selectors; `table.rs` + `table/printers.rs`: `kubectl get` columns.
+//!   field selectors; `table.rs` + `table/printers/`: `kubectl get` columns, one file per API area.
 //! - `pki.rs`: the cluster CA, serving and client certificates, the admin kubeconfig.
 //! - `lifecycle.rs`: namespace termination; `server.rs`: the server and what exists from the
 //!   first start; `error.rs`: errors and their one translation into `metav1.Status`.
