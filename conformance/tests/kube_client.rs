@@ -184,3 +184,37 @@ async fn bookmarks_and_streaming_lists() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_field_validation_reports_unknown_and_duplicate_fields() {
+    let (c, _api) = setup().await;
+    let client = c.client().await.expect("client");
+    let body = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d","name":"d2"},"data":{"a":"1"},"extra":true}"#;
+    let post = |validation: &str| {
+        http::Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1/namespaces/default/configmaps?fieldValidation={validation}"))
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .expect("request")
+    };
+    let error = client.request_text(post("Strict")).await.expect_err("strict refuses");
+    match &error {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 400);
+            assert!(status.message.contains("unknown field \"extra\""), "{}", status.message);
+            assert!(status.message.contains("duplicate field \"metadata.name\""), "{}", status.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    let list = Api::<ConfigMap>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .expect("list");
+    assert!(list.items.is_empty(), "nothing was written");
+    // Ignore accepts it: the last value of a repeated key wins, the unknown field is dropped.
+    let created = client.request_text(post("Ignore")).await.expect("ignore accepts");
+    let created: serde_json::Value = serde_json::from_str(&created).expect("json");
+    assert_eq!(created["metadata"]["name"], "d2");
+    assert!(created.get("extra").is_none());
+}

@@ -243,14 +243,16 @@ impl ApiServer {
             }
             (Verb::Watch, None) => self.watch(resource.clone(), ns, &query, output, include).await,
             (Verb::Create, None) => {
-                let opts = write_options(&query)?;
+                let mut opts = write_options(&query)?;
+                opts.duplicate_fields = super::duplicates::duplicate_fields(&body);
                 let value = codec::decode_body(content_type.as_deref(), &body)?;
                 let written = registry.create(r, ns, value, &opts).await?;
                 let response = respond::object(201, r, written.bytes, output, include)?;
                 Ok(respond::warn(response, &written.warnings))
             }
             (Verb::Update, None | Some(Subresource::Status)) => {
-                let opts = write_options(&query)?;
+                let mut opts = write_options(&query)?;
+                opts.duplicate_fields = super::duplicates::duplicate_fields(&body);
                 let value = codec::decode_body(content_type.as_deref(), &body)?;
                 let written = registry.update(r, ns, name, subresource, value, &opts).await?;
                 let status = if written.created { 201 } else { 200 };
@@ -430,6 +432,7 @@ pub(crate) fn write_options(query: &Query) -> Result<WriteOptions, ApiError> {
     Ok(WriteOptions {
         dry_run,
         field_validation,
+        duplicate_fields: Vec::new(),
     })
 }
 

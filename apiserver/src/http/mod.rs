@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod discovery;
+mod duplicates;
 mod handler;
 mod openapi;
 pub mod request;

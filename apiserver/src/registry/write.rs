@@ -24,6 +24,9 @@ pub enum FieldValidation {
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
+    /// Keys the body repeats (found by the HTTP edge in the raw bytes, which the decoded
+    /// value no longer shows), reported like unknown fields.
+    pub duplicate_fields: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -313,10 +316,15 @@ pub(crate) fn decode_body(
         .kind_ops
         .decode(body, &mut unknown)
         .map_err(|e| ApiError::bad_request(format!("{} in body: {}", resource.kind, e.0)))?;
-    let unknown: Vec<String> = unknown
+    let mut unknown: Vec<String> = unknown
         .iter()
         .map(|path| format!("unknown field {:?}", field_path(path)))
         .collect();
+    unknown.extend(
+        opts.duplicate_fields
+            .iter()
+            .map(|path| format!("duplicate field {path:?}")),
+    );
     match opts.field_validation {
         FieldValidation::Strict if !unknown.is_empty() => Err(ApiError::bad_request(format!(
             "strict decoding error: {}",
