@@ -22,7 +22,8 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<Details>,
+    /// Boxed: errors travel in `Result`s everywhere and should stay small.
+    pub details: Option<Box<Details>>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -45,12 +46,12 @@ impl ApiError {
     }
 
     fn about(mut self, resource: &Resource, name: &str) -> ApiError {
-        self.details = Some(Details {
+        self.details = Some(Box::new(Details {
             name: name.to_owned(),
             group: resource.group.to_owned(),
             kind: resource.plural.to_owned(),
             ..Details::default()
-        });
+        }));
         self
     }
 
@@ -100,13 +101,13 @@ impl ApiError {
             code: 422,
             reason: "Invalid",
             message,
-            details: Some(Details {
+            details: Some(Box::new(Details {
                 name: name.to_owned(),
                 group: resource.group.to_owned(),
                 kind: resource.kind.to_owned(),
                 causes: errors.into_iter().map(FieldError::into_cause).collect(),
                 retry_after_seconds: None,
-            }),
+            })),
         }
     }
 

@@ -156,26 +156,26 @@ mod tests {
     #[test]
     fn kubectl_get_gets_a_table() {
         let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert_eq!(negotiate(Some(accept), true, false).unwrap(), Output::Table);
-        assert_eq!(negotiate(Some(accept), false, false).unwrap(), Output::Json);
-        assert_eq!(negotiate(None, true, false).unwrap(), Output::Json);
-        assert_eq!(negotiate(Some("application/yaml"), true, false).unwrap(), Output::Yaml);
+        assert_eq!(negotiate(Some(accept), true, false).expect("ok"), Output::Table);
+        assert_eq!(negotiate(Some(accept), false, false).expect("ok"), Output::Json);
+        assert_eq!(negotiate(None, true, false).expect("ok"), Output::Json);
+        assert_eq!(negotiate(Some("application/yaml"), true, false).expect("ok"), Output::Yaml);
         assert_eq!(
-            negotiate(Some("application/vnd.kubernetes.protobuf"), true, false).unwrap_err().code,
+            negotiate(Some("application/vnd.kubernetes.protobuf"), true, false).expect_err("an error").code,
             406
         );
         let discovery = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
-        assert_eq!(negotiate(Some(discovery), false, true).unwrap(), Output::AggregatedDiscovery);
-        assert_eq!(negotiate(Some(discovery), false, false).unwrap(), Output::Json);
+        assert_eq!(negotiate(Some(discovery), false, true).expect("ok"), Output::AggregatedDiscovery);
+        assert_eq!(negotiate(Some(discovery), false, false).expect("ok"), Output::Json);
     }
 
     #[test]
     fn bodies_decode_from_json_and_yaml() {
         let yaml = Bytes::from_static(b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
-        let value = decode_body(Some("application/yaml"), &yaml).unwrap();
+        let value = decode_body(Some("application/yaml"), &yaml).expect("ok");
         assert_eq!(value["metadata"]["name"], "x");
         let bad = Bytes::from_static(b"{not json");
-        assert_eq!(decode_body(Some("application/json"), &bad).unwrap_err().code, 400);
-        assert_eq!(decode_body(Some("application/vnd.kubernetes.protobuf"), &bad).unwrap_err().code, 415);
+        assert_eq!(decode_body(Some("application/json"), &bad).expect_err("an error").code, 400);
+        assert_eq!(decode_body(Some("application/vnd.kubernetes.protobuf"), &bad).expect_err("an error").code, 415);
     }
 }

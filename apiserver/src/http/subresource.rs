@@ -233,9 +233,9 @@ async fn evict(
                 let mut error = ApiError::new(
                     429,
                     "TooManyRequests",
-                    format!("Cannot evict pod as it would violate the pod's disruption budget."),
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
                 );
-                error.details = Some(crate::error::Details {
+                error.details = Some(Box::new(crate::error::Details {
                     causes: vec![crate::error::Cause {
                         reason: "DisruptionBudget",
                         message: format!(
@@ -246,7 +246,7 @@ async fn evict(
                         field: String::new(),
                     }],
                     ..crate::error::Details::default()
-                });
+                }));
                 return Err(error);
             }
         }

@@ -101,7 +101,7 @@ mod tests {
         let defs = Definitions::from_v2(&doc);
         let old = json!({"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "1"}]}});
         let patch = json!({"spec": {"containers": [{"name": "b", "image": "2"}]}});
-        let merged = super::super::strategic::apply(&old, &patch, &defs.schema("Pod")).unwrap();
+        let merged = super::super::strategic::apply(&old, &patch, &defs.schema("Pod")).expect("ok");
         assert_eq!(merged["spec"]["containers"][0]["image"], "1");
         assert_eq!(merged["spec"]["containers"][1]["image"], "2");
     }

@@ -268,9 +268,9 @@ mod tests {
     #[test]
     fn continue_tokens_round_trip_and_stay_in_their_prefix() {
         let prefix = b"/registry/pods/default/";
-        let revision = Revision::new(42).unwrap();
+        let revision = Revision::new(42).expect("ok");
         let token = encode_continue(revision, b"/registry/pods/default/web-1\0", prefix);
-        let (rv, key) = decode_continue(&token, prefix).unwrap();
+        let (rv, key) = decode_continue(&token, prefix).expect("ok");
         assert_eq!(rv, revision);
         assert_eq!(key, b"/registry/pods/default/web-1\0");
         assert!(decode_continue("not base64!", prefix).is_err());
