@@ -40,10 +40,10 @@ impl Server {
             .expect("start ultrak8s server");
         let server = Server { child, endpoint };
         for _ in 0..200 {
-            if let Ok(mut client) = server.client().await {
-                if client.status().await.is_ok() {
-                    return server;
-                }
+            if let Ok(mut client) = server.client().await
+                && client.status().await.is_ok()
+            {
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -36,6 +36,9 @@ const FANOUT_BUFFER: usize = 4096;
 /// 3 s `blockTimeout`).
 const SYNC_WAIT: Duration = Duration::from_secs(3);
 
+/// The history after a revision and the live feed from there on.
+pub type Replay = (Vec<Arc<CacheEvent>>, broadcast::Receiver<Arc<CacheEvent>>);
+
 /// One change as watchers see it.
 #[derive(Debug)]
 pub struct CacheEvent {
@@ -298,7 +301,7 @@ impl WatchCache {
     pub fn events_after(
         &self,
         revision: Revision,
-    ) -> Option<(Vec<Arc<CacheEvent>>, broadcast::Receiver<Arc<CacheEvent>>)> {
+    ) -> Option<Replay> {
         let state = self.state.read();
         if revision < state.history_from {
             return None;

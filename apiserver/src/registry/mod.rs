@@ -39,6 +39,9 @@ pub use write::{FieldValidation, PatchType, WriteOptions, Written};
 /// 409 (for writes that named no resourceVersion, as upstream's `GuaranteedUpdate`).
 const MAX_RETRIES: usize = 16;
 
+/// A resource and its watch cache, once started.
+type CacheSlot = (Arc<Resource>, OnceCell<Arc<WatchCache>>);
+
 /// The registry over one store.
 #[derive(Clone)]
 pub struct Registry {
@@ -47,7 +50,7 @@ pub struct Registry {
     /// Patch metadata for strategic merge patches.
     definitions: Arc<crate::patch::schema::Definitions>,
     /// One watch cache per stored resource, started on first use.
-    caches: Arc<HashMap<&'static str, (Arc<Resource>, OnceCell<Arc<WatchCache>>)>>,
+    caches: Arc<HashMap<&'static str, CacheSlot>>,
 }
 
 impl Registry {

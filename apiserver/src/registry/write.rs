@@ -130,6 +130,7 @@ impl Registry {
         .await
     }
 
+    #[allow(clippy::too_many_arguments)] // the request's parts, each its own concern
     pub async fn patch(
         &self,
         resource: &Resource,

@@ -113,13 +113,15 @@ pub fn qualified_name(s: &str) -> Vec<String> {
         None => {}
     }
     if name.contains('/') {
-        errors.push(format!(
+        errors.push(
+            
             "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and \
              must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  \
              or '123-abc', regex used for validation is \
              '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix \
              and '/' (e.g. 'example.com/MyName')"
-        ));
+                .to_owned(),
+        );
         return errors;
     }
     if name.is_empty() {
