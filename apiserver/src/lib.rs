@@ -12,6 +12,8 @@
 //!   erased; `strategy/`: per-kind rules (one file per kind with rules of its own).
 //! - `patch/`: JSON patch, merge patch and strategic merge patch; `selector.rs`: label and
 //!   field selectors; `table.rs` + `table/printers/`: `kubectl get` columns, one file per API area.
+//! - `protobuf/`: Kubernetes protobuf <-> JSON for built-in kinds, driven by a generated
+//!   schema table (`scripts/gen-protobuf-schema`).
 //! - `pki.rs`: the cluster CA, serving and client certificates, the admin kubeconfig.
 //! - `lifecycle.rs`: namespace termination; `server.rs`: the server and what exists from the
 //!   first start; `error.rs`: errors and their one translation into `metav1.Status`.
@@ -26,6 +28,7 @@ mod lifecycle;
 pub mod object;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod pki;
 pub mod registry;
 pub mod resources;

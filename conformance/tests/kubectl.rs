@@ -66,9 +66,16 @@ async fn version_discovery_and_system_namespaces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_get_label_patch_scale_delete() {
     let c = cluster().await;
-    c.kubectl(&["apply", "-f", "-"], Some("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"shop\"}}"))
+    // kubectl sends these bodies as protobuf.
+    c.kubectl(&["create", "namespace", "shop"], None).await.expect_ok("create ns");
+    c.kubectl(&["-n", "shop", "create", "configmap", "cfg", "--from-literal=a=b"], None)
         .await
-        .expect_ok("create ns");
+        .expect_ok("create configmap");
+    let data = c
+        .kubectl(&["-n", "shop", "get", "configmap", "cfg", "-o", "jsonpath={.data.a}"], None)
+        .await
+        .expect_ok("get configmap");
+    assert_eq!(data, "b");
     c.kubectl(&["apply", "-f", "-"], Some(DEPLOYMENT)).await.expect_ok("apply");
     let yaml = c
         .kubectl(&["-n", "shop", "get", "deployment", "web", "-o", "yaml"], None)

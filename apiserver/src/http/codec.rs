@@ -22,7 +22,12 @@ pub enum Output {
     PartialMetadata,
     /// `as=APIGroupDiscoveryList;g=apidiscovery.k8s.io;v=v2`.
     AggregatedDiscovery,
+    /// `application/vnd.kubernetes.protobuf`, for clients that accept nothing else (JSON is
+    /// preferred whenever it is acceptable: its bytes are the stored ones).
+    Protobuf,
 }
+
+pub const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 
 struct MediaRange<'a> {
     essence: &'a str,
@@ -56,7 +61,14 @@ pub fn negotiate(accept: Option<&str>, allow_table: bool, discovery: bool) -> Re
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Ok(Output::Json);
     };
+    let json_acceptable = media_ranges(accept).any(|r| {
+        r.param("as").is_none()
+            && matches!(r.essence, "application/json" | "*/*" | "application/*" | "application/yaml")
+    });
     for range in media_ranges(accept) {
+        if range.essence == PROTOBUF && range.param("as").is_none() && !json_acceptable {
+            return Ok(Output::Protobuf);
+        }
         let json_like = matches!(range.essence, "application/json" | "*/*" | "application/*");
         let output = match (range.param("as"), range.param("g"), range.param("v")) {
             (None, _, _) if json_like => Some(Output::Json),
@@ -94,6 +106,9 @@ pub fn decode_body(content_type: Option<&str>, body: &Bytes) -> Result<Value, Ap
     match essence {
         "application/json" | "" => decode_json(body),
         "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(body),
+        PROTOBUF => crate::protobuf::decode(body)
+            .map(|(_, value)| value)
+            .map_err(|e| ApiError::bad_request(format!("protobuf body: {e}"))),
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }
@@ -161,9 +176,15 @@ mod tests {
         assert_eq!(negotiate(None, true, false).expect("ok"), Output::Json);
         assert_eq!(negotiate(Some("application/yaml"), true, false).expect("ok"), Output::Yaml);
         assert_eq!(
-            negotiate(Some("application/vnd.kubernetes.protobuf"), true, false).expect_err("an error").code,
-            406
+            negotiate(Some("application/vnd.kubernetes.protobuf"), true, false).expect("ok"),
+            Output::Protobuf
         );
+        assert_eq!(
+            negotiate(Some("application/vnd.kubernetes.protobuf, application/json"), true, false)
+                .expect("ok"),
+            Output::Json
+        );
+        assert_eq!(negotiate(Some("text/html"), true, false).expect_err("an error").code, 406);
         let discovery = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
         assert_eq!(negotiate(Some(discovery), false, true).expect("ok"), Output::AggregatedDiscovery);
         assert_eq!(negotiate(Some(discovery), false, false).expect("ok"), Output::Json);
@@ -176,6 +197,7 @@ mod tests {
         assert_eq!(value["metadata"]["name"], "x");
         let bad = Bytes::from_static(b"{not json");
         assert_eq!(decode_body(Some("application/json"), &bad).expect_err("an error").code, 400);
-        assert_eq!(decode_body(Some("application/vnd.kubernetes.protobuf"), &bad).expect_err("an error").code, 415);
+        assert_eq!(decode_body(Some("application/vnd.kubernetes.protobuf"), &bad).expect_err("an error").code, 400);
+        assert_eq!(decode_body(Some("application/cbor"), &bad).expect_err("an error").code, 415);
     }
 }

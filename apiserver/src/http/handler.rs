@@ -346,10 +346,14 @@ impl ApiServer {
             }
         });
         let mut response = Response::new(Body::from_stream(body.boxed()));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
+        let content_type = if output == Output::Protobuf {
+            "application/vnd.kubernetes.protobuf;stream=watch"
+        } else {
+            "application/json"
+        };
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
         Ok(response)
     }
 }
@@ -361,8 +365,14 @@ fn encode_event(
     output: Output,
     include: IncludeObject,
 ) -> Bytes {
+    if output == Output::Protobuf {
+        // Length-prefixed WatchEvent frames; the object inside carries the protobuf envelope.
+        let object = respond::to_protobuf(&event.object).unwrap_or_default();
+        return Bytes::from(crate::protobuf::encode_watch_event(event.kind.as_str(), &object));
+    }
     let object: Bytes = match (output, event.kind) {
-        (_, WatchEventType::Error | WatchEventType::Bookmark) | (Output::Json | Output::Yaml | Output::AggregatedDiscovery, _) => {
+        (_, WatchEventType::Error | WatchEventType::Bookmark)
+        | (Output::Json | Output::Yaml | Output::AggregatedDiscovery | Output::Protobuf, _) => {
             event.object.clone()
         }
         (Output::Table, _) => {

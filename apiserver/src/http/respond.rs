@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::codec::{Output, to_yaml};
+use super::codec::{Output, PROTOBUF, to_yaml};
 use crate::error::ApiError;
 use crate::resources::Resource;
 use crate::table::{self, IncludeObject};
@@ -52,6 +52,7 @@ pub fn object(
     include: IncludeObject,
 ) -> Result<Response<Body>, ApiError> {
     Ok(match output {
+        Output::Protobuf => with_type(status, Bytes::from(to_protobuf(&bytes)?), PROTOBUF),
         Output::Json | Output::AggregatedDiscovery => json_bytes(status, bytes),
         Output::Yaml => with_type(status, to_yaml(&bytes)?, "application/yaml"),
         Output::Table => {
@@ -69,6 +70,13 @@ pub fn object(
             json_bytes(status, Bytes::from(doc.to_string()))
         }
     })
+}
+
+/// A stored object in protobuf, for a client that accepts nothing else.
+pub fn to_protobuf(json: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let value: Value = serde_json::from_slice(json).map_err(ApiError::internal)?;
+    crate::protobuf::encode(&value)
+        .map_err(|e| ApiError::not_acceptable(&format!("application/json ({e})")))
 }
 
 /// `metadata` of a list.
@@ -92,6 +100,19 @@ pub fn list(
     include: IncludeObject,
 ) -> Result<Response<Body>, ApiError> {
     match output {
+        Output::Protobuf => {
+            let mut messages = Vec::with_capacity(items.len());
+            for item in items {
+                let value: Value = serde_json::from_slice(item).map_err(ApiError::internal)?;
+                let (_, message) = crate::protobuf::encode_message(&value)
+                    .map_err(|e| ApiError::not_acceptable(&format!("application/json ({e})")))?;
+                messages.push(message);
+            }
+            let list_kind = format!("{}List", resource.kind);
+            let doc = crate::protobuf::encode_list(&resource.api_version(), &list_kind, &meta, &messages)
+                .map_err(|e| ApiError::not_acceptable(&format!("application/json ({e})")))?;
+            Ok(with_type(200, Bytes::from(doc), PROTOBUF))
+        }
         Output::Json | Output::AggregatedDiscovery | Output::Yaml => {
             let size: usize = items.iter().map(|i| i.len() + 1).sum();
             let mut out = BytesMut::with_capacity(size + 256);
