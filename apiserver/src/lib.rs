@@ -8,6 +8,8 @@
 //! - `registry/`: the generic store (create, get, list, update, patch, delete, watch) over the
 //!   store crate's `KubeStore` contract.
 //! - `cache/`: the per-resource watch cache that serves lists and watches.
+//! - `conversion.rs`: versions stored as another version (HPA v1 as v2, events.k8s.io as
+//!   core events).
 //! - `resources.rs`: the table of served resources; `object.rs`: objects with their kind
 //!   erased; `strategy/`: per-kind rules (one file per kind with rules of its own).
 //! - `patch/`: JSON patch, merge patch and strategic merge patch; `selector.rs`: label and
@@ -22,6 +24,7 @@
 //! are issue 4.
 
 pub mod cache;
+pub mod conversion;
 pub mod error;
 pub mod http;
 mod lifecycle;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use k8s_openapi::NamespaceResourceScope;
 
+use crate::conversion::{self, Conversion};
 use crate::object::{Kind, Typed};
 use crate::strategy::{NameRule, Plain, Strategy};
 
@@ -55,6 +56,8 @@ pub struct Resource {
     /// Whether a PUT of a missing object creates it (upstream `AllowCreateOnUpdate`).
     pub create_on_update: bool,
     pub kind_ops: Box<dyn Kind>,
+    /// For a version stored as another version of the same resource: how to convert.
+    pub conversion: Option<&'static Conversion>,
     /// The OpenAPI definition name of the kind (`io.k8s.api.core.v1.Pod`).
     pub definition: String,
     /// Adds the kind's schema to an OpenAPI generator.
@@ -101,6 +104,7 @@ impl Resource {
 }
 
 struct Extra {
+    conversion: Option<&'static Conversion>,
     short_names: &'static [&'static str],
     categories: &'static [&'static str],
     storage: Option<&'static str>,
@@ -109,6 +113,7 @@ struct Extra {
 }
 
 const NONE: Extra = Extra {
+    conversion: None,
     short_names: &[],
     categories: &[],
     storage: None,
@@ -139,6 +144,7 @@ where
         name_rule: strategy.name_rule(),
         create_on_update: extra.create_on_update,
         kind_ops: Box::new(Typed::new(strategy)),
+        conversion: extra.conversion,
         definition: <O<S> as schemars::JsonSchema>::schema_name().into_owned(),
         schema: |generator| generator.subschema_for::<O<S>>(),
     }
@@ -249,9 +255,9 @@ pub fn builtin() -> Vec<Resource> {
         // batch/v1
         plain::<batch::Job>(workload(&[], STATUS)),
         plain::<batch::CronJob>(workload(&["cj"], STATUS)),
-        // autoscaling: v1 and v2 are stored apart until version conversion exists (issue 3).
+        // autoscaling: stored as v2, v1 converted.
         plain::<as1::HorizontalPodAutoscaler>(Extra {
-            storage: Some("horizontalpodautoscalers-v1"),
+            conversion: Some(&conversion::HPA_V1),
             ..workload(&["hpa"], STATUS)
         }),
         plain::<as2::HorizontalPodAutoscaler>(workload(&["hpa"], STATUS)),
@@ -262,11 +268,10 @@ pub fn builtin() -> Vec<Resource> {
         }),
         // discovery.k8s.io/v1
         plain::<discovery::EndpointSlice>(NONE),
-        // events.k8s.io/v1: stored apart from core/v1 events until version conversion exists
-        // (issue 3).
+        // events.k8s.io/v1: stored as core/v1 events, converted.
         plain::<events::Event>(Extra {
             short_names: &["ev"],
-            storage: Some("events.k8s.io"),
+            conversion: Some(&conversion::EVENTS_V1),
             ..NONE
         }),
         // networking.k8s.io/v1

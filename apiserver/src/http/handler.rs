@@ -226,37 +226,47 @@ impl ApiServer {
         let body = read_body(req).await?;
         let registry = &self.registry;
         let r = &*resource;
+        // A version stored as another one: the registry works on the stored version, and
+        // what it returns is converted back.
+        let stored = Arc::clone(registry.storage_of(&resource));
+        let s = &*stored;
+        let out = |bytes: Bytes| convert_out(r, bytes);
         match (info.verb, subresource) {
             (Verb::Get, None | Some(Subresource::Status)) => {
-                let bytes = registry.get(r, ns, name).await?;
-                respond::object(200, r, bytes, output, include)
+                let bytes = registry.get(s, ns, name).await?;
+                respond::object(200, r, out(bytes)?, output, include)
             }
             (Verb::List, None) => {
                 let opts = list_options(r, &query)?;
-                let listed = registry.list(r, ns, &opts).await?;
+                let listed = registry.list(s, ns, &opts).await?;
+                let items: Vec<Bytes> =
+                    listed.items.into_iter().map(out).collect::<Result<_, _>>()?;
                 let meta = respond::list_meta(
                     &listed.resource_version.to_string(),
                     listed.continue_token.as_deref(),
                     listed.remaining,
                 );
-                respond::list(r, &listed.items, meta, output, include)
+                respond::list(r, &items, meta, output, include)
             }
-            (Verb::Watch, None) => self.watch(resource.clone(), ns, &query, output, include).await,
+            (Verb::Watch, None) => {
+                self.watch(Arc::clone(&resource), Arc::clone(&stored), ns, &query, output, include)
+                    .await
+            }
             (Verb::Create, None) => {
                 let mut opts = write_options(&query)?;
                 opts.duplicate_fields = super::duplicates::duplicate_fields(&body);
-                let value = codec::decode_body(content_type.as_deref(), &body)?;
-                let written = registry.create(r, ns, value, &opts).await?;
-                let response = respond::object(201, r, written.bytes, output, include)?;
+                let value = convert_in(r, codec::decode_body(content_type.as_deref(), &body)?)?;
+                let written = registry.create(s, ns, value, &opts).await?;
+                let response = respond::object(201, r, out(written.bytes)?, output, include)?;
                 Ok(respond::warn(response, &written.warnings))
             }
             (Verb::Update, None | Some(Subresource::Status)) => {
                 let mut opts = write_options(&query)?;
                 opts.duplicate_fields = super::duplicates::duplicate_fields(&body);
-                let value = codec::decode_body(content_type.as_deref(), &body)?;
-                let written = registry.update(r, ns, name, subresource, value, &opts).await?;
+                let value = convert_in(r, codec::decode_body(content_type.as_deref(), &body)?)?;
+                let written = registry.update(s, ns, name, subresource, value, &opts).await?;
                 let status = if written.created { 201 } else { 200 };
-                let response = respond::object(status, r, written.bytes, output, include)?;
+                let response = respond::object(status, r, out(written.bytes)?, output, include)?;
                 Ok(respond::warn(response, &written.warnings))
             }
             (Verb::Patch, None | Some(Subresource::Status)) => {
@@ -266,7 +276,7 @@ impl ApiServer {
                 let written = registry
                     .patch(r, ns, name, subresource, patch_type, patch, &opts)
                     .await?;
-                let response = respond::object(200, r, written.bytes, output, include)?;
+                let response = respond::object(200, r, out(written.bytes)?, output, include)?;
                 Ok(respond::warn(response, &written.warnings))
             }
             (Verb::Delete, None) => {
@@ -274,23 +284,23 @@ impl ApiServer {
                 let deleted = if r.kind == "Namespace" && r.group.is_empty() {
                     self.delete_namespace(name, &opts).await?
                 } else {
-                    registry.delete(r, ns, name, &opts).await?
+                    registry.delete(s, ns, name, &opts).await?
                 };
                 match deleted {
-                    Deleted::Gone(bytes) => respond::object(200, r, bytes, output, include),
-                    Deleted::Pending(bytes) => respond::object(202, r, bytes, output, include),
+                    Deleted::Gone(bytes) => respond::object(200, r, out(bytes)?, output, include),
+                    Deleted::Pending(bytes) => respond::object(202, r, out(bytes)?, output, include),
                 }
             }
             (Verb::DeleteCollection, None) => {
                 let list = list_options(r, &query)?;
                 let opts = delete_options(&query, &body)?;
-                let deleted = registry.delete_collection(r, ns, &list, &opts).await?;
+                let deleted = registry.delete_collection(s, ns, &list, &opts).await?;
                 let items: Vec<Bytes> = deleted
                     .into_iter()
                     .map(|d| match d {
-                        Deleted::Gone(b) | Deleted::Pending(b) => b,
+                        Deleted::Gone(b) | Deleted::Pending(b) => out(b),
                     })
-                    .collect();
+                    .collect::<Result<_, _>>()?;
                 let rv = registry.store().partition_for_key(&r.prefix(None)).revision();
                 respond::list(r, &items, respond::list_meta(&rv.to_string(), None, None), output, include)
             }
@@ -304,6 +314,7 @@ impl ApiServer {
     async fn watch(
         self: &Arc<Self>,
         resource: Arc<Resource>,
+        stored: Arc<Resource>,
         namespace: Option<&str>,
         query: &Query,
         output: Output,
@@ -336,7 +347,7 @@ impl ApiServer {
                 )],
             ));
         }
-        let stream = self.registry.watch(Arc::clone(&resource), namespace, opts).await?;
+        let stream = self.registry.watch(stored, namespace, opts).await?;
         let body = futures::stream::unfold(stream, move |mut stream| {
             let resource = Arc::clone(&resource);
             async move {
@@ -358,6 +369,24 @@ impl ApiServer {
     }
 }
 
+/// A stored object in the version `resource` serves.
+fn convert_out(resource: &Resource, bytes: Bytes) -> Result<Bytes, ApiError> {
+    let Some(conversion) = resource.conversion else {
+        return Ok(bytes);
+    };
+    let value: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+    let served = (conversion.from_storage)(value)?;
+    Ok(Bytes::from(served.to_string()))
+}
+
+/// A body of the version `resource` serves, in the stored version.
+fn convert_in(resource: &Resource, value: Value) -> Result<Value, ApiError> {
+    match resource.conversion {
+        None => Ok(value),
+        Some(conversion) => (conversion.to_storage)(value),
+    }
+}
+
 /// One watch event as a line of JSON, its object spliced in as stored.
 fn encode_event(
     resource: &Resource,
@@ -365,6 +394,16 @@ fn encode_event(
     output: Output,
     include: IncludeObject,
 ) -> Bytes {
+    let converted;
+    let event = if resource.conversion.is_some() && event.kind != WatchEventType::Error {
+        converted = WatchEvent {
+            kind: event.kind,
+            object: convert_out(resource, event.object.clone()).unwrap_or_else(|_| event.object.clone()),
+        };
+        &converted
+    } else {
+        event
+    };
     if output == Output::Protobuf {
         // Length-prefixed WatchEvent frames; the object inside carries the protobuf envelope.
         let object = respond::to_protobuf(&event.object).unwrap_or_default();

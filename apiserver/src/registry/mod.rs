@@ -62,8 +62,10 @@ impl Registry {
         namespaces: Arc<Resource>,
         definitions: Arc<crate::patch::schema::Definitions>,
     ) -> Registry {
+        // One cache per storage, decoding with the storage version's kind.
         let caches = resources
             .iter()
+            .filter(|r| r.conversion.is_none())
             .map(|r| (r.storage, (Arc::clone(r), OnceCell::new())))
             .collect();
         Registry {
@@ -71,6 +73,14 @@ impl Registry {
             namespaces,
             definitions,
             caches: Arc::new(caches),
+        }
+    }
+
+    /// The resource whose version is stored for `resource` (itself, unless it converts).
+    pub fn storage_of<'a>(&'a self, resource: &'a Arc<Resource>) -> &'a Arc<Resource> {
+        match resource.conversion {
+            None => resource,
+            Some(_) => self.caches.get(resource.storage).map_or(resource, |(r, _)| r),
         }
     }
 

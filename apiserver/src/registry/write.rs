@@ -1,6 +1,8 @@
 //! create, update and patch (upstream `store.go` Create/Update and `GuaranteedUpdate`; the
 //! patch handler of `endpoints/handlers/patch.go`).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use serde_json::Value;
 use ultrak8s_store::contract::{KubeStore, Precondition, WriteOutcome};
@@ -141,10 +143,32 @@ impl Registry {
         patch: Value,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
-        self.guaranteed_update(resource, namespace, name, subresource, opts, |old| {
+        // `resource` is the served version; a converted one is patched in its own form and
+        // stored in the storage version's.
+        let storage = match resource.conversion {
+            Some(_) => Some(
+                self.caches
+                    .get(resource.storage)
+                    .map(|(r, _)| Arc::clone(r))
+                    .ok_or_else(|| ApiError::internal("no storage version"))?,
+            ),
+            None => None,
+        };
+        let target: &Resource = storage.as_deref().unwrap_or(resource);
+        self.guaranteed_update(target, namespace, name, subresource, opts, |old| {
             let old = old.ok_or_else(|| ApiError::not_found(resource, name))?;
-            let patched =
-                crate::patch::apply(&self.definitions, resource, patch_type, old, &patch)?;
+            let patched = match resource.conversion {
+                Some(conversion) => {
+                    let served = (conversion.from_storage)(old.clone())?;
+                    let patched =
+                        crate::patch::apply(&self.definitions, resource, patch_type, &served, &patch)?;
+                    check_name(&patched, name)?;
+                    (conversion.to_storage)(patched)?
+                }
+                None => {
+                    crate::patch::apply(&self.definitions, resource, patch_type, old, &patch)?
+                }
+            };
             check_name(&patched, name)?;
             Ok(patched)
         })
