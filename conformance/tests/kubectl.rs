@@ -275,3 +275,39 @@ async fn get_watch_prints_changes_as_they_happen() {
     assert!(printed.contains("ADDED") && printed.contains("first") && printed.contains("second"), "{printed}");
     assert!(printed.contains("DELETED"), "{printed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_that_share_storage_convert() {
+    let c = cluster().await;
+    let hpa = r#"{"apiVersion":"autoscaling/v1","kind":"HorizontalPodAutoscaler",
+        "metadata":{"name":"web","namespace":"default"},
+        "spec":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"web"},
+                "minReplicas":1,"maxReplicas":5,"targetCPUUtilizationPercentage":70}}"#;
+    c.kubectl(&["apply", "-f", "-"], Some(hpa)).await.expect_ok("create v1 hpa");
+    let v2 = c
+        .kubectl(
+            &["get", "horizontalpodautoscalers.v2.autoscaling", "web", "-o",
+              "jsonpath={.apiVersion} {.spec.metrics[0].resource.target.averageUtilization}"],
+            None,
+        )
+        .await
+        .expect_ok("get as v2");
+    assert_eq!(v2, "autoscaling/v2 70");
+    let v1 = c
+        .kubectl(&["get", "--raw", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web"], None)
+        .await
+        .expect_ok("get as v1");
+    let v1: serde_json::Value = serde_json::from_str(&v1).expect("json");
+    assert_eq!(v1["apiVersion"], "autoscaling/v1");
+    assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 70);
+
+    let event = r#"{"apiVersion":"v1","kind":"Event","metadata":{"name":"e1","namespace":"default"},
+        "involvedObject":{"kind":"Pod","name":"p","namespace":"default"},
+        "reason":"Started","message":"container started","type":"Normal"}"#;
+    c.kubectl(&["create", "-f", "-"], Some(event)).await.expect_ok("core event");
+    let note = c
+        .kubectl(&["get", "events.events.k8s.io", "e1", "-o", "jsonpath={.note} {.regarding.name}"], None)
+        .await
+        .expect_ok("get as events.k8s.io");
+    assert_eq!(note, "container started p");
+}
