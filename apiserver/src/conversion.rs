@@ -47,11 +47,17 @@ fn object(value: Value) -> Result<Map<String, Value>, ApiError> {
 fn is_cpu_utilization(metric: &Value) -> bool {
     metric.get("type").and_then(Value::as_str) == Some("Resource")
         && metric.pointer("/resource/name").and_then(Value::as_str) == Some("cpu")
-        && metric.pointer("/resource/target/type").and_then(Value::as_str) == Some("Utilization")
+        && metric
+            .pointer("/resource/target/type")
+            .and_then(Value::as_str)
+            == Some("Utilization")
 }
 
 fn take_annotation(obj: &mut Map<String, Value>, key: &str) -> Option<Value> {
-    let annotations = obj.get_mut("metadata")?.get_mut("annotations")?.as_object_mut()?;
+    let annotations = obj
+        .get_mut("metadata")?
+        .get_mut("annotations")?
+        .as_object_mut()?;
     let text = annotations.remove(key)?;
     if annotations.is_empty()
         && let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
@@ -124,7 +130,10 @@ fn hpa_v2_to_v1(value: Value) -> Result<Value, ApiError> {
         if let Some(Value::Array(metrics)) = spec.remove("metrics") {
             let (cpu, other): (Vec<Value>, Vec<Value>) =
                 metrics.into_iter().partition(is_cpu_utilization);
-            if let Some(target) = cpu.first().and_then(|m| m.pointer("/resource/target/averageUtilization")) {
+            if let Some(target) = cpu
+                .first()
+                .and_then(|m| m.pointer("/resource/target/averageUtilization"))
+            {
                 spec.insert("targetCPUUtilizationPercentage".into(), target.clone());
             }
             if !other.is_empty() {
@@ -142,7 +151,10 @@ fn hpa_v2_to_v1(value: Value) -> Result<Value, ApiError> {
                     && m.pointer("/resource/name").and_then(Value::as_str) == Some("cpu")
                     && m.pointer("/resource/current/averageUtilization").is_some()
             });
-            if let Some(current) = cpu.first().and_then(|m| m.pointer("/resource/current/averageUtilization")) {
+            if let Some(current) = cpu
+                .first()
+                .and_then(|m| m.pointer("/resource/current/averageUtilization"))
+            {
                 status.insert("currentCPUUtilizationPercentage".into(), current.clone());
             }
             if !other.is_empty() {
@@ -174,7 +186,11 @@ fn rename(value: Value, api_version: &str, to_core: bool) -> Result<Value, ApiEr
     let mut obj = object(value)?;
     obj.insert("apiVersion".into(), json!(api_version));
     for (events, core) in EVENT_FIELDS {
-        let (from, to) = if to_core { (events, core) } else { (core, events) };
+        let (from, to) = if to_core {
+            (events, core)
+        } else {
+            (core, events)
+        };
         if let Some(v) = obj.remove(*from) {
             obj.insert((*to).to_owned(), v);
         }
@@ -202,8 +218,14 @@ mod tests {
                      "maxReplicas": 5, "targetCPUUtilizationPercentage": 70},
             "status": {"currentReplicas": 2, "desiredReplicas": 2, "currentCPUUtilizationPercentage": 40}});
         let v2 = hpa_v1_to_v2(v1.clone()).expect("to v2");
-        assert_eq!(v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70);
-        assert_eq!(v2["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"], 40);
+        assert_eq!(
+            v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            70
+        );
+        assert_eq!(
+            v2["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"],
+            40
+        );
         assert_eq!(hpa_v2_to_v1(v2).expect("to v1"), v1);
     }
 

@@ -134,18 +134,28 @@ impl ApiError {
     }
 
     pub fn path_not_found() -> ApiError {
-        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn not_acceptable(what: &str) -> ApiError {
-        ApiError::new(406, "NotAcceptable", format!("only the following media types are accepted: {what}"))
+        ApiError::new(
+            406,
+            "NotAcceptable",
+            format!("only the following media types are accepted: {what}"),
+        )
     }
 
     pub fn unsupported_media_type(content_type: &str) -> ApiError {
         ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"
+            ),
         )
     }
 
@@ -238,9 +248,11 @@ impl From<ultrak8s_store::error::StoreError> for ApiError {
             StoreError::FutureRevision { current } => ApiError::timeout(format!(
                 "Too large resource version, current resource version is {current}"
             )),
-            StoreError::RequestTooLarge => {
-                ApiError::new(413, "RequestEntityTooLarge", "etcdserver: request is too large")
-            }
+            StoreError::RequestTooLarge => ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                "etcdserver: request is too large",
+            ),
             StoreError::Unavailable { .. } => ApiError::unavailable(error),
             other => ApiError::internal(other),
         }
@@ -400,7 +412,10 @@ mod tests {
     #[test]
     fn field_errors_print_as_upstream() {
         let required = FieldError::required("spec.containers[0].image", "");
-        assert_eq!(required.to_string(), "spec.containers[0].image: Required value");
+        assert_eq!(
+            required.to_string(),
+            "spec.containers[0].image: Required value"
+        );
         let invalid = FieldError::invalid("metadata.name", "\"Foo\"", "must be lowercase");
         assert_eq!(
             invalid.to_string(),

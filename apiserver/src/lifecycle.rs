@@ -76,10 +76,15 @@ impl ApiServer {
                 }
                 let deleted = self
                     .registry
-                    .delete_collection(resource, Some(name), &ListOptions::default(), &DeleteOptions {
-                        grace_period_seconds: Some(0),
-                        ..DeleteOptions::default()
-                    })
+                    .delete_collection(
+                        resource,
+                        Some(name),
+                        &ListOptions::default(),
+                        &DeleteOptions {
+                            grace_period_seconds: Some(0),
+                            ..DeleteOptions::default()
+                        },
+                    )
                     .await?;
                 remaining += deleted
                     .iter()
@@ -95,11 +100,20 @@ impl ApiServer {
         // Drop the `kubernetes` finalizer from spec (what `/finalize` does), then the object.
         let current = self.registry.get(namespaces, None, name).await?;
         let mut ns: Value = serde_json::from_slice(&current).map_err(ApiError::internal)?;
-        if let Some(finalizers) = ns.pointer_mut("/spec/finalizers").and_then(Value::as_array_mut) {
+        if let Some(finalizers) = ns
+            .pointer_mut("/spec/finalizers")
+            .and_then(Value::as_array_mut)
+        {
             finalizers.retain(|f| f != KUBERNETES_FINALIZER);
         }
-        self.registry.replace_whole(namespaces, None, name, ns).await?;
-        match self.registry.delete(namespaces, None, name, &DeleteOptions::default()).await {
+        self.registry
+            .replace_whole(namespaces, None, name, ns)
+            .await?;
+        match self
+            .registry
+            .delete(namespaces, None, name, &DeleteOptions::default())
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code == 404 => Ok(()),
             Err(e) => Err(e),

@@ -160,7 +160,8 @@ where
     }
 
     fn validate_update(&self, new: &dyn KubeObject, old: &dyn KubeObject) -> Vec<FieldError> {
-        self.strategy.validate_update(self.cast(new), self.cast(old))
+        self.strategy
+            .validate_update(self.cast(new), self.cast(old))
     }
 
     fn field(&self, obj: &dyn KubeObject, name: &str) -> Option<String> {

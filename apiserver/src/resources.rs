@@ -164,16 +164,21 @@ const ALL: &[&str] = &["all"];
 
 /// Every built-in resource this server serves.
 pub fn builtin() -> Vec<Resource> {
-    use crate::strategy::{namespace, node, pod, rbac, service};
+    use crate::strategy::{
+        apps as apps_strategy, batch as batch_strategy, config, event, lease, namespace, node, pod,
+        rbac, service,
+    };
     use k8s_openapi::api::{
         admissionregistration::v1 as admission, apps::v1 as apps, autoscaling::v1 as as1,
-        autoscaling::v2 as as2, batch::v1 as batch, certificates::v1 as certificates,
-        coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
-        events::v1 as events, flowcontrol::v1 as flowcontrol, networking::v1 as networking,
-        node::v1 as nodev1, policy::v1 as policy, rbac::v1 as rbacv1, resource::v1 as dra,
-        scheduling::v1 as scheduling, storage::v1 as storage,
+        autoscaling::v2 as as2, certificates::v1 as certificates, core::v1 as core,
+        discovery::v1 as discovery, events::v1 as events, flowcontrol::v1 as flowcontrol,
+        networking::v1 as networking, node::v1 as nodev1, policy::v1 as policy, rbac::v1 as rbacv1,
+        resource::v1 as dra, scheduling::v1 as scheduling, storage::v1 as storage,
     };
-    let short = |short_names| Extra { short_names, ..NONE };
+    let short = |short_names| Extra {
+        short_names,
+        ..NONE
+    };
     let status = |short_names| Extra {
         short_names,
         subresources: STATUS,
@@ -192,7 +197,11 @@ pub fn builtin() -> Vec<Resource> {
             Extra {
                 short_names: &["po"],
                 categories: ALL,
-                subresources: &[Subresource::Status, Subresource::Binding, Subresource::Eviction],
+                subresources: &[
+                    Subresource::Status,
+                    Subresource::Binding,
+                    Subresource::Eviction,
+                ],
                 ..NONE
             },
         ),
@@ -229,16 +238,19 @@ pub fn builtin() -> Vec<Resource> {
                 ..NONE
             },
         ),
-        plain::<core::ConfigMap>(short(&["cm"])),
-        plain::<core::Secret>(NONE),
+        typed(config::ConfigMapStrategy, short(&["cm"])),
+        typed(config::SecretStrategy, NONE),
         plain::<core::ServiceAccount>(short(&["sa"])),
         plain::<core::PersistentVolume>(status(&["pv"])),
         plain::<core::PersistentVolumeClaim>(status(&["pvc"])),
-        plain::<core::Event>(Extra {
-            short_names: &["ev"],
-            create_on_update: true,
-            ..NONE
-        }),
+        typed(
+            event::EventStrategy,
+            Extra {
+                short_names: &["ev"],
+                create_on_update: true,
+                ..NONE
+            },
+        ),
         plain::<core::LimitRange>(short(&["limits"])),
         plain::<core::ResourceQuota>(status(&["quota"])),
         plain::<core::ReplicationController>(Extra {
@@ -247,14 +259,23 @@ pub fn builtin() -> Vec<Resource> {
         }),
         plain::<core::PodTemplate>(NONE),
         // apps/v1
-        plain::<apps::Deployment>(workload(&["deploy"], STATUS_SCALE)),
-        plain::<apps::ReplicaSet>(workload(&["rs"], STATUS_SCALE)),
-        plain::<apps::StatefulSet>(workload(&["sts"], STATUS_SCALE)),
-        plain::<apps::DaemonSet>(workload(&["ds"], STATUS)),
+        typed(
+            apps_strategy::DeploymentStrategy,
+            workload(&["deploy"], STATUS_SCALE),
+        ),
+        typed(
+            apps_strategy::ReplicaSetStrategy,
+            workload(&["rs"], STATUS_SCALE),
+        ),
+        typed(
+            apps_strategy::StatefulSetStrategy,
+            workload(&["sts"], STATUS_SCALE),
+        ),
+        typed(apps_strategy::DaemonSetStrategy, workload(&["ds"], STATUS)),
         plain::<apps::ControllerRevision>(NONE),
         // batch/v1
-        plain::<batch::Job>(workload(&[], STATUS)),
-        plain::<batch::CronJob>(workload(&["cj"], STATUS)),
+        typed(batch_strategy::JobStrategy, workload(&[], STATUS)),
+        typed(batch_strategy::CronJobStrategy, workload(&["cj"], STATUS)),
         // autoscaling: stored as v2, v1 converted.
         plain::<as1::HorizontalPodAutoscaler>(Extra {
             conversion: Some(&conversion::HPA_V1),
@@ -262,10 +283,13 @@ pub fn builtin() -> Vec<Resource> {
         }),
         plain::<as2::HorizontalPodAutoscaler>(workload(&["hpa"], STATUS)),
         // coordination.k8s.io/v1
-        plain::<coordination::Lease>(Extra {
-            create_on_update: true,
-            ..NONE
-        }),
+        typed(
+            lease::LeaseStrategy,
+            Extra {
+                create_on_update: true,
+                ..NONE
+            },
+        ),
         // discovery.k8s.io/v1
         plain::<discovery::EndpointSlice>(NONE),
         // events.k8s.io/v1: stored as core/v1 events, converted.
@@ -289,7 +313,10 @@ pub fn builtin() -> Vec<Resource> {
         typed(rbac::RbacStrategy::<rbacv1::Role>::new(), NONE),
         typed(rbac::RbacStrategy::<rbacv1::RoleBinding>::new(), NONE),
         typed(rbac::RbacStrategy::<rbacv1::ClusterRole>::new(), NONE),
-        typed(rbac::RbacStrategy::<rbacv1::ClusterRoleBinding>::new(), NONE),
+        typed(
+            rbac::RbacStrategy::<rbacv1::ClusterRoleBinding>::new(),
+            NONE,
+        ),
         // scheduling.k8s.io/v1
         plain::<scheduling::PriorityClass>(short(&["pc"])),
         // storage.k8s.io/v1

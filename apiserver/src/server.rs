@@ -17,7 +17,8 @@ use crate::resources::{Resources, builtin};
 pub const GIT_VERSION: &str = "v1.35.0-ultrak8s";
 
 /// The namespaces every cluster has.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 pub struct ApiServer {
     pub resources: Resources,
@@ -103,7 +104,11 @@ impl ApiServer {
                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": config.secure_port}],
             },
         });
-        ignore_exists(self.registry.create(services, Some("default"), service, &opts).await)?;
+        ignore_exists(
+            self.registry
+                .create(services, Some("default"), service, &opts)
+                .await,
+        )?;
         let endpoints = self
             .resources
             .get("", "v1", "endpoints")
@@ -118,7 +123,11 @@ impl ApiServer {
                 "ports": [{"name": "https", "port": config.secure_port, "protocol": "TCP"}],
             }],
         });
-        ignore_exists(self.registry.create(endpoints, Some("default"), body, &opts).await)?;
+        ignore_exists(
+            self.registry
+                .create(endpoints, Some("default"), body, &opts)
+                .await,
+        )?;
         Ok(())
     }
 }

@@ -10,7 +10,11 @@ mod server;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ultrak8s", version, about = "A Kubernetes control plane for AI clusters")]
+#[command(
+    name = "ultrak8s",
+    version,
+    about = "A Kubernetes control plane for AI clusters"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,7 +38,9 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),

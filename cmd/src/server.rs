@@ -70,8 +70,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {api_addr}"))?;
     // Port 0 picks a free port; the kubeconfig and the `kubernetes` Service name the real one.
     let api_addr = api_listener.local_addr()?;
-    let advertise = args.advertise_address.unwrap_or_else(default_advertise_address);
-    let server_url = format!("https://{}", SocketAddr::new(kubeconfig_host(&args), api_addr.port()));
+    let advertise = args
+        .advertise_address
+        .unwrap_or_else(default_advertise_address);
+    let server_url = format!(
+        "https://{}",
+        SocketAddr::new(kubeconfig_host(&args), api_addr.port())
+    );
     let mut pki_options = PkiOptions::new(server_url);
     pki_options.extra_sans = args.tls_sans.clone();
     pki_options.extra_sans.push(advertise.to_string());

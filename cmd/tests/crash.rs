@@ -117,7 +117,10 @@ async fn check_all_present(server: &Server, acked: &BTreeMap<String, String>) {
         let options = etcd_client::GetOptions::new()
             .with_range("/registry/configmaps/crash0")
             .with_limit(1000);
-        let page = client.get(start.as_str(), Some(options)).await.expect("get");
+        let page = client
+            .get(start.as_str(), Some(options))
+            .await
+            .expect("get");
         for kv in page.kvs() {
             let key = kv.key_str().expect("utf8").to_owned();
             stored.insert(key, kv.value_str().expect("utf8").to_owned());
@@ -127,7 +130,10 @@ async fn check_all_present(server: &Server, acked: &BTreeMap<String, String>) {
             _ => break,
         }
     }
-    let missing: Vec<&String> = acked.keys().filter(|k| stored.get(*k) != acked.get(*k)).collect();
+    let missing: Vec<&String> = acked
+        .keys()
+        .filter(|k| stored.get(*k) != acked.get(*k))
+        .collect();
     assert!(
         missing.is_empty(),
         "{} acknowledged writes lost, e.g. {:?}",

@@ -42,11 +42,9 @@ impl TestCluster {
         let mut config = StoreConfig::new(dir.path().join("store"));
         config.durability = Durability::Buffered;
         let store = Store::open(config).await?;
-        let listener = tokio::net::TcpListener::bind(SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            0,
-        ))
-        .await?;
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+                .await?;
         let port = listener.local_addr()?.port();
         let url = format!("https://127.0.0.1:{port}");
         let pki = Pki::load_or_create(dir.path(), &PkiOptions::new(url.clone()))?;
@@ -164,7 +162,11 @@ pub struct KubectlOutput {
 impl KubectlOutput {
     /// Panics with both streams unless kubectl succeeded; returns stdout (for tests).
     pub fn expect_ok(self, what: &str) -> String {
-        assert!(self.ok, "{what} failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(
+            self.ok,
+            "{what} failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self.stdout
     }
 }

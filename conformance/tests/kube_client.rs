@@ -38,24 +38,42 @@ fn api_code(error: &kube::Error) -> Option<u16> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_update_conflicts_and_a_fresh_one_wins() {
     let (_c, api) = setup().await;
-    let created = api.create(&PostParams::default(), &config_map("cm", "1")).await.expect("create");
+    let created = api
+        .create(&PostParams::default(), &config_map("cm", "1"))
+        .await
+        .expect("create");
     let mut first = created.clone();
     first.data = Some(BTreeMap::from([("v".to_owned(), "2".to_owned())]));
-    let updated = api.replace("cm", &PostParams::default(), &first).await.expect("update");
-    assert_ne!(updated.metadata.resource_version, created.metadata.resource_version);
+    let updated = api
+        .replace("cm", &PostParams::default(), &first)
+        .await
+        .expect("update");
+    assert_ne!(
+        updated.metadata.resource_version,
+        created.metadata.resource_version
+    );
 
     // The second writer still holds the first version.
     let mut stale = created;
     stale.data = Some(BTreeMap::from([("v".to_owned(), "3".to_owned())]));
-    let error = api.replace("cm", &PostParams::default(), &stale).await.expect_err("conflict");
+    let error = api
+        .replace("cm", &PostParams::default(), &stale)
+        .await
+        .expect_err("conflict");
     assert_eq!(api_code(&error), Some(409), "{error:?}");
     match &error {
         kube::Error::Api(status) => assert_eq!(status.reason, "Conflict"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(api.get("cm").await.expect("get").data.expect("data")["v"], "2");
+    assert_eq!(
+        api.get("cm").await.expect("get").data.expect("data")["v"],
+        "2"
+    );
 
-    let again = api.create(&PostParams::default(), &config_map("cm", "x")).await.expect_err("exists");
+    let again = api
+        .create(&PostParams::default(), &config_map("cm", "x"))
+        .await
+        .expect_err("exists");
     assert_eq!(api_code(&again), Some(409));
 }
 
@@ -63,9 +81,12 @@ async fn a_stale_update_conflicts_and_a_fresh_one_wins() {
 async fn pages_of_a_list_stay_at_one_revision_while_others_write() {
     let (_c, api) = setup().await;
     for i in 0..45 {
-        api.create(&PostParams::default(), &config_map(&format!("a{i:02}"), "x"))
-            .await
-            .expect("create");
+        api.create(
+            &PostParams::default(),
+            &config_map(&format!("a{i:02}"), "x"),
+        )
+        .await
+        .expect("create");
     }
     let mut names = Vec::new();
     let mut token: Option<String> = None;
@@ -82,13 +103,19 @@ async fn pages_of_a_list_stay_at_one_revision_while_others_write() {
             assert_eq!(page.metadata.remaining_item_count, Some(35));
         }
         let rv = page.metadata.resource_version.clone();
-        assert!(revision.is_none() || revision == rv, "every page is read at the first page's revision");
+        assert!(
+            revision.is_none() || revision == rv,
+            "every page is read at the first page's revision"
+        );
         revision = rv;
         names.extend(page.items.into_iter().filter_map(|cm| cm.metadata.name));
         // Writes between pages: a new object sorting in the middle, a delete, an update.
-        api.create(&PostParams::default(), &config_map(&format!("a{pages:02}x"), "new"))
-            .await
-            .expect("create between pages");
+        api.create(
+            &PostParams::default(),
+            &config_map(&format!("a{pages:02}x"), "new"),
+        )
+        .await
+        .expect("create between pages");
         match page.metadata.continue_ {
             Some(t) if !t.is_empty() => token = Some(t),
             _ => break,
@@ -96,35 +123,61 @@ async fn pages_of_a_list_stay_at_one_revision_while_others_write() {
     }
     assert_eq!(pages, 5);
     let expected: Vec<String> = (0..45).map(|i| format!("a{i:02}")).collect();
-    assert_eq!(names, expected, "the list is the snapshot of the first page");
+    assert_eq!(
+        names, expected,
+        "the list is the snapshot of the first page"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_resumes_from_a_resource_version_and_gets_410_below_compaction() {
     let (c, api) = setup().await;
-    api.create(&PostParams::default(), &config_map("w0", "0")).await.expect("create");
+    api.create(&PostParams::default(), &config_map("w0", "0"))
+        .await
+        .expect("create");
     let list = api.list(&ListParams::default()).await.expect("list");
     let from = list.metadata.resource_version.expect("rv");
     for i in 1..=3 {
-        api.create(&PostParams::default(), &config_map(&format!("w{i}"), "x")).await.expect("create");
+        api.create(&PostParams::default(), &config_map(&format!("w{i}"), "x"))
+            .await
+            .expect("create");
     }
     api.delete("w1", &Default::default()).await.expect("delete");
-    let stream = api.watch(&WatchParams::default().timeout(5), &from).await.expect("watch");
+    let stream = api
+        .watch(&WatchParams::default().timeout(5), &from)
+        .await
+        .expect("watch");
     let events: Vec<_> = stream.take(4).try_collect().await.expect("events");
     let seen: Vec<String> = events
         .iter()
         .map(|e| match e {
-            WatchEvent::Added(cm) => format!("ADDED {}", cm.metadata.name.clone().unwrap_or_default()),
-            WatchEvent::Deleted(cm) => format!("DELETED {}", cm.metadata.name.clone().unwrap_or_default()),
+            WatchEvent::Added(cm) => {
+                format!("ADDED {}", cm.metadata.name.clone().unwrap_or_default())
+            }
+            WatchEvent::Deleted(cm) => {
+                format!("DELETED {}", cm.metadata.name.clone().unwrap_or_default())
+            }
             other => format!("{other:?}"),
         })
         .collect();
     assert_eq!(seen, ["ADDED w1", "ADDED w2", "ADDED w3", "DELETED w1"]);
     if let WatchEvent::Deleted(cm) = &events[3] {
         // The delete carries the deletion's revision, so resuming from it does not replay it.
-        let rv: u64 = cm.metadata.resource_version.as_deref().unwrap_or("0").parse().expect("rv");
+        let rv: u64 = cm
+            .metadata
+            .resource_version
+            .as_deref()
+            .unwrap_or("0")
+            .parse()
+            .expect("rv");
         let created: u64 = match &events[0] {
-            WatchEvent::Added(cm) => cm.metadata.resource_version.as_deref().unwrap_or("0").parse().expect("rv"),
+            WatchEvent::Added(cm) => cm
+                .metadata
+                .resource_version
+                .as_deref()
+                .unwrap_or("0")
+                .parse()
+                .expect("rv"),
             _ => 0,
         };
         assert!(rv > created);
@@ -133,13 +186,28 @@ async fn a_watch_resumes_from_a_resource_version_and_gets_410_below_compaction()
     // Compact past `from`: the cache's history still reaches back, but a start below the
     // store's compaction and outside the cache gets 410 Gone.
     for i in 0..20 {
-        api.create(&PostParams::default(), &config_map(&format!("fill{i}"), "x")).await.expect("create");
+        api.create(
+            &PostParams::default(),
+            &config_map(&format!("fill{i}"), "x"),
+        )
+        .await
+        .expect("create");
     }
-    let now = api.list(&ListParams::default()).await.expect("list").metadata.resource_version.expect("rv");
+    let now = api
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
     let now = ultrak8s_store::types::Revision::new(now.parse().expect("number")).expect("nonzero");
     c.store.compact(now).await.expect("compact");
     let ancient = "1";
-    let mut stream = api.watch(&WatchParams::default().timeout(5), ancient).await.expect("watch").boxed();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(5), ancient)
+        .await
+        .expect("watch")
+        .boxed();
     let mut got_gone = false;
     while let Some(event) = stream.next().await {
         if let Ok(WatchEvent::Error(status)) = event {
@@ -148,24 +216,38 @@ async fn a_watch_resumes_from_a_resource_version_and_gets_410_below_compaction()
             break;
         }
     }
-    assert!(got_gone, "a watch from a compacted revision ends with 410 Gone");
+    assert!(
+        got_gone,
+        "a watch from a compacted revision ends with 410 Gone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bookmarks_and_streaming_lists() {
     let (_c, api) = setup().await;
     for i in 0..3 {
-        api.create(&PostParams::default(), &config_map(&format!("s{i}"), "x")).await.expect("create");
+        api.create(&PostParams::default(), &config_map(&format!("s{i}"), "x"))
+            .await
+            .expect("create");
     }
     // Streaming list: the current objects as ADDED, then the bookmark that ends them.
     let params = WatchParams::default().initial_events().timeout(4);
     let stream = api.watch(&params, "").await.expect("streaming list");
     let events: Vec<_> = stream.take(4).try_collect().await.expect("events");
-    assert!(events[..3].iter().all(|e| matches!(e, WatchEvent::Added(_))), "{events:?}");
+    assert!(
+        events[..3]
+            .iter()
+            .all(|e| matches!(e, WatchEvent::Added(_))),
+        "{events:?}"
+    );
     match &events[3] {
         WatchEvent::Bookmark(bookmark) => {
             assert_eq!(
-                bookmark.metadata.annotations.get("k8s.io/initial-events-end").map(String::as_str),
+                bookmark
+                    .metadata
+                    .annotations
+                    .get("k8s.io/initial-events-end")
+                    .map(String::as_str),
                 Some("true")
             );
         }
@@ -176,10 +258,15 @@ async fn bookmarks_and_streaming_lists() {
     let list = api.list(&ListParams::default()).await.expect("list");
     let rv = list.metadata.resource_version.expect("rv");
     let started = std::time::Instant::now();
-    let stream = api.watch(&WatchParams::default().timeout(3), &rv).await.expect("watch");
+    let stream = api
+        .watch(&WatchParams::default().timeout(3), &rv)
+        .await
+        .expect("watch");
     let events: Vec<_> = stream.try_collect().await.expect("events");
     assert!(
-        events.iter().any(|e| matches!(e, WatchEvent::Bookmark(b) if !b.metadata.resource_version.is_empty())),
+        events.iter().any(
+            |e| matches!(e, WatchEvent::Bookmark(b) if !b.metadata.resource_version.is_empty())
+        ),
         "{events:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -193,17 +280,30 @@ async fn strict_field_validation_reports_unknown_and_duplicate_fields() {
     let post = |validation: &str| {
         http::Request::builder()
             .method("POST")
-            .uri(format!("/api/v1/namespaces/default/configmaps?fieldValidation={validation}"))
+            .uri(format!(
+                "/api/v1/namespaces/default/configmaps?fieldValidation={validation}"
+            ))
             .header("content-type", "application/json")
             .body(body.to_vec())
             .expect("request")
     };
-    let error = client.request_text(post("Strict")).await.expect_err("strict refuses");
+    let error = client
+        .request_text(post("Strict"))
+        .await
+        .expect_err("strict refuses");
     match &error {
         kube::Error::Api(status) => {
             assert_eq!(status.code, 400);
-            assert!(status.message.contains("unknown field \"extra\""), "{}", status.message);
-            assert!(status.message.contains("duplicate field \"metadata.name\""), "{}", status.message);
+            assert!(
+                status.message.contains("unknown field \"extra\""),
+                "{}",
+                status.message
+            );
+            assert!(
+                status.message.contains("duplicate field \"metadata.name\""),
+                "{}",
+                status.message
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -213,7 +313,10 @@ async fn strict_field_validation_reports_unknown_and_duplicate_fields() {
         .expect("list");
     assert!(list.items.is_empty(), "nothing was written");
     // Ignore accepts it: the last value of a repeated key wins, the unknown field is dropped.
-    let created = client.request_text(post("Ignore")).await.expect("ignore accepts");
+    let created = client
+        .request_text(post("Ignore"))
+        .await
+        .expect("ignore accepts");
     let created: serde_json::Value = serde_json::from_str(&created).expect("json");
     assert_eq!(created["metadata"]["name"], "d2");
     assert!(created.get("extra").is_none());

@@ -322,7 +322,9 @@ impl Eval<'_> {
                 target => compare_kv(compare.result, target, None),
             });
         }
-        Ok(kvs.iter().all(|kv| compare_kv(compare.result, &compare.target, Some(kv))))
+        Ok(kvs
+            .iter()
+            .all(|kv| compare_kv(compare.result, &compare.target, Some(kv))))
     }
 
     fn range(&mut self, req: &RangeRequest) -> Result<RangeResponse, StoreError> {

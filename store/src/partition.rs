@@ -329,7 +329,10 @@ impl Partition {
                 let current = self.engine.get(key, sequencer.latest)?;
                 if current.is_some_and(|kv| kv.lease == Some(lease)) {
                     let range = KeyRange::Single(key.clone());
-                    ops.push(Op::Delete(DeleteRequest { range, prev_kv: false }));
+                    ops.push(Op::Delete(DeleteRequest {
+                        range,
+                        prev_kv: false,
+                    }));
                 }
             }
             let txn = TxnRequest {

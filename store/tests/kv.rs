@@ -321,7 +321,10 @@ async fn nested_transactions_share_one_revision() {
         failure: vec![Op::Put(PutRequest::new(b(&cm("inner")), b("no")))],
     };
     let outer = TxnRequest {
-        success: vec![Op::Put(PutRequest::new(b(&cm("outer")), b("1"))), Op::Txn(inner)],
+        success: vec![
+            Op::Put(PutRequest::new(b(&cm("outer")), b("1"))),
+            Op::Txn(inner),
+        ],
         ..Default::default()
     };
     let response = store.txn(&outer).await.expect("txn");
@@ -332,5 +335,8 @@ async fn nested_transactions_share_one_revision() {
     }
     // The inner compare saw the outer put of the same transaction.
     assert_eq!(value(&store, &cm("inner")).as_deref(), Some("yes"));
-    assert_eq!(get(&store, &cm("inner")).expect("inner").mod_revision, rev(2));
+    assert_eq!(
+        get(&store, &cm("inner")).expect("inner").mod_revision,
+        rev(2)
+    );
 }

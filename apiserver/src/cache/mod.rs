@@ -76,15 +76,24 @@ pub struct Snapshot {
 
 impl WatchCache {
     /// Lists the resource from the store and starts following it.
-    pub async fn start(store: Arc<Store>, resource: Arc<Resource>) -> Result<Arc<WatchCache>, ApiError> {
+    pub async fn start(
+        store: Arc<Store>,
+        resource: Arc<Resource>,
+    ) -> Result<Arc<WatchCache>, ApiError> {
         let prefix = resource.prefix(None);
         let mut objects = BTreeMap::new();
         let mut start = None;
         let revision = store.partition_for_key(&prefix).revision();
         loop {
-            let page = store.list(&prefix, start.as_deref(), Some(revision), std::num::NonZeroU64::new(10_000))?;
+            let page = store.list(
+                &prefix,
+                start.as_deref(),
+                Some(revision),
+                std::num::NonZeroU64::new(10_000),
+            )?;
             for kv in page.kvs {
-                let object = CachedObject::new(&resource, kv.key.clone(), kv.value, kv.mod_revision)?;
+                let object =
+                    CachedObject::new(&resource, kv.key.clone(), kv.value, kv.mod_revision)?;
                 objects.insert(kv.key, Arc::new(object));
             }
             match page.continue_from {
@@ -150,7 +159,12 @@ impl WatchCache {
             let prev = state.objects.get(&event.key).cloned();
             let object = match event.change {
                 Change::Put(kv) => {
-                    match CachedObject::new(&self.resource, kv.key.clone(), kv.value, kv.mod_revision) {
+                    match CachedObject::new(
+                        &self.resource,
+                        kv.key.clone(),
+                        kv.value,
+                        kv.mod_revision,
+                    ) {
                         Ok(object) => {
                             let object = Arc::new(object);
                             state.objects.insert(kv.key, Arc::clone(&object));
@@ -203,9 +217,15 @@ impl WatchCache {
         let mut objects = BTreeMap::new();
         let mut start = None;
         loop {
-            let page = self.store.list(&self.prefix, start.as_deref(), Some(revision), std::num::NonZeroU64::new(10_000))?;
+            let page = self.store.list(
+                &self.prefix,
+                start.as_deref(),
+                Some(revision),
+                std::num::NonZeroU64::new(10_000),
+            )?;
             for kv in page.kvs {
-                let object = CachedObject::new(&self.resource, kv.key.clone(), kv.value, kv.mod_revision)?;
+                let object =
+                    CachedObject::new(&self.resource, kv.key.clone(), kv.value, kv.mod_revision)?;
                 objects.insert(kv.key, Arc::new(object));
             }
             match page.continue_from {
@@ -258,7 +278,10 @@ impl WatchCache {
         let state = self.state.read();
         let objects = state
             .objects
-            .range::<[u8], _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<[u8], _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(key, _)| key.starts_with(prefix))
             .filter(|(_, object)| keep(object))
             .map(|(_, object)| Arc::clone(object))
@@ -282,7 +305,10 @@ impl WatchCache {
         let receiver = self.events.subscribe();
         let objects = state
             .objects
-            .range::<[u8], _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<[u8], _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(key, _)| key.starts_with(prefix))
             .filter(|(_, object)| keep(object))
             .map(|(_, object)| Arc::clone(object))
@@ -298,10 +324,7 @@ impl WatchCache {
 
     /// The events after `revision` and a subscription to later ones; `None` when the history
     /// no longer reaches back to `revision` (the caller falls back to the store).
-    pub fn events_after(
-        &self,
-        revision: Revision,
-    ) -> Option<Replay> {
+    pub fn events_after(&self, revision: Revision) -> Option<Replay> {
         let state = self.state.read();
         if revision < state.history_from {
             return None;

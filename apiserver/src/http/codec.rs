@@ -57,13 +57,20 @@ fn media_ranges(accept: &str) -> impl Iterator<Item = MediaRange<'_>> {
 
 /// Picks the first acceptable form in the client's order; `what` says which `as=` forms the
 /// request can give (a Table of a list, of an object, discovery...).
-pub fn negotiate(accept: Option<&str>, allow_table: bool, discovery: bool) -> Result<Output, ApiError> {
+pub fn negotiate(
+    accept: Option<&str>,
+    allow_table: bool,
+    discovery: bool,
+) -> Result<Output, ApiError> {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Ok(Output::Json);
     };
     let json_acceptable = media_ranges(accept).any(|r| {
         r.param("as").is_none()
-            && matches!(r.essence, "application/json" | "*/*" | "application/*" | "application/yaml")
+            && matches!(
+                r.essence,
+                "application/json" | "*/*" | "application/*" | "application/yaml"
+            )
     });
     for range in media_ranges(accept) {
         if range.essence == PROTOBUF && range.param("as").is_none() && !json_acceptable {
@@ -115,9 +122,7 @@ pub fn decode_body(content_type: Option<&str>, body: &Bytes) -> Result<Value, Ap
 
 pub fn decode_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "couldn't get version/kind; json parse error: {e}"
-        ))
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
     })
 }
 
@@ -171,23 +176,48 @@ mod tests {
     #[test]
     fn kubectl_get_gets_a_table() {
         let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert_eq!(negotiate(Some(accept), true, false).expect("ok"), Output::Table);
-        assert_eq!(negotiate(Some(accept), false, false).expect("ok"), Output::Json);
+        assert_eq!(
+            negotiate(Some(accept), true, false).expect("ok"),
+            Output::Table
+        );
+        assert_eq!(
+            negotiate(Some(accept), false, false).expect("ok"),
+            Output::Json
+        );
         assert_eq!(negotiate(None, true, false).expect("ok"), Output::Json);
-        assert_eq!(negotiate(Some("application/yaml"), true, false).expect("ok"), Output::Yaml);
+        assert_eq!(
+            negotiate(Some("application/yaml"), true, false).expect("ok"),
+            Output::Yaml
+        );
         assert_eq!(
             negotiate(Some("application/vnd.kubernetes.protobuf"), true, false).expect("ok"),
             Output::Protobuf
         );
         assert_eq!(
-            negotiate(Some("application/vnd.kubernetes.protobuf, application/json"), true, false)
-                .expect("ok"),
+            negotiate(
+                Some("application/vnd.kubernetes.protobuf, application/json"),
+                true,
+                false
+            )
+            .expect("ok"),
             Output::Json
         );
-        assert_eq!(negotiate(Some("text/html"), true, false).expect_err("an error").code, 406);
-        let discovery = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
-        assert_eq!(negotiate(Some(discovery), false, true).expect("ok"), Output::AggregatedDiscovery);
-        assert_eq!(negotiate(Some(discovery), false, false).expect("ok"), Output::Json);
+        assert_eq!(
+            negotiate(Some("text/html"), true, false)
+                .expect_err("an error")
+                .code,
+            406
+        );
+        let discovery =
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(
+            negotiate(Some(discovery), false, true).expect("ok"),
+            Output::AggregatedDiscovery
+        );
+        assert_eq!(
+            negotiate(Some(discovery), false, false).expect("ok"),
+            Output::Json
+        );
     }
 
     #[test]
@@ -196,8 +226,23 @@ mod tests {
         let value = decode_body(Some("application/yaml"), &yaml).expect("ok");
         assert_eq!(value["metadata"]["name"], "x");
         let bad = Bytes::from_static(b"{not json");
-        assert_eq!(decode_body(Some("application/json"), &bad).expect_err("an error").code, 400);
-        assert_eq!(decode_body(Some("application/vnd.kubernetes.protobuf"), &bad).expect_err("an error").code, 400);
-        assert_eq!(decode_body(Some("application/cbor"), &bad).expect_err("an error").code, 415);
+        assert_eq!(
+            decode_body(Some("application/json"), &bad)
+                .expect_err("an error")
+                .code,
+            400
+        );
+        assert_eq!(
+            decode_body(Some("application/vnd.kubernetes.protobuf"), &bad)
+                .expect_err("an error")
+                .code,
+            400
+        );
+        assert_eq!(
+            decode_body(Some("application/cbor"), &bad)
+                .expect_err("an error")
+                .code,
+            415
+        );
     }
 }

@@ -28,7 +28,10 @@ fn subresource_verbs(sub: Subresource) -> &'static [&'static str] {
 }
 
 /// The group, version and kind a subresource answers with.
-fn subresource_kind(resource: &Resource, sub: Subresource) -> (&'static str, &'static str, &'static str) {
+fn subresource_kind(
+    resource: &Resource,
+    sub: Subresource,
+) -> (&'static str, &'static str, &'static str) {
     match sub {
         Subresource::Status => (resource.group, resource.version, resource.kind),
         Subresource::Scale => ("autoscaling", "v1", "Scale"),

@@ -121,20 +121,21 @@ impl ApiServer {
             return Err(ApiError::method_not_allowed());
         }
         match target {
-            Target::Root { legacy } => {
-                match codec::negotiate(accept.as_deref(), false, true)? {
-                    Output::AggregatedDiscovery => {
-                        let doc = if legacy {
-                            self.discovery.aggregated_legacy.clone()
-                        } else {
-                            self.discovery.aggregated_groups.clone()
-                        };
-                        Ok(respond::with_type(200, doc, AGGREGATED_CONTENT_TYPE))
-                    }
-                    _ if legacy => Ok(respond::json_bytes(200, self.discovery.api_versions.clone())),
-                    _ => Ok(respond::json_bytes(200, self.discovery.group_list.clone())),
+            Target::Root { legacy } => match codec::negotiate(accept.as_deref(), false, true)? {
+                Output::AggregatedDiscovery => {
+                    let doc = if legacy {
+                        self.discovery.aggregated_legacy.clone()
+                    } else {
+                        self.discovery.aggregated_groups.clone()
+                    };
+                    Ok(respond::with_type(200, doc, AGGREGATED_CONTENT_TYPE))
                 }
-            }
+                _ if legacy => Ok(respond::json_bytes(
+                    200,
+                    self.discovery.api_versions.clone(),
+                )),
+                _ => Ok(respond::json_bytes(200, self.discovery.group_list.clone())),
+            },
             Target::Group(group) => self
                 .discovery
                 .group(&group)
@@ -239,8 +240,11 @@ impl ApiServer {
             (Verb::List, None) => {
                 let opts = list_options(r, &query)?;
                 let listed = registry.list(s, ns, &opts).await?;
-                let items: Vec<Bytes> =
-                    listed.items.into_iter().map(out).collect::<Result<_, _>>()?;
+                let items: Vec<Bytes> = listed
+                    .items
+                    .into_iter()
+                    .map(out)
+                    .collect::<Result<_, _>>()?;
                 let meta = respond::list_meta(
                     &listed.resource_version.to_string(),
                     listed.continue_token.as_deref(),
@@ -249,8 +253,15 @@ impl ApiServer {
                 respond::list(r, &items, meta, output, include)
             }
             (Verb::Watch, None) => {
-                self.watch(Arc::clone(&resource), Arc::clone(&stored), ns, &query, output, include)
-                    .await
+                self.watch(
+                    Arc::clone(&resource),
+                    Arc::clone(&stored),
+                    ns,
+                    &query,
+                    output,
+                    include,
+                )
+                .await
             }
             (Verb::Create, None) => {
                 let mut opts = write_options(&query)?;
@@ -264,7 +275,9 @@ impl ApiServer {
                 let mut opts = write_options(&query)?;
                 opts.duplicate_fields = super::duplicates::duplicate_fields(&body);
                 let value = convert_in(r, codec::decode_body(content_type.as_deref(), &body)?)?;
-                let written = registry.update(s, ns, name, subresource, value, &opts).await?;
+                let written = registry
+                    .update(s, ns, name, subresource, value, &opts)
+                    .await?;
                 let status = if written.created { 201 } else { 200 };
                 let response = respond::object(status, r, out(written.bytes)?, output, include)?;
                 Ok(respond::warn(response, &written.warnings))
@@ -288,7 +301,9 @@ impl ApiServer {
                 };
                 match deleted {
                     Deleted::Gone(bytes) => respond::object(200, r, out(bytes)?, output, include),
-                    Deleted::Pending(bytes) => respond::object(202, r, out(bytes)?, output, include),
+                    Deleted::Pending(bytes) => {
+                        respond::object(202, r, out(bytes)?, output, include)
+                    }
                 }
             }
             (Verb::DeleteCollection, None) => {
@@ -301,12 +316,31 @@ impl ApiServer {
                         Deleted::Gone(b) | Deleted::Pending(b) => out(b),
                     })
                     .collect::<Result<_, _>>()?;
-                let rv = registry.store().partition_for_key(&r.prefix(None)).revision();
-                respond::list(r, &items, respond::list_meta(&rv.to_string(), None, None), output, include)
+                let rv = registry
+                    .store()
+                    .partition_for_key(&r.prefix(None))
+                    .revision();
+                respond::list(
+                    r,
+                    &items,
+                    respond::list_meta(&rv.to_string(), None, None),
+                    output,
+                    include,
+                )
             }
             (verb, Some(sub)) => {
-                super::subresource::handle(self, r, ns, name, sub, verb, &query, content_type.as_deref(), &body)
-                    .await
+                super::subresource::handle(
+                    self,
+                    r,
+                    ns,
+                    name,
+                    sub,
+                    verb,
+                    &query,
+                    content_type.as_deref(),
+                    &body,
+                )
+                .await
             }
         }
     }
@@ -320,7 +354,11 @@ impl ApiServer {
         output: Output,
         include: IncludeObject,
     ) -> Result<Response<Body>, ApiError> {
-        let filter = Filter::parse(&resource, query.get("labelSelector"), query.get("fieldSelector"))?;
+        let filter = Filter::parse(
+            &resource,
+            query.get("labelSelector"),
+            query.get("fieldSelector"),
+        )?;
         let timeout = match query.int("timeoutSeconds")? {
             Some(seconds) if seconds > 0 => Duration::from_secs(seconds.unsigned_abs()),
             _ => {
@@ -362,9 +400,10 @@ impl ApiServer {
         } else {
             "application/json"
         };
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        );
         Ok(response)
     }
 }
@@ -398,7 +437,8 @@ fn encode_event(
     let event = if resource.conversion.is_some() && event.kind != WatchEventType::Error {
         converted = WatchEvent {
             kind: event.kind,
-            object: convert_out(resource, event.object.clone()).unwrap_or_else(|_| event.object.clone()),
+            object: convert_out(resource, event.object.clone())
+                .unwrap_or_else(|_| event.object.clone()),
         };
         &converted
     } else {
@@ -407,7 +447,10 @@ fn encode_event(
     if output == Output::Protobuf {
         // Length-prefixed WatchEvent frames; the object inside carries the protobuf envelope.
         let object = respond::to_protobuf(&event.object).unwrap_or_default();
-        return Bytes::from(crate::protobuf::encode_watch_event(event.kind.as_str(), &object));
+        return Bytes::from(crate::protobuf::encode_watch_event(
+            event.kind.as_str(),
+            &object,
+        ));
     }
     let object: Bytes = match (output, event.kind) {
         (_, WatchEventType::Error | WatchEventType::Bookmark)
@@ -420,7 +463,12 @@ fn encode_event(
                 .ok()
                 .and_then(|v| v.pointer("/metadata/resourceVersion").cloned())
                 .unwrap_or(json!(""));
-            let doc = table::table(printer, &[&event.object], include, json!({"resourceVersion": rv}));
+            let doc = table::table(
+                printer,
+                &[&event.object],
+                include,
+                json!({"resourceVersion": rv}),
+            );
             Bytes::from(doc.to_string())
         }
         (Output::PartialMetadata, _) => {
@@ -453,7 +501,9 @@ async fn read_body(req: Request<hyper::body::Incoming>) -> Result<Bytes, ApiErro
         Err(error) if error.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::too_large(MAX_BODY_BYTES))
         }
-        Err(error) => Err(ApiError::bad_request(format!("reading the body failed: {error}"))),
+        Err(error) => Err(ApiError::bad_request(format!(
+            "reading the body failed: {error}"
+        ))),
     }
 }
 
@@ -505,8 +555,15 @@ fn list_options(resource: &Resource, query: &Query) -> Result<ListOptions, ApiEr
         resource_version: query.get("resourceVersion").unwrap_or_default().to_owned(),
         rv_match,
         limit,
-        continue_token: query.get("continue").filter(|c| !c.is_empty()).map(str::to_owned),
-        filter: Filter::parse(resource, query.get("labelSelector"), query.get("fieldSelector"))?,
+        continue_token: query
+            .get("continue")
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned),
+        filter: Filter::parse(
+            resource,
+            query.get("labelSelector"),
+            query.get("fieldSelector"),
+        )?,
     })
 }
 
@@ -519,7 +576,11 @@ pub(crate) fn delete_options(query: &Query, body: &Bytes) -> Result<DeleteOption
     let propagation_str = query
         .get("propagationPolicy")
         .map(str::to_owned)
-        .or_else(|| body.get("propagationPolicy").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| {
+            body.get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .or_else(|| {
             // The deprecated `orphanDependents` field.
             body.get("orphanDependents")
@@ -566,8 +627,14 @@ pub(crate) fn delete_options(query: &Query, body: &Bytes) -> Result<DeleteOption
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/version" | "/version/" | "/healthz" | "/livez" | "/readyz" | "/healthz/ping"
-            | "/livez/ping" | "/readyz/ping"
+        "/version"
+            | "/version/"
+            | "/healthz"
+            | "/livez"
+            | "/readyz"
+            | "/healthz/ping"
+            | "/livez/ping"
+            | "/readyz/ping"
     )
 }
 

@@ -37,7 +37,8 @@ impl ApiServer {
         path: &str,
         hash: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
-        let (Some(doc), Some(current)) = (self.openapi.v3_document(path), self.openapi.v3_hash(path))
+        let (Some(doc), Some(current)) =
+            (self.openapi.v3_document(path), self.openapi.v3_hash(path))
         else {
             return Err(ApiError::path_not_found());
         };

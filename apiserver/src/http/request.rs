@@ -31,11 +31,16 @@ pub enum Verb {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Target {
     /// `/api` or `/apis`.
-    Root { legacy: bool },
+    Root {
+        legacy: bool,
+    },
     /// `/apis/{group}`.
     Group(String),
     /// `/api/v1`, `/apis/{group}/{version}`.
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     Resource(RequestInfo),
 }
 
@@ -132,7 +137,11 @@ mod tests {
         assert_eq!(ns.resource, "namespaces");
         assert_eq!(ns.name.as_deref(), Some("default"));
         assert_eq!(ns.namespace, None);
-        let status = info(Method::PUT, "/apis/apps/v1/namespaces/a/deployments/web/status", false);
+        let status = info(
+            Method::PUT,
+            "/apis/apps/v1/namespaces/a/deployments/web/status",
+            false,
+        );
         assert_eq!(status.group, "apps");
         assert_eq!(status.subresource.as_deref(), Some("status"));
         assert_eq!(status.verb, Verb::Update);
@@ -140,9 +149,18 @@ mod tests {
         assert_eq!(finalize.resource, "namespaces");
         assert_eq!(finalize.subresource.as_deref(), Some("finalize"));
         assert_eq!(info(Method::GET, "/api/v1/pods", true).verb, Verb::Watch);
-        assert_eq!(info(Method::GET, "/api/v1/watch/namespaces/a/pods", false).verb, Verb::Watch);
-        assert_eq!(info(Method::DELETE, "/api/v1/namespaces/a/pods", false).verb, Verb::DeleteCollection);
-        assert_eq!(parse(&Method::GET, "/apis/apps", false), Some(Target::Group("apps".into())));
+        assert_eq!(
+            info(Method::GET, "/api/v1/watch/namespaces/a/pods", false).verb,
+            Verb::Watch
+        );
+        assert_eq!(
+            info(Method::DELETE, "/api/v1/namespaces/a/pods", false).verb,
+            Verb::DeleteCollection
+        );
+        assert_eq!(
+            parse(&Method::GET, "/apis/apps", false),
+            Some(Target::Group("apps".into()))
+        );
         assert_eq!(parse(&Method::GET, "/api/v1/a/b/c/d", false), None);
         assert_eq!(parse(&Method::PUT, "/api/v1/pods", false), None);
     }

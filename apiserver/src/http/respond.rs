@@ -29,7 +29,11 @@ pub fn error(error: &ApiError) -> Response<Body> {
 }
 
 pub fn text(status: u16, body: &'static str) -> Response<Body> {
-    with_type(status, Bytes::from_static(body.as_bytes()), "text/plain; charset=utf-8")
+    with_type(
+        status,
+        Bytes::from_static(body.as_bytes()),
+        "text/plain; charset=utf-8",
+    )
 }
 
 /// Adds `Warning` headers (RFC 7234 form, as upstream: `299 - "text"`).
@@ -80,7 +84,11 @@ pub fn to_protobuf(json: &[u8]) -> Result<Vec<u8>, ApiError> {
 }
 
 /// `metadata` of a list.
-pub fn list_meta(resource_version: &str, continue_token: Option<&str>, remaining: Option<u64>) -> Value {
+pub fn list_meta(
+    resource_version: &str,
+    continue_token: Option<&str>,
+    remaining: Option<u64>,
+) -> Value {
     let mut meta = json!({ "resourceVersion": resource_version });
     if let Some(token) = continue_token {
         meta["continue"] = json!(token);
@@ -109,8 +117,9 @@ pub fn list(
                 messages.push(message);
             }
             let list_kind = format!("{}List", resource.kind);
-            let doc = crate::protobuf::encode_list(&resource.api_version(), &list_kind, &meta, &messages)
-                .map_err(|e| ApiError::not_acceptable(&format!("application/json ({e})")))?;
+            let doc =
+                crate::protobuf::encode_list(&resource.api_version(), &list_kind, &meta, &messages)
+                    .map_err(|e| ApiError::not_acceptable(&format!("application/json ({e})")))?;
             Ok(with_type(200, Bytes::from(doc), PROTOBUF))
         }
         Output::Json | Output::AggregatedDiscovery | Output::Yaml => {

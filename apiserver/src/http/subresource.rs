@@ -14,8 +14,8 @@ use super::respond;
 use crate::error::ApiError;
 use crate::registry::{Deleted, PatchType};
 use crate::resources::{Resource, Subresource};
-use crate::server::ApiServer;
 use crate::selector::LabelSelector;
+use crate::server::ApiServer;
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn handle(
@@ -37,7 +37,8 @@ pub(crate) async fn handle(
         (Subresource::Scale, Verb::Update | Verb::Patch) => {
             let opts = write_options(query)?;
             let current = server.registry.get(resource, namespace, name).await?;
-            let scale: Value = serde_json::from_slice(&scale_of(&current)?).map_err(ApiError::internal)?;
+            let scale: Value =
+                serde_json::from_slice(&scale_of(&current)?).map_err(ApiError::internal)?;
             let wanted = if verb == Verb::Update {
                 codec::decode_body(content_type, body)?
             } else {
@@ -66,19 +67,33 @@ pub(crate) async fn handle(
                 ));
             }
             let mut patch = json!({"spec": {"replicas": replicas}});
-            if let Some(rv) = wanted.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+            if let Some(rv) = wanted
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
                 && !rv.is_empty()
             {
                 patch["metadata"] = json!({"resourceVersion": rv});
             }
             let written = server
                 .registry
-                .patch(resource, namespace, name, None, PatchType::Merge, patch, &opts)
+                .patch(
+                    resource,
+                    namespace,
+                    name,
+                    None,
+                    PatchType::Merge,
+                    patch,
+                    &opts,
+                )
                 .await?;
             Ok(respond::json_bytes(200, scale_of(&written.bytes)?))
         }
-        (Subresource::Binding, Verb::Create) => bind(server, resource, namespace, name, content_type, body).await,
-        (Subresource::Eviction, Verb::Create) => evict(server, resource, namespace, name, query, content_type, body).await,
+        (Subresource::Binding, Verb::Create) => {
+            bind(server, resource, namespace, name, content_type, body).await
+        }
+        (Subresource::Eviction, Verb::Create) => {
+            evict(server, resource, namespace, name, query, content_type, body).await
+        }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
@@ -173,7 +188,10 @@ async fn bind(
         "lastProbeTime": null,
         "lastTransitionTime": crate::strategy::meta::now(),
     }));
-    let rv = pod.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+    let rv = pod
+        .pointer("/metadata/resourceVersion")
+        .cloned()
+        .unwrap_or(Value::Null);
     let mut updated = pod;
     updated["spec"]["nodeName"] = json!(node);
     updated["status"]["conditions"] = Value::Array(conditions);
@@ -207,7 +225,10 @@ async fn evict(
     let opts = delete_options(query, &options)?;
     let current = server.registry.get(resource, namespace, name).await?;
     let pod: Value = serde_json::from_slice(&current).map_err(ApiError::internal)?;
-    let labels = pod.pointer("/metadata/labels").cloned().unwrap_or(Value::Null);
+    let labels = pod
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or(Value::Null);
     if let Some(pdbs) = server.resources.get("policy", "v1", "poddisruptionbudgets") {
         let listed = server
             .registry
@@ -229,7 +250,10 @@ async fn evict(
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             if allowed <= 0 {
-                let pdb_name = pdb.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                let pdb_name = pdb
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let mut error = ApiError::new(
                     429,
                     "TooManyRequests",
@@ -240,8 +264,12 @@ async fn evict(
                         reason: "DisruptionBudget",
                         message: format!(
                             "The disruption budget {pdb_name} needs {} healthy pods and has {} currently",
-                            pdb.pointer("/status/desiredHealthy").and_then(Value::as_i64).unwrap_or(0),
-                            pdb.pointer("/status/currentHealthy").and_then(Value::as_i64).unwrap_or(0),
+                            pdb.pointer("/status/desiredHealthy")
+                                .and_then(Value::as_i64)
+                                .unwrap_or(0),
+                            pdb.pointer("/status/currentHealthy")
+                                .and_then(Value::as_i64)
+                                .unwrap_or(0),
                         ),
                         field: String::new(),
                     }],
@@ -251,7 +279,11 @@ async fn evict(
             }
         }
     }
-    match server.registry.delete(resource, namespace, name, &opts).await? {
+    match server
+        .registry
+        .delete(resource, namespace, name, &opts)
+        .await?
+    {
         Deleted::Gone(_) | Deleted::Pending(_) => {
             let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
             Ok(respond::json_bytes(201, Bytes::from(status.to_string())))

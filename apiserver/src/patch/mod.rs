@@ -31,12 +31,15 @@ pub fn apply(
 pub fn apply_plain(patch_type: PatchType, old: &Value, patch: &Value) -> Result<Value, ApiError> {
     match patch_type {
         PatchType::Json => {
-            let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
-                ApiError::bad_request(format!("the JSON patch is invalid: {e}"))
-            })?;
+            let ops: json_patch::Patch = serde_json::from_value(patch.clone())
+                .map_err(|e| ApiError::bad_request(format!("the JSON patch is invalid: {e}")))?;
             let mut doc = old.clone();
             json_patch::patch(&mut doc, &ops).map_err(|e| {
-                ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}"))
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
             })?;
             Ok(doc)
         }

@@ -62,14 +62,12 @@ impl PatchSchema for Cursor<'_> {
         let target = ref_name(property)
             .or_else(|| property.get("items").and_then(ref_name))
             .or_else(|| property.get("additionalProperties").and_then(ref_name));
-        let schema = target
-            .and_then(|t| self.defs.get(t))
-            .map(|def| {
-                SubSchema::Owned(Box::new(Cursor {
-                    defs: self.defs,
-                    def: Some(def),
-                }) as Box<dyn PatchSchema + '_>)
-            });
+        let schema = target.and_then(|t| self.defs.get(t)).map(|def| {
+            SubSchema::Owned(Box::new(Cursor {
+                defs: self.defs,
+                def: Some(def),
+            }) as Box<dyn PatchSchema + '_>)
+        });
         Some(FieldMeta {
             strategy,
             retain_keys,

@@ -141,9 +141,13 @@ impl Registry {
                 )
                 .await?;
             match outcome {
-                WriteOutcome::Written { kv: Some(kv), .. } => return Ok(Deleted::Pending(kv.value)),
+                WriteOutcome::Written { kv: Some(kv), .. } => {
+                    return Ok(Deleted::Pending(kv.value));
+                }
                 WriteOutcome::Written { kv: None, .. } => {
-                    return Err(ApiError::internal("a written object could not be read back"));
+                    return Err(ApiError::internal(
+                        "a written object could not be read back",
+                    ));
                 }
                 WriteOutcome::Conflict { .. } => continue,
             }

@@ -20,18 +20,18 @@ impl Filter {
         labels: Option<&str>,
         fields: Option<&str>,
     ) -> Result<Filter, ApiError> {
-        let labels = match labels.filter(|s| !s.trim().is_empty()) {
-            None => None,
-            Some(s) => Some(
-                LabelSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
-            ),
-        };
+        let labels =
+            match labels.filter(|s| !s.trim().is_empty()) {
+                None => None,
+                Some(s) => Some(LabelSelector::parse(s).map_err(|e| {
+                    ApiError::bad_request(format!("unable to parse requirement: {e}"))
+                })?),
+            };
         let fields = match fields.filter(|s| !s.trim().is_empty()) {
             None => None,
             Some(s) => {
-                let selector = FieldSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let selector =
+                    FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 let known = resource.kind_ops.selectable_fields();
                 for requirement in selector.requirements() {
                     let field = requirement.field.as_str();
@@ -39,7 +39,10 @@ impl Filter {
                         && field != "metadata.namespace"
                         && !known.contains(&field)
                     {
-                        let mut supported = vec!["\"metadata.name\"".to_owned(), "\"metadata.namespace\"".to_owned()];
+                        let mut supported = vec![
+                            "\"metadata.name\"".to_owned(),
+                            "\"metadata.namespace\"".to_owned(),
+                        ];
                         supported.extend(known.iter().map(|f| format!("{f:?}")));
                         return Err(ApiError::bad_request(format!(
                             "{field:?} is not a known field selector: only {}",

@@ -80,7 +80,10 @@ impl Registry {
     pub fn storage_of<'a>(&'a self, resource: &'a Arc<Resource>) -> &'a Arc<Resource> {
         match resource.conversion {
             None => resource,
-            Some(_) => self.caches.get(resource.storage).map_or(resource, |(r, _)| r),
+            Some(_) => self
+                .caches
+                .get(resource.storage)
+                .map_or(resource, |(r, _)| r),
         }
     }
 
@@ -173,9 +176,7 @@ pub fn parse_rv(rv: &str) -> Result<Option<Revision>, ApiError> {
         .ok()
         .and_then(Revision::new)
         .map(Some)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!("invalid resource version: {rv:?}"))
-        })
+        .ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {rv:?}")))
 }
 
 /// `metadata` of a JSON object, if any.

@@ -67,7 +67,11 @@ fn encode_continue(revision: Revision, next_key: &[u8], prefix: &[u8]) -> String
 }
 
 fn decode_continue(token: &str, prefix: &[u8]) -> Result<(Revision, Vec<u8>), ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
     let json = base64::engine::general_purpose::URL_SAFE
         .decode(token)
         .map_err(|_| bad())?;

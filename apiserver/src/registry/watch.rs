@@ -130,14 +130,18 @@ impl Registry {
             }
             let filter = &opts.filter;
             let everything = filter.is_everything();
-            let (snapshot, events) = cache
-                .snapshot_and_subscribe(&prefix, |o| everything || filter.matches_cached(o));
-            stream.queue.extend(snapshot.objects.iter().map(|o| WatchEvent {
-                kind: WatchEventType::Added,
-                object: o.bytes.clone(),
-            }));
+            let (snapshot, events) =
+                cache.snapshot_and_subscribe(&prefix, |o| everything || filter.matches_cached(o));
+            stream
+                .queue
+                .extend(snapshot.objects.iter().map(|o| WatchEvent {
+                    kind: WatchEventType::Added,
+                    object: o.bytes.clone(),
+                }));
             if opts.send_initial_events == Some(true) {
-                stream.queue.push_back(bookmark(&resource, snapshot.revision, true));
+                stream
+                    .queue
+                    .push_back(bookmark(&resource, snapshot.revision, true));
             }
             stream.sent = snapshot.revision;
             stream.source = Some(Source::Cache { cache, events });
@@ -213,7 +217,9 @@ impl WatchStream {
             if let Some(event) = self.queue.pop_front() {
                 return Some(event);
             }
-            let mut wake = self.deadline.unwrap_or(Instant::now() + Duration::from_secs(3600));
+            let mut wake = self
+                .deadline
+                .unwrap_or(Instant::now() + Duration::from_secs(3600));
             if self.bookmarks {
                 wake = wake.min(self.next_bookmark);
             }
@@ -307,7 +313,8 @@ impl WatchStream {
         self.sent = self.sent.max(event.revision);
         let in_scope = |o: &CachedObject| o.key.starts_with(&self.prefix);
         let everything = self.filter.is_everything();
-        let passes = |o: &CachedObject| in_scope(o) && (everything || self.filter.matches_cached(o));
+        let passes =
+            |o: &CachedObject| in_scope(o) && (everything || self.filter.matches_cached(o));
         let old = event.prev.as_deref().filter(|o| passes(o));
         let new = event.object.as_deref().filter(|o| passes(o));
         let kind_and_object = match (old, new) {
@@ -328,7 +335,11 @@ impl WatchStream {
     fn convert_store(&self, event: Event) -> Option<WatchEvent> {
         let everything = self.filter.is_everything();
         let passes = |bytes: &[u8]| {
-            everything || self.filter.matches_stored(&self.resource, bytes).unwrap_or(false)
+            everything
+                || self
+                    .filter
+                    .matches_stored(&self.resource, bytes)
+                    .unwrap_or(false)
         };
         let old_passes = event.prev.as_ref().is_some_and(|prev| passes(&prev.value));
         match event.change {

@@ -92,9 +92,9 @@ impl Registry {
                 warnings,
                 created: true,
             }),
-            WriteOutcome::Written { kv: None, .. } => {
-                Err(ApiError::internal("a written object could not be read back"))
-            }
+            WriteOutcome::Written { kv: None, .. } => Err(ApiError::internal(
+                "a written object could not be read back",
+            )),
             WriteOutcome::Conflict { .. } => Err(ApiError::already_exists(resource, &name)),
         }
     }
@@ -126,9 +126,14 @@ impl Registry {
         value: Value,
     ) -> Result<Written, ApiError> {
         let opts = WriteOptions::default();
-        self.guaranteed_update(resource, namespace, name, Some(Subresource::Binding), &opts, |_| {
-            Ok(value.clone())
-        })
+        self.guaranteed_update(
+            resource,
+            namespace,
+            name,
+            Some(Subresource::Binding),
+            &opts,
+            |_| Ok(value.clone()),
+        )
         .await
     }
 
@@ -160,14 +165,17 @@ impl Registry {
             let patched = match resource.conversion {
                 Some(conversion) => {
                     let served = (conversion.from_storage)(old.clone())?;
-                    let patched =
-                        crate::patch::apply(&self.definitions, resource, patch_type, &served, &patch)?;
+                    let patched = crate::patch::apply(
+                        &self.definitions,
+                        resource,
+                        patch_type,
+                        &served,
+                        &patch,
+                    )?;
                     check_name(&patched, name)?;
                     (conversion.to_storage)(patched)?
                 }
-                None => {
-                    crate::patch::apply(&self.definitions, resource, patch_type, old, &patch)?
-                }
+                None => crate::patch::apply(&self.definitions, resource, patch_type, old, &patch)?,
             };
             check_name(&patched, name)?;
             Ok(patched)
@@ -222,10 +230,14 @@ impl Registry {
             );
             meta::prepare_for_update(obj.meta_mut(), old.meta());
             if whole {
-                (obj.meta_mut().deletion_timestamp, obj.meta_mut().deletion_grace_period_seconds) =
-                    deletion;
+                (
+                    obj.meta_mut().deletion_timestamp,
+                    obj.meta_mut().deletion_grace_period_seconds,
+                ) = deletion;
             } else {
-                resource.kind_ops.prepare_for_update(obj.as_mut(), old.as_ref());
+                resource
+                    .kind_ops
+                    .prepare_for_update(obj.as_mut(), old.as_ref());
             }
             if resource.has(Subresource::Status) && spec_changed(obj.as_ref(), old.as_ref()) {
                 let generation = old.meta().generation.unwrap_or(0) + 1;
@@ -236,7 +248,11 @@ impl Registry {
             if whole {
                 errors.extend(resource.kind_ops.validate(obj.as_ref()));
             } else {
-                errors.extend(resource.kind_ops.validate_update(obj.as_ref(), old.as_ref()));
+                errors.extend(
+                    resource
+                        .kind_ops
+                        .validate_update(obj.as_ref(), old.as_ref()),
+                );
             }
             if !errors.is_empty() {
                 return Err(ApiError::invalid(resource, name, errors));
@@ -249,7 +265,10 @@ impl Registry {
                 if opts.dry_run {
                     return Ok(unchanged(obj.to_json().into(), warnings));
                 }
-                match self.finish_delete(resource, namespace, name, kv.mod_revision).await? {
+                match self
+                    .finish_delete(resource, namespace, name, kv.mod_revision)
+                    .await?
+                {
                     Some(bytes) => return Ok(unchanged(bytes, warnings)),
                     None if wanted_rv.is_some() => return Err(ApiError::stale(resource, name)),
                     None => continue,
@@ -257,7 +276,11 @@ impl Registry {
             }
             obj.meta_mut().resource_version = Some(kv.mod_revision.to_string());
             if is_noop(obj.as_ref(), old.as_ref()) || opts.dry_run {
-                let bytes = if opts.dry_run { obj.to_json().into() } else { kv.value };
+                let bytes = if opts.dry_run {
+                    obj.to_json().into()
+                } else {
+                    kv.value
+                };
                 return Ok(unchanged(bytes, warnings));
             }
             let key = resource.key(namespace, name);
@@ -275,7 +298,9 @@ impl Registry {
                     return Ok(unchanged(kv.value, warnings));
                 }
                 WriteOutcome::Written { kv: None, .. } => {
-                    return Err(ApiError::internal("a written object could not be read back"));
+                    return Err(ApiError::internal(
+                        "a written object could not be read back",
+                    ));
                 }
                 WriteOutcome::Conflict { .. } if wanted_rv.is_some() => {
                     return Err(ApiError::stale(resource, name));
@@ -481,15 +506,20 @@ mod tests {
 
     #[test]
     fn serde_ignored_paths_print_as_upstream_field_paths() {
-        assert_eq!(field_path("spec.containers.0.foo"), "spec.containers[0].foo");
+        assert_eq!(
+            field_path("spec.containers.0.foo"),
+            "spec.containers[0].foo"
+        );
         assert_eq!(field_path("foo"), "foo");
         assert_eq!(field_path("a.10.b.2"), "a[10].b[2]");
     }
 
     #[test]
     fn status_is_split_between_the_resource_and_its_subresource() {
-        let old = serde_json::json!({"spec": {"a": 1}, "status": {"s": 1}, "metadata": {"name": "x"}});
-        let body = serde_json::json!({"spec": {"a": 2}, "status": {"s": 2}, "metadata": {"name": "x"}});
+        let old =
+            serde_json::json!({"spec": {"a": 1}, "status": {"s": 1}, "metadata": {"name": "x"}});
+        let body =
+            serde_json::json!({"spec": {"a": 2}, "status": {"s": 2}, "metadata": {"name": "x"}});
         let main = split_status(&old, body.clone(), false);
         assert_eq!(main["spec"]["a"], 2);
         assert_eq!(main["status"]["s"], 1);

@@ -89,7 +89,11 @@ pub fn validate(meta: &ObjectMeta, namespaced: bool, rule: NameRule) -> Vec<Fiel
         // Upstream checks the base as a name prefix: a trailing '-' is fine.
         let probe = format!("{base}a");
         for e in validate_name(&probe, rule) {
-            errors.push(FieldError::invalid("metadata.generateName", format!("{base:?}"), e));
+            errors.push(FieldError::invalid(
+                "metadata.generateName",
+                format!("{base:?}"),
+                e,
+            ));
         }
     }
     let namespace = meta.namespace.as_deref().unwrap_or_default();
@@ -106,7 +110,10 @@ pub fn validate(meta: &ObjectMeta, namespaced: bool, rule: NameRule) -> Vec<Fiel
             }
         }
     } else if !namespace.is_empty() {
-        errors.push(FieldError::forbidden("metadata.namespace", "not allowed on this type"));
+        errors.push(FieldError::forbidden(
+            "metadata.namespace",
+            "not allowed on this type",
+        ));
     }
     if let Some(labels) = &meta.labels {
         validation::labels(labels, "metadata.labels", &mut errors);
@@ -126,19 +133,42 @@ pub fn validate(meta: &ObjectMeta, namespaced: bool, rule: NameRule) -> Vec<Fiel
     for (i, owner) in meta.owner_references.iter().flatten().enumerate() {
         let field = format!("metadata.ownerReferences[{i}]");
         if owner.api_version.is_empty() {
-            errors.push(FieldError::invalid(format!("{field}.apiVersion"), "\"\"", "version must not be empty"));
+            errors.push(FieldError::invalid(
+                format!("{field}.apiVersion"),
+                "\"\"",
+                "version must not be empty",
+            ));
         }
         if owner.kind.is_empty() {
-            errors.push(FieldError::invalid(format!("{field}.kind"), "\"\"", "kind must not be empty"));
+            errors.push(FieldError::invalid(
+                format!("{field}.kind"),
+                "\"\"",
+                "kind must not be empty",
+            ));
         }
         if owner.name.is_empty() {
-            errors.push(FieldError::invalid(format!("{field}.name"), "\"\"", "name must not be empty"));
+            errors.push(FieldError::invalid(
+                format!("{field}.name"),
+                "\"\"",
+                "name must not be empty",
+            ));
         }
         if owner.uid.is_empty() {
-            errors.push(FieldError::invalid(format!("{field}.uid"), "\"\"", "uid must not be empty"));
+            errors.push(FieldError::invalid(
+                format!("{field}.uid"),
+                "\"\"",
+                "uid must not be empty",
+            ));
         }
     }
-    if meta.owner_references.iter().flatten().filter(|o| o.controller == Some(true)).count() > 1 {
+    if meta
+        .owner_references
+        .iter()
+        .flatten()
+        .filter(|o| o.controller == Some(true))
+        .count()
+        > 1
+    {
         errors.push(FieldError::invalid(
             "metadata.ownerReferences",
             "[...]",
@@ -151,17 +181,23 @@ pub fn validate(meta: &ObjectMeta, namespaced: bool, rule: NameRule) -> Vec<Fiel
 /// Upstream `ValidateObjectMetaUpdate`: identity fields are immutable.
 pub fn validate_update(new: &ObjectMeta, old: &ObjectMeta) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let immutable = |field: &str, a: &Option<String>, b: &Option<String>, errors: &mut Vec<FieldError>| {
-        if a.as_deref().unwrap_or_default() != b.as_deref().unwrap_or_default() {
-            errors.push(FieldError::invalid(
-                field,
-                format!("{:?}", a.as_deref().unwrap_or_default()),
-                "field is immutable",
-            ));
-        }
-    };
+    let immutable =
+        |field: &str, a: &Option<String>, b: &Option<String>, errors: &mut Vec<FieldError>| {
+            if a.as_deref().unwrap_or_default() != b.as_deref().unwrap_or_default() {
+                errors.push(FieldError::invalid(
+                    field,
+                    format!("{:?}", a.as_deref().unwrap_or_default()),
+                    "field is immutable",
+                ));
+            }
+        };
     immutable("metadata.name", &new.name, &old.name, &mut errors);
-    immutable("metadata.namespace", &new.namespace, &old.namespace, &mut errors);
+    immutable(
+        "metadata.namespace",
+        &new.namespace,
+        &old.namespace,
+        &mut errors,
+    );
     immutable("metadata.uid", &new.uid, &old.uid, &mut errors);
     if old.deletion_timestamp.is_some() {
         let added = new

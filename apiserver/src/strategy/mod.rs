@@ -7,16 +7,36 @@
 //! every other kind uses [`Plain`]. Generic metadata rules live in `meta.rs`, name and label
 //! rules in `validation.rs`.
 
+pub mod apps;
+pub mod batch;
+mod checks;
+pub mod config;
+mod container_env;
+mod container_validation;
+mod cron;
+pub mod event;
+mod job_validation;
+pub mod lease;
 pub mod meta;
 pub mod namespace;
 pub mod node;
 pub mod pod;
 mod pod_defaults;
+mod pod_scheduling;
+mod pod_spec_validation;
+mod pod_template;
 mod pod_validation;
+mod probe_validation;
+mod quantity;
 pub mod rbac;
+mod resource_validation;
 pub mod service;
 mod service_defaults;
+mod service_validation;
+mod statefulset;
 pub mod validation;
+mod volume_sources;
+mod volume_validation;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;

@@ -21,8 +21,9 @@ impl Strategy for PodStrategy {
         super::pod_defaults::apply(pod);
     }
 
-    fn prepare_for_update(&self, new: &mut Pod, old: &Pod) {
-        new.status.clone_from(&old.status);
+    /// The registry keeps the stored status on a main-resource update and takes the new one
+    /// through `/status`, so the strategy leaves it alone.
+    fn prepare_for_update(&self, new: &mut Pod, _old: &Pod) {
         super::pod_defaults::apply(new);
     }
 
@@ -52,8 +53,12 @@ impl Strategy for PodStrategy {
         let status = pod.status.as_ref();
         Some(match name {
             "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-            "spec.restartPolicy" => spec.and_then(|s| s.restart_policy.clone()).unwrap_or_default(),
-            "spec.schedulerName" => spec.and_then(|s| s.scheduler_name.clone()).unwrap_or_default(),
+            "spec.restartPolicy" => spec
+                .and_then(|s| s.restart_policy.clone())
+                .unwrap_or_default(),
+            "spec.schedulerName" => spec
+                .and_then(|s| s.scheduler_name.clone())
+                .unwrap_or_default(),
             "spec.serviceAccountName" => spec
                 .and_then(|s| s.service_account_name.clone())
                 .unwrap_or_default(),

@@ -1,5 +1,6 @@
 //! Services (upstream `pkg/registry/core/service/strategy.go`). ClusterIP and NodePort
-//! allocation belong to netalloc (issue 7); until then a service keeps what the client gave.
+//! allocation belong to netalloc (issue 7); until then a service keeps what the client gave
+//! (see `service_defaults.rs`).
 
 use k8s_openapi::api::core::v1::{Service, ServiceStatus};
 
@@ -18,15 +19,20 @@ impl Strategy for ServiceStrategy {
     fn prepare_for_create(&self, svc: &mut Service) {
         svc.status = Some(ServiceStatus::default());
         super::service_defaults::apply(svc);
+        super::service_defaults::prepare_create(svc);
     }
 
     fn prepare_for_update(&self, new: &mut Service, old: &Service) {
-        new.status.clone_from(&old.status);
         super::service_defaults::apply(new);
+        super::service_defaults::prepare_update(new, old);
     }
 
     fn validate(&self, svc: &Service) -> Vec<FieldError> {
-        super::service_defaults::validate(svc)
+        super::service_validation::validate(svc)
+    }
+
+    fn validate_update(&self, new: &Service, old: &Service) -> Vec<FieldError> {
+        super::service_validation::validate_update(new, old)
     }
 
     fn selectable_fields(&self) -> &'static [&'static str] {

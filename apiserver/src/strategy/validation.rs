@@ -46,7 +46,9 @@ fn is_label_shape(s: &str) -> bool {
 pub fn dns1123_label(s: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if s.len() > DNS1123_LABEL_MAX {
-        errors.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
+        errors.push(format!(
+            "must be no more than {DNS1123_LABEL_MAX} characters"
+        ));
     }
     if !is_label_shape(s) {
         errors.push(LABEL_MSG.to_owned());
@@ -57,7 +59,9 @@ pub fn dns1123_label(s: &str) -> Vec<String> {
 pub fn dns1123_subdomain(s: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if s.len() > DNS1123_SUBDOMAIN_MAX {
-        errors.push(format!("must be no more than {DNS1123_SUBDOMAIN_MAX} characters"));
+        errors.push(format!(
+            "must be no more than {DNS1123_SUBDOMAIN_MAX} characters"
+        ));
     }
     if !s.split('.').all(is_label_shape) {
         errors.push(SUBDOMAIN_MSG.to_owned());
@@ -68,7 +72,9 @@ pub fn dns1123_subdomain(s: &str) -> Vec<String> {
 pub fn dns1035_label(s: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if s.len() > DNS1123_LABEL_MAX {
-        errors.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
+        errors.push(format!(
+            "must be no more than {DNS1123_LABEL_MAX} characters"
+        ));
     }
     if !is_label_shape(s) || !s.as_bytes()[0].is_ascii_lowercase() {
         errors.push(RFC1035_MSG.to_owned());
@@ -95,7 +101,8 @@ fn is_qualified_part(s: &str) -> bool {
     !b.is_empty()
         && alnum(b[0])
         && alnum(b[b.len() - 1])
-        && b.iter().all(|&c| alnum(c) || matches!(c, b'-' | b'_' | b'.'))
+        && b.iter()
+            .all(|&c| alnum(c) || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// A label or annotation key: an optional DNS-subdomain prefix and `/`, then a name.
@@ -107,14 +114,15 @@ pub fn qualified_name(s: &str) -> Vec<String> {
     let mut errors = Vec::new();
     match prefix {
         Some("") => errors.push("prefix part must be non-empty".to_owned()),
-        Some(prefix) => {
-            errors.extend(dns1123_subdomain(prefix).into_iter().map(|e| format!("prefix part {e}")))
-        }
+        Some(prefix) => errors.extend(
+            dns1123_subdomain(prefix)
+                .into_iter()
+                .map(|e| format!("prefix part {e}")),
+        ),
         None => {}
     }
     if name.contains('/') {
         errors.push(
-            
             "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and \
              must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  \
              or '123-abc', regex used for validation is \
@@ -128,7 +136,9 @@ pub fn qualified_name(s: &str) -> Vec<String> {
         errors.push("name part must be non-empty".to_owned());
     } else {
         if name.len() > QUALIFIED_NAME_MAX {
-            errors.push(format!("name part must be no more than {QUALIFIED_NAME_MAX} characters"));
+            errors.push(format!(
+                "name part must be no more than {QUALIFIED_NAME_MAX} characters"
+            ));
         }
         if !is_qualified_part(name) {
             errors.push(QUALIFIED_MSG.to_owned());
@@ -155,7 +165,11 @@ pub fn labels(labels: &BTreeMap<String, String>, field: &str, out: &mut Vec<Fiel
             out.push(FieldError::invalid(field, format!("{key:?}"), e));
         }
         for e in label_value(value) {
-            out.push(FieldError::invalid(format!("{field}[{key}]"), format!("{value:?}"), e));
+            out.push(FieldError::invalid(
+                format!("{field}[{key}]"),
+                format!("{value:?}"),
+                e,
+            ));
         }
     }
 }

@@ -176,7 +176,10 @@ async fn connect(peer: &Peer) -> Result<kube::Client, BenchError> {
             && let Ok(config) =
                 kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await
             && let Ok(client) = kube::Client::try_from(config)
-            && client.request_text(request(Method::GET, "/readyz", Vec::new())?).await.is_ok()
+            && client
+                .request_text(request(Method::GET, "/readyz", Vec::new())?)
+                .await
+                .is_ok()
         {
             return Ok(client);
         }
@@ -193,16 +196,34 @@ pub async fn run(bench: &ApiBench) -> Result<ApiReport, BenchError> {
     let client = connect(&peer).await?;
     let namespaces = bench.namespaces.max(1);
     for ns in 0..namespaces {
-        let body = format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"bench-{ns}"}}}}"#);
-        call(&client, request(Method::POST, "/api/v1/namespaces", body.into_bytes())?).await?;
+        let body = format!(
+            r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"bench-{ns}"}}}}"#
+        );
+        call(
+            &client,
+            request(Method::POST, "/api/v1/namespaces", body.into_bytes())?,
+        )
+        .await?;
     }
-    call(&client, request(Method::POST, "/api/v1/namespaces", br#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-watch"}}"#.to_vec())?).await?;
+    call(
+        &client,
+        request(
+            Method::POST,
+            "/api/v1/namespaces",
+            br#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-watch"}}"#.to_vec(),
+        )?,
+    )
+    .await?;
     let mut figures = Vec::new();
     let cpu_before = peer.cpu_seconds()?;
 
     let (nanos, seconds) = drive(&client, bench.clients, bench.pods, move |n| {
         let ns = format!("bench-{}", n % namespaces);
-        request(Method::POST, &format!("/api/v1/namespaces/{ns}/pods"), pod(&ns, &format!("pod-{n}")))
+        request(
+            Method::POST,
+            &format!("/api/v1/namespaces/{ns}/pods"),
+            pod(&ns, &format!("pod-{n}")),
+        )
     })
     .await?;
     figures.push(figure("create pod", nanos, seconds, WRITE_SLO_MS));
@@ -212,7 +233,11 @@ pub async fn run(bench: &ApiBench) -> Result<ApiReport, BenchError> {
         // A stride through the pods so reads do not hit one hot key.
         let k = n.wrapping_mul(2_654_435_761) % pods;
         let ns = format!("bench-{}", k % namespaces);
-        request(Method::GET, &format!("/api/v1/namespaces/{ns}/pods/pod-{k}"), Vec::new())
+        request(
+            Method::GET,
+            &format!("/api/v1/namespaces/{ns}/pods/pod-{k}"),
+            Vec::new(),
+        )
     })
     .await?;
     figures.push(figure("get pod", nanos, seconds, WRITE_SLO_MS));
@@ -228,7 +253,12 @@ pub async fn run(bench: &ApiBench) -> Result<ApiReport, BenchError> {
         }
     }
     let label = format!("list all pods ({} stored)", bench.pods);
-    figures.push(figure(&label, nanos, started.elapsed().as_secs_f64(), LIST_SLO_MS));
+    figures.push(figure(
+        &label,
+        nanos,
+        started.elapsed().as_secs_f64(),
+        LIST_SLO_MS,
+    ));
 
     let mut nanos = Vec::new();
     let started = Instant::now();
@@ -237,7 +267,10 @@ pub async fn run(bench: &ApiBench) -> Result<ApiReport, BenchError> {
         let mut token = String::new();
         loop {
             let path = format!("/api/v1/pods?limit=500&continue={token}");
-            let text = client.request_text(request(Method::GET, &path, Vec::new())?).await.map_err(failed)?;
+            let text = client
+                .request_text(request(Method::GET, &path, Vec::new())?)
+                .await
+                .map_err(failed)?;
             let page: serde_json::Value = serde_json::from_str(&text).map_err(failed)?;
             match page.pointer("/metadata/continue").and_then(|c| c.as_str()) {
                 Some(next) if !next.is_empty() => token = next.to_owned(),
@@ -246,14 +279,28 @@ pub async fn run(bench: &ApiBench) -> Result<ApiReport, BenchError> {
         }
         nanos.push(t.elapsed().as_nanos() as u64);
     }
-    figures.push(figure("list all pods in pages of 500", nanos, started.elapsed().as_secs_f64(), LIST_SLO_MS));
+    figures.push(figure(
+        "list all pods in pages of 500",
+        nanos,
+        started.elapsed().as_secs_f64(),
+        LIST_SLO_MS,
+    ));
 
     let (nanos, seconds) = drive(&client, 4, u64::from(bench.lists) * 10, move |n| {
         let ns = format!("bench-{}", n % namespaces);
-        request(Method::GET, &format!("/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dbench"), Vec::new())
+        request(
+            Method::GET,
+            &format!("/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dbench"),
+            Vec::new(),
+        )
     })
     .await?;
-    figures.push(figure("list one namespace's pods by label", nanos, seconds, LIST_SLO_MS));
+    figures.push(figure(
+        "list one namespace's pods by label",
+        nanos,
+        seconds,
+        LIST_SLO_MS,
+    ));
 
     figures.push(watch_fan_out(&client, bench).await?);
     let server_cpu_seconds = peer.cpu_seconds()? - cpu_before;
@@ -272,7 +319,11 @@ pub async fn run(bench: &ApiBench) -> Result<ApiReport, BenchError> {
 /// watchers of the time from the first create to the watcher's last event.
 async fn watch_fan_out(client: &kube::Client, bench: &ApiBench) -> Result<Figure, BenchError> {
     let list = client
-        .request_text(request(Method::GET, "/api/v1/namespaces/bench-watch/pods", Vec::new())?)
+        .request_text(request(
+            Method::GET,
+            "/api/v1/namespaces/bench-watch/pods",
+            Vec::new(),
+        )?)
         .await
         .map_err(failed)?;
     let rv = serde_json::from_str::<serde_json::Value>(&list)
@@ -285,16 +336,23 @@ async fn watch_fan_out(client: &kube::Client, bench: &ApiBench) -> Result<Figure
     let mut watchers = Vec::new();
     for _ in 0..bench.watchers {
         let client = client.clone();
-        let path = format!("/api/v1/namespaces/bench-watch/pods?watch=1&resourceVersion={rv}&timeoutSeconds=600");
+        let path = format!(
+            "/api/v1/namespaces/bench-watch/pods?watch=1&resourceVersion={rv}&timeoutSeconds=600"
+        );
         let req = request(Method::GET, &path, Vec::new())?;
         let start = Arc::clone(&start);
-        let response = client.send(req.map(kube::client::Body::from)).await.map_err(failed)?;
+        let response = client
+            .send(req.map(kube::client::Body::from))
+            .await
+            .map_err(failed)?;
         watchers.push(tokio::spawn(async move {
             let mut body = http_body_util::BodyDataStream::new(response.into_body());
             let mut seen = 0u64;
             let mut pending = Vec::<u8>::new();
             while seen < expected {
-                let Some(chunk) = body.next().await else { break };
+                let Some(chunk) = body.next().await else {
+                    break;
+                };
                 let chunk: Bytes = chunk.map_err(failed)?;
                 pending.extend_from_slice(&chunk);
                 while let Some(end) = pending.iter().position(|b| *b == b'\n') {
@@ -309,7 +367,11 @@ async fn watch_fan_out(client: &kube::Client, bench: &ApiBench) -> Result<Figure
     start.get_or_init(|| async { Instant::now() }).await;
     let began = Instant::now();
     drive(client, 16, expected, |n| {
-        request(Method::POST, "/api/v1/namespaces/bench-watch/pods", pod("bench-watch", &format!("watched-{n}")))
+        request(
+            Method::POST,
+            "/api/v1/namespaces/bench-watch/pods",
+            pod("bench-watch", &format!("watched-{n}")),
+        )
     })
     .await?;
     let mut done = Vec::new();
@@ -321,7 +383,10 @@ async fn watch_fan_out(client: &kube::Client, bench: &ApiBench) -> Result<Figure
     }
     let seconds = began.elapsed().as_secs_f64();
     let mut f = figure(
-        &format!("watch fan-out: {} watchers x {} pods (time to last event)", bench.watchers, expected),
+        &format!(
+            "watch fan-out: {} watchers x {} pods (time to last event)",
+            bench.watchers, expected
+        ),
         done,
         seconds,
         WRITE_SLO_MS,
@@ -339,7 +404,11 @@ impl std::fmt::Display for ApiReport {
             "operation", "requests", "per second", "p50 ms", "p99 ms", "SLO p99 ms"
         )?;
         for r in &self.figures {
-            let verdict = if r.p99_ms <= r.slo_p99_ms { "met" } else { "MISSED" };
+            let verdict = if r.p99_ms <= r.slo_p99_ms {
+                "met"
+            } else {
+                "MISSED"
+            };
             writeln!(
                 f,
                 "{:<62} {:>9} {:>11.0} {:>10.2} {:>10.2} {:>8} {verdict}",

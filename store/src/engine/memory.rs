@@ -106,7 +106,9 @@ impl Engine for MemoryEngine {
 
     fn get(&self, key: &[u8], at: Revision) -> Result<Option<KeyValue>, StoreError> {
         let state = self.state.read();
-        let Some(versions) = state.keys.get(key) else { return Ok(None) };
+        let Some(versions) = state.keys.get(key) else {
+            return Ok(None);
+        };
         Ok(version_at(versions, at).and_then(|index| versions[index].kv.clone()))
     }
 

@@ -717,11 +717,12 @@ mod tests {
 
     fn keys_in(engine: &dyn Engine, range: &KeyRange, at: u64) -> Vec<Vec<u8>> {
         let mut keys = Vec::new();
-        engine.scan(range, rev(at), &mut |kv| {
-            keys.push(kv.key.to_vec());
-            ControlFlow::Continue(())
-        })
-        .expect("scan");
+        engine
+            .scan(range, rev(at), &mut |kv| {
+                keys.push(kv.key.to_vec());
+                ControlFlow::Continue(())
+            })
+            .expect("scan");
         keys
     }
 
@@ -774,7 +775,12 @@ mod tests {
             sorted[1..2]
         );
 
-        let value = |key: &[u8], at| engine.get(key, rev(at)).expect("get").map(|kv| kv.value.to_vec());
+        let value = |key: &[u8], at| {
+            engine
+                .get(key, rev(at))
+                .expect("get")
+                .map(|kv| kv.value.to_vec())
+        };
         assert_eq!(value(b"a", 3), Some(b"a".to_vec()));
         assert_eq!(value(b"a", 4), None);
         assert_eq!(value(b"a\0", 2), Some(b"a\0".to_vec()));
@@ -906,11 +912,12 @@ mod tests {
                 for range in &ranges {
                     let scan = |engine: &dyn Engine| {
                         let mut kvs = Vec::new();
-                        engine.scan(range, rev(at), &mut |kv| {
-                            kvs.push(kv.clone());
-                            ControlFlow::Continue(())
-                        })
-                        .expect("scan");
+                        engine
+                            .scan(range, rev(at), &mut |kv| {
+                                kvs.push(kv.clone());
+                                ControlFlow::Continue(())
+                            })
+                            .expect("scan");
                         kvs
                     };
                     assert_eq!(scan(rocks), scan(memory), "scan {range:?} at r{at}");
@@ -926,7 +933,11 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(rocks.dump().expect("dump"), memory.dump().expect("dump"), "dump");
+            assert_eq!(
+                rocks.dump().expect("dump"),
+                memory.dump().expect("dump"),
+                "dump"
+            );
             assert_eq!(rocks.size(), memory.size(), "size");
         }
     }

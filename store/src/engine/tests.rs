@@ -56,11 +56,12 @@ fn value_at(engine: &dyn Engine, key: &str, at: u64) -> Option<String> {
 
 fn keys_at(engine: &dyn Engine, range: &KeyRange, at: u64) -> Vec<String> {
     let mut keys = Vec::new();
-    engine.scan(range, rev(at), &mut |kv| {
-        keys.push(String::from_utf8(kv.key.to_vec()).expect("utf8"));
-        ControlFlow::Continue(())
-    })
-    .expect("scan");
+    engine
+        .scan(range, rev(at), &mut |kv| {
+            keys.push(String::from_utf8(kv.key.to_vec()).expect("utf8"));
+            ControlFlow::Continue(())
+        })
+        .expect("scan");
     keys
 }
 
@@ -125,15 +126,16 @@ fn scan_is_in_key_order_and_stops_when_asked() {
         assert_eq!(keys_at(&*engine, &all, 2), ["a", "b", "c"], "{name}");
         assert_eq!(keys_at(&*engine, &all, 3), ["a", "c"], "{name}");
         let mut seen = 0;
-        engine.scan(&all, rev(2), &mut |_| {
-            seen += 1;
-            if seen == 2 {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-        .expect("scan");
+        engine
+            .scan(&all, rev(2), &mut |_| {
+                seen += 1;
+                if seen == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .expect("scan");
         assert_eq!(seen, 2, "{name}");
         let inverted = KeyRange::Interval {
             start: Bytes::from_static(b"c"),
@@ -147,7 +149,9 @@ fn scan_is_in_key_order_and_stops_when_asked() {
 fn events_replay_history_in_order_with_previous_versions() {
     for (name, engine, _dir) in engines() {
         load_history(&*engine);
-        let events = engine.events(&KeyRange::Single(Bytes::from_static(b"k")), rev(2), rev(9)).expect("events");
+        let events = engine
+            .events(&KeyRange::Single(Bytes::from_static(b"k")), rev(2), rev(9))
+            .expect("events");
         let summary: Vec<(u64, bool, Option<String>)> = events
             .iter()
             .map(|e| {

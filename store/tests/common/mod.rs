@@ -14,7 +14,9 @@ pub fn config(dir: &std::path::Path, durability: Durability) -> StoreConfig {
     let mut config = StoreConfig::new(dir);
     config.durability = durability;
     if let Ok(engine) = std::env::var("ULTRAK8S_TEST_ENGINE") {
-        config.engine = engine.parse().expect("ULTRAK8S_TEST_ENGINE is memory or rocksdb");
+        config.engine = engine
+            .parse()
+            .expect("ULTRAK8S_TEST_ENGINE is memory or rocksdb");
     }
     config
 }
