@@ -321,3 +321,48 @@ async fn strict_field_validation_reports_unknown_and_duplicate_fields() {
     assert_eq!(created["metadata"]["name"], "d2");
     assert!(created.get("extra").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_written_only_through_its_subresource() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Patch, PatchParams};
+    let c = TestCluster::start().await.expect("cluster");
+    let pods: Api<Pod> = Api::namespaced(c.client().await.expect("client"), "default");
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+    }))
+    .expect("pod");
+    let created = pods
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("create");
+    let status = created.status.expect("status");
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    assert_eq!(status.qos_class.as_deref(), Some("BestEffort"));
+    let spec = created.spec.expect("spec");
+    assert_eq!(
+        spec.restart_policy.as_deref(),
+        Some("Always"),
+        "defaults applied"
+    );
+
+    let running = serde_json::json!({"status": {"phase": "Running", "podIP": "10.0.0.7"}});
+    pods.patch_status("p", &PatchParams::default(), &Patch::Merge(&running))
+        .await
+        .expect("status patch");
+    // A main-resource patch cannot change status, but it may change labels.
+    let sneaky =
+        serde_json::json!({"metadata": {"labels": {"a": "b"}}, "status": {"phase": "Failed"}});
+    pods.patch("p", &PatchParams::default(), &Patch::Merge(&sneaky))
+        .await
+        .expect("patch");
+    let now = pods.get("p").await.expect("get");
+    assert_eq!(now.status.and_then(|s| s.phase).as_deref(), Some("Running"));
+    assert_eq!(now.metadata.labels.expect("labels")["a"], "b");
+    let by_field = pods
+        .list(&ListParams::default().fields("status.phase=Running"))
+        .await
+        .expect("field selector");
+    assert_eq!(by_field.items.len(), 1);
+}
