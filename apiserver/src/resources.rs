@@ -166,7 +166,7 @@ const ALL: &[&str] = &["all"];
 pub fn builtin() -> Vec<Resource> {
     use crate::strategy::{
         apps as apps_strategy, batch as batch_strategy, config, event, lease, namespace, node, pod,
-        rbac, service,
+        service,
     };
     use k8s_openapi::api::{
         admissionregistration::v1 as admission, apps::v1 as apps, autoscaling::v1 as as1,
@@ -310,11 +310,18 @@ pub fn builtin() -> Vec<Resource> {
         // policy/v1
         plain::<policy::PodDisruptionBudget>(status(&["pdb"])),
         // rbac.authorization.k8s.io/v1
-        typed(rbac::RbacStrategy::<rbacv1::Role>::new(), NONE),
-        typed(rbac::RbacStrategy::<rbacv1::RoleBinding>::new(), NONE),
-        typed(rbac::RbacStrategy::<rbacv1::ClusterRole>::new(), NONE),
+        // (names are path segments, as upstream's `ValidateRBACName`: `system:node`)
+        typed(Plain::<rbacv1::Role>::named(NameRule::PathSegment), NONE),
         typed(
-            rbac::RbacStrategy::<rbacv1::ClusterRoleBinding>::new(),
+            Plain::<rbacv1::RoleBinding>::named(NameRule::PathSegment),
+            NONE,
+        ),
+        typed(
+            Plain::<rbacv1::ClusterRole>::named(NameRule::PathSegment),
+            NONE,
+        ),
+        typed(
+            Plain::<rbacv1::ClusterRoleBinding>::named(NameRule::PathSegment),
             NONE,
         ),
         // scheduling.k8s.io/v1

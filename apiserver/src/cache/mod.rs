@@ -20,6 +20,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use ultrak8s_store::contract::KubeStore;
 use ultrak8s_store::store::Store;
 use ultrak8s_store::types::{Change, Revision};
+use ultrak8s_store::watch::Watcher;
 
 pub use object::CachedObject;
 
@@ -35,6 +36,8 @@ const FANOUT_BUFFER: usize = 4096;
 /// How long a consistent read waits for the cache before it answers 504 (upstream:
 /// 3 s `blockTimeout`).
 const SYNC_WAIT: Duration = Duration::from_secs(3);
+/// Keys read per page when the cache lists the store.
+const LIST_PAGE: Option<std::num::NonZeroU64> = std::num::NonZeroU64::new(10_000);
 
 /// The history after a revision and the live feed from there on.
 pub type Replay = (Vec<Arc<CacheEvent>>, broadcast::Receiver<Arc<CacheEvent>>);
@@ -50,12 +53,59 @@ pub struct CacheEvent {
 }
 
 struct State {
-    objects: BTreeMap<bytes::Bytes, Arc<CachedObject>>,
+    objects: Objects,
     /// Every change up to this revision of the partition has been applied.
     revision: Revision,
     history: VecDeque<Arc<CacheEvent>>,
     /// The history holds every event after this revision.
     history_from: Revision,
+}
+
+impl State {
+    fn snapshot(&self, prefix: &[u8], keep: impl Fn(&CachedObject) -> bool) -> Snapshot {
+        let objects = self
+            .objects
+            .range::<[u8], _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .filter(|(_, object)| keep(object))
+            .map(|(_, object)| Arc::clone(object))
+            .collect();
+        Snapshot {
+            revision: self.revision,
+            objects,
+        }
+    }
+}
+
+/// The cached objects by key.
+type Objects = BTreeMap<bytes::Bytes, Arc<CachedObject>>;
+
+/// Every object under `prefix` at the partition's current revision, and a store watcher
+/// from there on.
+fn list_and_watch(
+    store: &Store,
+    resource: &Arc<Resource>,
+    prefix: &[u8],
+) -> Result<(Revision, Objects, Watcher), ApiError> {
+    let revision = store.partition_for_key(prefix).revision();
+    let mut objects = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = store.list(prefix, start.as_deref(), Some(revision), LIST_PAGE)?;
+        for kv in page.kvs {
+            let object = CachedObject::new(resource, kv.key.clone(), kv.value, kv.mod_revision)?;
+            objects.insert(kv.key, Arc::new(object));
+        }
+        match page.continue_from {
+            Some(next) => start = Some(next.to_vec()),
+            None => break,
+        }
+    }
+    let watcher = KubeStore::watch(store, prefix, Some(revision))?;
+    Ok((revision, objects, watcher))
 }
 
 pub struct WatchCache {
@@ -81,27 +131,7 @@ impl WatchCache {
         resource: Arc<Resource>,
     ) -> Result<Arc<WatchCache>, ApiError> {
         let prefix = resource.prefix(None);
-        let mut objects = BTreeMap::new();
-        let mut start = None;
-        let revision = store.partition_for_key(&prefix).revision();
-        loop {
-            let page = store.list(
-                &prefix,
-                start.as_deref(),
-                Some(revision),
-                std::num::NonZeroU64::new(10_000),
-            )?;
-            for kv in page.kvs {
-                let object =
-                    CachedObject::new(&resource, kv.key.clone(), kv.value, kv.mod_revision)?;
-                objects.insert(kv.key, Arc::new(object));
-            }
-            match page.continue_from {
-                Some(next) => start = Some(next.to_vec()),
-                None => break,
-            }
-        }
-        let watcher = KubeStore::watch(&*store, &prefix, Some(revision))?;
+        let (revision, objects, watcher) = list_and_watch(&store, &resource, &prefix)?;
         let (events, _) = broadcast::channel(FANOUT_BUFFER);
         let (synced, _) = watch::channel(revision);
         let cache = Arc::new(WatchCache {
@@ -128,7 +158,7 @@ impl WatchCache {
 
     /// Applies the store's changes as they come; ends when the store shuts down. A cache that
     /// falls behind the store's history restarts from a fresh list.
-    async fn follow(self: Arc<Self>, mut watcher: ultrak8s_store::watch::Watcher) {
+    async fn follow(self: Arc<Self>, mut watcher: Watcher) {
         loop {
             tokio::select! {
                 batch = watcher.next() => match batch {
@@ -212,28 +242,9 @@ impl WatchCache {
         }
     }
 
-    fn relist(&self) -> Result<ultrak8s_store::watch::Watcher, ApiError> {
-        let revision = self.store.partition_for_key(&self.prefix).revision();
-        let mut objects = BTreeMap::new();
-        let mut start = None;
-        loop {
-            let page = self.store.list(
-                &self.prefix,
-                start.as_deref(),
-                Some(revision),
-                std::num::NonZeroU64::new(10_000),
-            )?;
-            for kv in page.kvs {
-                let object =
-                    CachedObject::new(&self.resource, kv.key.clone(), kv.value, kv.mod_revision)?;
-                objects.insert(kv.key, Arc::new(object));
-            }
-            match page.continue_from {
-                Some(next) => start = Some(next.to_vec()),
-                None => break,
-            }
-        }
-        let watcher = KubeStore::watch(&*self.store, &self.prefix, Some(revision))?;
+    fn relist(&self) -> Result<Watcher, ApiError> {
+        let (revision, objects, watcher) =
+            list_and_watch(&self.store, &self.resource, &self.prefix)?;
         let mut state = self.state.write();
         state.objects = objects;
         state.revision = revision;
@@ -276,20 +287,7 @@ impl WatchCache {
     /// The objects under `prefix` that `keep` selects, at the cache's current revision.
     pub fn snapshot(&self, prefix: &[u8], keep: impl Fn(&CachedObject) -> bool) -> Snapshot {
         let state = self.state.read();
-        let objects = state
-            .objects
-            .range::<[u8], _>((
-                std::ops::Bound::Included(prefix),
-                std::ops::Bound::Unbounded,
-            ))
-            .take_while(|(key, _)| key.starts_with(prefix))
-            .filter(|(_, object)| keep(object))
-            .map(|(_, object)| Arc::clone(object))
-            .collect();
-        Snapshot {
-            revision: state.revision,
-            objects,
-        }
+        state.snapshot(prefix, keep)
     }
 
     /// A snapshot and a subscription to every change after it, taken together so that no
@@ -303,23 +301,7 @@ impl WatchCache {
         // puts the subscription exactly at the snapshot's revision.
         let state = self.state.read();
         let receiver = self.events.subscribe();
-        let objects = state
-            .objects
-            .range::<[u8], _>((
-                std::ops::Bound::Included(prefix),
-                std::ops::Bound::Unbounded,
-            ))
-            .take_while(|(key, _)| key.starts_with(prefix))
-            .filter(|(_, object)| keep(object))
-            .map(|(_, object)| Arc::clone(object))
-            .collect();
-        (
-            Snapshot {
-                revision: state.revision,
-                objects,
-            },
-            receiver,
-        )
+        (state.snapshot(prefix, keep), receiver)
     }
 
     /// The events after `revision` and a subscription to later ones; `None` when the history

@@ -7,7 +7,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use ultrak8s_store::contract::{KubeStore, Precondition, WriteOutcome};
 use ultrak8s_store::types::Revision;
 
-use super::{ListOptions, MAX_RETRIES, Registry, encode_at};
+use super::{ListOptions, MAX_RETRIES, Registry};
 use crate::error::ApiError;
 use crate::resources::Resource;
 
@@ -130,26 +130,12 @@ impl Registry {
             if opts.dry_run {
                 return Ok(Deleted::Pending(Bytes::from(obj.to_json())));
             }
-            let key = resource.key(namespace, name);
-            let outcome = self
-                .store
-                .put_if_with(
-                    key,
-                    |rev| encode_at(obj, rev),
-                    Precondition::ModRevision(kv.mod_revision),
-                    None,
-                )
-                .await?;
-            match outcome {
-                WriteOutcome::Written { kv: Some(kv), .. } => {
-                    return Ok(Deleted::Pending(kv.value));
-                }
-                WriteOutcome::Written { kv: None, .. } => {
-                    return Err(ApiError::internal(
-                        "a written object could not be read back",
-                    ));
-                }
-                WriteOutcome::Conflict { .. } => continue,
+            match self
+                .replace_at(resource, namespace, name, obj, kv.mod_revision)
+                .await?
+            {
+                Some(bytes) => return Ok(Deleted::Pending(bytes)),
+                None => continue,
             }
         }
         Err(ApiError::conflict(

@@ -20,7 +20,7 @@ use tokio::sync::OnceCell;
 
 use bytes::Bytes;
 use serde_json::Value;
-use ultrak8s_store::contract::KubeStore;
+use ultrak8s_store::contract::{KubeStore, Precondition, WriteOutcome};
 use ultrak8s_store::store::Store;
 use ultrak8s_store::types::{KeyValue, Revision};
 
@@ -119,6 +119,35 @@ impl Registry {
                 let obj = decode_stored(resource, &kv.value)?;
                 Ok(Some((kv, obj)))
             }
+        }
+    }
+
+    /// Writes a new version of an object that is still at `revision`; `None` when it changed
+    /// meanwhile (the caller re-reads and retries, or answers 409).
+    async fn replace_at(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        obj: Box<dyn KubeObject>,
+        revision: Revision,
+    ) -> Result<Option<Bytes>, ApiError> {
+        let key = resource.key(namespace, name);
+        let outcome = self
+            .store
+            .put_if_with(
+                key,
+                |rev| encode_at(obj, rev),
+                Precondition::ModRevision(revision),
+                None,
+            )
+            .await?;
+        match outcome {
+            WriteOutcome::Written { kv: Some(kv), .. } => Ok(Some(kv.value)),
+            WriteOutcome::Written { kv: None, .. } => Err(ApiError::internal(
+                "a written object could not be read back",
+            )),
+            WriteOutcome::Conflict { .. } => Ok(None),
         }
     }
 

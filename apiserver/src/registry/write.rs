@@ -283,29 +283,13 @@ impl Registry {
                 };
                 return Ok(unchanged(bytes, warnings));
             }
-            let key = resource.key(namespace, name);
-            let outcome = self
-                .store
-                .put_if_with(
-                    key,
-                    |rev| encode_at(obj, rev),
-                    Precondition::ModRevision(kv.mod_revision),
-                    None,
-                )
-                .await?;
-            match outcome {
-                WriteOutcome::Written { kv: Some(kv), .. } => {
-                    return Ok(unchanged(kv.value, warnings));
-                }
-                WriteOutcome::Written { kv: None, .. } => {
-                    return Err(ApiError::internal(
-                        "a written object could not be read back",
-                    ));
-                }
-                WriteOutcome::Conflict { .. } if wanted_rv.is_some() => {
-                    return Err(ApiError::stale(resource, name));
-                }
-                WriteOutcome::Conflict { .. } => continue,
+            match self
+                .replace_at(resource, namespace, name, obj, kv.mod_revision)
+                .await?
+            {
+                Some(bytes) => return Ok(unchanged(bytes, warnings)),
+                None if wanted_rv.is_some() => return Err(ApiError::stale(resource, name)),
+                None => continue,
             }
         }
         Err(ApiError::conflict(

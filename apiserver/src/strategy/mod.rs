@@ -28,7 +28,6 @@ mod pod_template;
 mod pod_validation;
 mod probe_validation;
 mod quantity;
-pub mod rbac;
 mod resource_validation;
 pub mod service;
 mod service_defaults;
@@ -57,15 +56,34 @@ pub enum NameRule {
     PathSegment,
 }
 
-pub trait Strategy: Send + Sync + 'static {
-    type Object: k8s_openapi::Resource
+/// What every served kind's struct is: a k8s-openapi resource with ObjectMeta, JSON both
+/// ways.
+pub trait ApiObject:
+    k8s_openapi::Resource
+    + k8s_openapi::Metadata<Ty = ObjectMeta>
+    + Serialize
+    + DeserializeOwned
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> ApiObject for T where
+    T: k8s_openapi::Resource
         + k8s_openapi::Metadata<Ty = ObjectMeta>
         + Serialize
         + DeserializeOwned
         + Clone
         + Send
         + Sync
-        + 'static;
+        + 'static
+{
+}
+
+pub trait Strategy: Send + Sync + 'static {
+    type Object: ApiObject;
 
     fn name_rule(&self) -> NameRule {
         NameRule::Subdomain
@@ -109,12 +127,24 @@ pub trait Strategy: Send + Sync + 'static {
     }
 }
 
-/// The strategy of a kind with no rules beyond metadata.
-pub struct Plain<T>(std::marker::PhantomData<fn() -> T>);
+/// The strategy of a kind with no rules beyond metadata (and its name rule).
+pub struct Plain<T> {
+    names: NameRule,
+    _kind: std::marker::PhantomData<fn() -> T>,
+}
 
 impl<T> Plain<T> {
     pub fn new() -> Plain<T> {
-        Plain(std::marker::PhantomData)
+        Plain::named(NameRule::Subdomain)
+    }
+
+    /// A plain kind whose names follow `names` (RBAC kinds: path segments, as upstream's
+    /// `ValidateRBACName`, so `system:node` is a valid name).
+    pub fn named(names: NameRule) -> Plain<T> {
+        Plain {
+            names,
+            _kind: std::marker::PhantomData,
+        }
     }
 }
 
@@ -124,16 +154,10 @@ impl<T> Default for Plain<T> {
     }
 }
 
-impl<T> Strategy for Plain<T>
-where
-    T: k8s_openapi::Resource
-        + k8s_openapi::Metadata<Ty = ObjectMeta>
-        + Serialize
-        + DeserializeOwned
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
+impl<T: ApiObject> Strategy for Plain<T> {
     type Object = T;
+
+    fn name_rule(&self) -> NameRule {
+        self.names
+    }
 }
