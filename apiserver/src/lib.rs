@@ -13,9 +13,12 @@
 //! - `resources.rs`: the table of served resources; `object.rs`: objects with their kind
 //!   erased; `strategy/`: per-kind rules (one file per kind with rules of its own).
 //! - `patch/`: JSON patch, merge patch and strategic merge patch; `selector.rs`: label and
-//!   field selectors; `table.rs` + `table/printers/`: `kubectl get` columns, one file per API area.
+//!   field selectors; `table.rs` + `table/printers/`: `kubectl get` columns, one file per
+//!   API area.
 //! - `protobuf/`: Kubernetes protobuf <-> JSON for built-in kinds, driven by a generated
 //!   schema table (`scripts/gen-protobuf-schema`).
+//! - `openapi/`: the OpenAPI v2 and v3 documents, generated from the k8s-openapi types with
+//!   upstream's patch and list extensions (`extensions.rs`, `scripts/gen-openapi-extensions`).
 //! - `pki.rs`: the cluster CA, serving and client certificates, the admin kubeconfig.
 //! - `lifecycle.rs`: namespace termination; `server.rs`: the server and what exists from the
 //!   first start; `error.rs`: errors and their one translation into `metav1.Status`.

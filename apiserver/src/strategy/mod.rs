@@ -3,9 +3,11 @@
 //! the hooks in a fixed order: `prepare_for_create`/`prepare_for_update` (clear what a client
 //! may not set, apply defaults), then `validate`/`validate_update`.
 //!
-//! Where things go: a kind with behaviour of its own gets one file here (`pod.rs`, ...);
+//! Where things go: a kind (or a group of kinds) with behaviour of its own gets a file here
+//! (`pod.rs`, `service.rs`, `apps.rs`, `batch.rs`, `config.rs`...); large rule sets are split
+//! beside it (`pod_validation.rs`, `container_validation.rs`, `volume_validation.rs`...);
 //! every other kind uses [`Plain`]. Generic metadata rules live in `meta.rs`, name and label
-//! rules in `validation.rs`.
+//! rules in `validation.rs`, shared field checks in `checks.rs`, quantities in `quantity.rs`.
 
 pub mod apps;
 pub mod batch;
