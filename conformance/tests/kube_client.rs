@@ -366,3 +366,42 @@ async fn status_is_written_only_through_its_subresource() {
         .expect("field selector");
     assert_eq!(by_field.items.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_patches_without_a_resource_version_all_apply() {
+    use kube::api::{Patch, PatchParams};
+    let (_c, api) = setup().await;
+    api.create(&PostParams::default(), &config_map("shared", "0"))
+        .await
+        .expect("create");
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            let patch = serde_json::json!({"metadata": {"labels": {format!("l{i}"): "x"}}});
+            api.patch("shared", &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await
+            .expect("join")
+            .expect("a patch without a resourceVersion never conflicts");
+    }
+    let labels = api
+        .get("shared")
+        .await
+        .expect("get")
+        .metadata
+        .labels
+        .expect("labels");
+    assert_eq!(labels.len(), 16);
+
+    // With a resourceVersion in the patch, a stale one is a conflict.
+    let stale = serde_json::json!({"metadata": {"resourceVersion": "1", "labels": {"z": "z"}}});
+    let error = api
+        .patch("shared", &PatchParams::default(), &Patch::Merge(&stale))
+        .await
+        .expect_err("stale");
+    assert_eq!(api_code(&error), Some(409));
+}

@@ -110,7 +110,8 @@ impl Registry {
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
         check_name(&body, name)?;
-        self.guaranteed_update(resource, namespace, name, subresource, opts, |_| {
+        let rv = resource_version(&body);
+        self.guaranteed_update(resource, namespace, name, subresource, opts, rv, |_| {
             Ok(body.clone())
         })
         .await
@@ -126,14 +127,11 @@ impl Registry {
         value: Value,
     ) -> Result<Written, ApiError> {
         let opts = WriteOptions::default();
-        self.guaranteed_update(
-            resource,
-            namespace,
-            name,
-            Some(Subresource::Binding),
-            &opts,
-            |_| Ok(value.clone()),
-        )
+        let rv = resource_version(&value);
+        let binding = Some(Subresource::Binding);
+        self.guaranteed_update(resource, namespace, name, binding, &opts, rv, |_| {
+            Ok(value.clone())
+        })
         .await
     }
 
@@ -160,7 +158,10 @@ impl Registry {
             None => None,
         };
         let target: &Resource = storage.as_deref().unwrap_or(resource);
-        self.guaranteed_update(target, namespace, name, subresource, opts, |old| {
+        // Only a resourceVersion the patch itself carries is a precondition; otherwise a
+        // patch that raced another write is simply applied again to the new version.
+        let rv = resource_version(&patch);
+        self.guaranteed_update(target, namespace, name, subresource, opts, rv, |old| {
             let old = old.ok_or_else(|| ApiError::not_found(resource, name))?;
             let patched = match resource.conversion {
                 Some(conversion) => {
@@ -193,6 +194,7 @@ impl Registry {
         name: &str,
         subresource: Option<Subresource>,
         opts: &WriteOptions,
+        precondition_rv: Option<&str>,
         transform: impl Fn(Option<&Value>) -> Result<Value, ApiError>,
     ) -> Result<Written, ApiError> {
         for _ in 0..MAX_RETRIES {
@@ -207,12 +209,8 @@ impl Registry {
             let old_value: Value = serde_json::from_slice(&kv.value)
                 .map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
             let mut body = transform(Some(&old_value))?;
-            let wanted_rv = meta_of(&body)
-                .and_then(|m| m.get("resourceVersion"))
-                .and_then(Value::as_str)
-                .filter(|rv| !rv.is_empty())
-                .map(str::to_owned);
-            if let Some(rv) = &wanted_rv
+            let wanted_rv = precondition_rv;
+            if let Some(rv) = wanted_rv
                 && *rv != kv.mod_revision.to_string()
             {
                 return Err(ApiError::stale(resource, name));
@@ -298,6 +296,14 @@ impl Registry {
             "the object kept changing; please try again",
         ))
     }
+}
+
+/// The non-empty `metadata.resourceVersion` of a body or patch.
+fn resource_version(value: &Value) -> Option<&str> {
+    meta_of(value)
+        .and_then(|m| m.get("resourceVersion"))
+        .and_then(Value::as_str)
+        .filter(|rv| !rv.is_empty())
 }
 
 fn unchanged(bytes: Bytes, warnings: Vec<String>) -> Written {
