@@ -63,12 +63,19 @@ struct State {
 
 impl State {
     fn snapshot(&self, prefix: &[u8], keep: impl Fn(&CachedObject) -> bool) -> Snapshot {
+        self.snapshot_from(prefix, prefix, keep)
+    }
+
+    /// The objects under `prefix` from key `start` on.
+    fn snapshot_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        keep: impl Fn(&CachedObject) -> bool,
+    ) -> Snapshot {
         let objects = self
             .objects
-            .range::<[u8], _>((
-                std::ops::Bound::Included(prefix),
-                std::ops::Bound::Unbounded,
-            ))
+            .range::<[u8], _>((std::ops::Bound::Included(start), std::ops::Bound::Unbounded))
             .take_while(|(key, _)| key.starts_with(prefix))
             .filter(|(_, object)| keep(object))
             .map(|(_, object)| Arc::clone(object))
@@ -288,6 +295,19 @@ impl WatchCache {
     pub fn snapshot(&self, prefix: &[u8], keep: impl Fn(&CachedObject) -> bool) -> Snapshot {
         let state = self.state.read();
         state.snapshot(prefix, keep)
+    }
+
+    /// The objects under `prefix` from key `start` on, if the cache is still at `revision`
+    /// (a later page of a list whose first page it served); `None` once it has moved on.
+    pub fn snapshot_at(
+        &self,
+        revision: Revision,
+        prefix: &[u8],
+        start: &[u8],
+        keep: impl Fn(&CachedObject) -> bool,
+    ) -> Option<Snapshot> {
+        let state = self.state.read();
+        (state.revision == revision).then(|| state.snapshot_from(prefix, start, keep))
     }
 
     /// A snapshot and a subscription to every change after it, taken together so that no

@@ -11,6 +11,7 @@ use ultrak8s_store::contract::KubeStore;
 use ultrak8s_store::types::Revision;
 
 use super::{Filter, Registry, parse_rv};
+use crate::cache::{CachedObject, Snapshot};
 use crate::error::ApiError;
 use crate::resources::Resource;
 
@@ -154,6 +155,14 @@ impl Registry {
                     ));
                 }
                 let (revision, start) = decode_continue(token, &prefix)?;
+                // While nothing changed, later pages come from the cache too (in the store,
+                // counting what remains walks the rest of the range on every page).
+                let cache = self.cache(resource).await?;
+                let filtering = !opts.filter.is_everything();
+                let keep = |o: &CachedObject| !filtering || opts.filter.matches_cached(o);
+                if let Some(snapshot) = cache.snapshot_at(revision, &prefix, &start, keep) {
+                    return Ok(page(snapshot, &prefix, opts.limit, filtering));
+                }
                 (revision, Some(start))
             }
             None => match (opts.rv_match, rv) {
@@ -192,29 +201,7 @@ impl Registry {
         let prefix = resource.prefix(namespace);
         let filtering = !opts.filter.is_everything();
         let snapshot = cache.snapshot(&prefix, |o| !filtering || opts.filter.matches_cached(o));
-        let total = snapshot.objects.len() as u64;
-        let limit = opts.limit.map_or(u64::MAX, NonZeroU64::get);
-        let mut items: Vec<Bytes> = Vec::with_capacity(total.min(limit) as usize);
-        let mut last_key = None;
-        for object in snapshot.objects.iter().take(limit.min(total) as usize) {
-            items.push(object.bytes.clone());
-            last_key = Some(&object.key);
-        }
-        let more = total > limit;
-        let continue_token = match (more, last_key) {
-            (true, Some(key)) => {
-                let mut next = key.to_vec();
-                next.push(0);
-                Some(encode_continue(snapshot.revision, &next, &prefix))
-            }
-            _ => None,
-        };
-        Ok(ListResult {
-            items,
-            resource_version: snapshot.revision,
-            continue_token,
-            remaining: (more && !filtering).then(|| total - limit),
-        })
+        Ok(page(snapshot, &prefix, opts.limit, filtering))
     }
 
     fn list_at(
@@ -262,6 +249,34 @@ impl Registry {
                 }
             }
         }
+    }
+}
+
+/// One page of a cache snapshot: up to `limit` objects, with the token of the next page.
+fn page(
+    snapshot: Snapshot,
+    prefix: &[u8],
+    limit: Option<NonZeroU64>,
+    filtering: bool,
+) -> ListResult {
+    let total = snapshot.objects.len() as u64;
+    let limit = limit.map_or(u64::MAX, NonZeroU64::get);
+    let shown = &snapshot.objects[..limit.min(total) as usize];
+    let items: Vec<Bytes> = shown.iter().map(|o| o.bytes.clone()).collect();
+    let more = total > limit;
+    let continue_token = match (more, shown.last()) {
+        (true, Some(last)) => {
+            let mut next = last.key.to_vec();
+            next.push(0);
+            Some(encode_continue(snapshot.revision, &next, prefix))
+        }
+        _ => None,
+    };
+    ListResult {
+        items,
+        resource_version: snapshot.revision,
+        continue_token,
+        remaining: (more && !filtering).then(|| total - limit),
     }
 }
 

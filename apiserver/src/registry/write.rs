@@ -187,6 +187,7 @@ impl Registry {
     /// Reads the current object, computes the new one with `transform`, and writes it if the
     /// object did not change in between; retries when it did, unless the client named the
     /// resourceVersion it expects (then it gets 409).
+    #[allow(clippy::too_many_arguments)] // the request's parts, each its own concern
     async fn guaranteed_update(
         &self,
         resource: &Resource,
