@@ -405,3 +405,37 @@ async fn concurrent_patches_without_a_resource_version_all_apply() {
         .expect_err("stale");
     assert_eq!(api_code(&error), Some(409));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_of_a_quiet_list_count_down_what_remains() {
+    let (_c, api) = setup().await;
+    for i in 0..25 {
+        api.create(
+            &PostParams::default(),
+            &config_map(&format!("q{i:02}"), "x"),
+        )
+        .await
+        .expect("create");
+    }
+    let mut remaining = Vec::new();
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut params = ListParams::default().limit(10);
+        if let Some(t) = &token {
+            params = params.continue_token(t);
+        }
+        let page = api.list(&params).await.expect("page");
+        remaining.push(page.metadata.remaining_item_count);
+        names.extend(page.items.into_iter().filter_map(|cm| cm.metadata.name));
+        match page.metadata.continue_ {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => break,
+        }
+    }
+    assert_eq!(remaining, [Some(15), Some(5), None]);
+    assert_eq!(
+        names,
+        (0..25).map(|i| format!("q{i:02}")).collect::<Vec<_>>()
+    );
+}
