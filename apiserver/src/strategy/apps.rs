@@ -430,6 +430,7 @@ pub(super) fn not_over_100_percent(value: &IntOrString, field: &str, out: &mut V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strategy::testing::{created, errors, merged};
     use serde_json::{Value, json};
 
     fn template() -> Value {
@@ -438,29 +439,8 @@ mod tests {
     }
 
     fn spec_with(extra: Value) -> Value {
-        let mut spec = json!({"selector": {"matchLabels": {"app": "web"}}, "template": template()});
-        if let (Some(base), Value::Object(extra)) = (spec.as_object_mut(), extra) {
-            base.extend(extra);
-        }
-        spec
-    }
-
-    fn created<S: Strategy>(strategy: &S, spec: Value) -> S::Object {
-        let mut obj: S::Object = serde_json::from_value(
-            json!({"metadata": {"name": "w", "namespace": "ns"}, "spec": spec}),
-        )
-        .expect("object");
-        strategy.prepare_for_create(&mut obj);
-        obj
-    }
-
-    fn errors<S: Strategy>(strategy: &S, spec: Value) -> Vec<String> {
-        let obj = created(strategy, spec);
-        strategy
-            .validate(&obj)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        let spec = json!({"selector": {"matchLabels": {"app": "web"}}, "template": template()});
+        merged(spec, extra)
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub mod service;
 mod service_defaults;
 mod service_validation;
 mod statefulset;
+#[cfg(test)]
+mod testing;
 pub mod validation;
 mod volume_sources;
 mod volume_validation;
