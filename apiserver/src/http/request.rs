@@ -46,7 +46,13 @@ pub enum Target {
 
 /// Parses a path; `None` when it is not under `/api` or `/apis` or has the wrong shape.
 pub fn parse(method: &Method, path: &str, watch_param: bool) -> Option<Target> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Clients escape path segments (client-go: `url.PathEscape`); names are compared decoded.
+    let decoded: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect::<Option<_>>()?;
+    let parts: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let (group, version, rest) = match parts.as_slice() {
         ["api"] => return Some(Target::Root { legacy: true }),
         ["apis"] => return Some(Target::Root { legacy: false }),
@@ -116,6 +122,32 @@ pub fn parse(method: &Method, path: &str, watch_param: bool) -> Option<Target> {
     }))
 }
 
+/// `%XX` escapes of one path segment; `None` for a malformed escape, non-UTF-8 text or an
+/// escaped `/` (which would change the path's shape).
+fn percent_decode(segment: &str) -> Option<String> {
+    if !segment.contains('%') {
+        return Some(segment.to_owned());
+    }
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            let byte = u8::from_str_radix(hex, 16).ok()?;
+            if byte == b'/' {
+                return None;
+            }
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +195,19 @@ mod tests {
         );
         assert_eq!(parse(&Method::GET, "/api/v1/a/b/c/d", false), None);
         assert_eq!(parse(&Method::PUT, "/api/v1/pods", false), None);
+        let escaped = info(
+            Method::GET,
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles/system%3Anode",
+            false,
+        );
+        assert_eq!(escaped.name.as_deref(), Some("system:node"));
+        assert_eq!(
+            parse(&Method::GET, "/api/v1/namespaces/a%2Fb/pods", false),
+            None
+        );
+        assert_eq!(
+            parse(&Method::GET, "/api/v1/namespaces/a%zz/pods", false),
+            None
+        );
     }
 }
