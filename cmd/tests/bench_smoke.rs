@@ -1,4 +1,4 @@
-//! `ultrak8s bench store` at a tiny size: the harness starts both servers, runs every
+//! The benchmarks at a tiny size. `bench store`: the harness starts both servers, runs every
 //! workload, reports every figure for both, writes its JSON and cleans up. A test of the
 //! harness, not of speed: no figure is compared with another.
 
@@ -120,4 +120,61 @@ fn assert_positive(peer: &str, value: &Value) {
         Value::Array(items) => items.iter().for_each(|item| assert_positive(peer, item)),
         _ => {}
     }
+}
+
+/// `ultrak8s bench api` at a tiny size: the server starts, every workload runs and reports,
+/// and each watcher sees every event. A test of the harness, not of speed.
+#[test]
+fn bench_api_reports_every_workload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bench-api.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_ultrak8s"))
+        .args([
+            "bench",
+            "api",
+            "--pods",
+            "200",
+            "--namespaces",
+            "2",
+            "--clients",
+            "8",
+        ])
+        .args([
+            "--gets",
+            "50",
+            "--lists",
+            "1",
+            "--watchers",
+            "3",
+            "--watch-events",
+            "10",
+        ])
+        .arg("--work-dir")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run ultrak8s bench api");
+    assert!(
+        output.status.success(),
+        "bench api failed: {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("JSON result")).expect("valid JSON");
+    let figures = report["figures"].as_array().expect("figures");
+    let requests: Vec<u64> = figures
+        .iter()
+        .map(|f| f["requests"].as_u64().expect("requests"))
+        .collect();
+    // create, get, whole list, paged list, list by label (10 per list), watch events.
+    assert_eq!(requests, [200, 50, 1, 1, 10, 3 * 10], "{report}");
+    assert_eq!(report["pods_stored"], 210);
+    assert!(
+        report["server_rss_bytes"]
+            .as_u64()
+            .is_some_and(|rss| rss > 0)
+    );
 }
