@@ -419,29 +419,8 @@ fn cron_job_spec(cj: &CronJob, old: Option<&CronJob>) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strategy::testing::{job, job_errors};
     use serde_json::{Value, json};
-
-    fn job(spec: Value) -> Job {
-        let mut base = json!({"template": {"spec": {"restartPolicy": "Never",
-                              "containers": [{"name": "c", "image": "busybox"}]}}});
-        if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), spec) {
-            base.extend(extra);
-        }
-        let mut job: Job = serde_json::from_value(json!({
-            "metadata": {"name": "pi", "namespace": "ns", "uid": "u-1"}, "spec": base,
-        }))
-        .expect("job");
-        JobStrategy.prepare_for_create(&mut job);
-        job
-    }
-
-    fn errors(job: &Job) -> Vec<String> {
-        JobStrategy
-            .validate(job)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
 
     #[test]
     fn job_defaults_and_generated_selector() {
@@ -465,7 +444,7 @@ mod tests {
                    "controller-uid": "u-1", "job-name": "pi"})
         );
         assert_eq!(got["status"], json!({}));
-        assert_eq!(errors(&j), Vec::<String>::new());
+        assert_eq!(job_errors(&j), Vec::<String>::new());
         assert_eq!(
             JobStrategy.field(&j, "status.successful").as_deref(),
             Some("0")
@@ -476,7 +455,7 @@ mod tests {
     fn manual_selectors_must_match() {
         let j = job(json!({"manualSelector": true, "selector": {"matchLabels": {"app": "x"}}}));
         assert_eq!(
-            errors(&j),
+            job_errors(&j),
             vec![
                 "spec.template.metadata.labels: Invalid value: {}: `selector` does not match template `labels`",
             ]

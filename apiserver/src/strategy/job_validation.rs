@@ -452,32 +452,8 @@ fn index_count(indexes: &str, completions: i32) -> Result<i32, String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::strategy::Strategy;
-    use crate::strategy::batch::JobStrategy;
-    use k8s_openapi::api::batch::v1::Job;
+    use crate::strategy::testing::{job, job_errors};
     use serde_json::{Value, json};
-
-    fn job(spec: Value) -> Job {
-        let mut base = json!({"template": {"spec": {"restartPolicy": "Never",
-                              "containers": [{"name": "c", "image": "busybox"}]}}});
-        if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), spec) {
-            base.extend(extra);
-        }
-        let mut job: Job = serde_json::from_value(json!({
-            "metadata": {"name": "pi", "namespace": "ns", "uid": "u-1"}, "spec": base,
-        }))
-        .expect("job");
-        JobStrategy.prepare_for_create(&mut job);
-        job
-    }
-
-    fn errors(job: &Job) -> Vec<String> {
-        JobStrategy
-            .validate(job)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
 
     #[test]
     fn job_rules() {
@@ -547,7 +523,7 @@ mod tests {
             ),
         ];
         for (spec, want) in table {
-            assert_eq!(errors(&job(spec.clone())), want, "{spec}");
+            assert_eq!(job_errors(&job(spec.clone())), want, "{spec}");
         }
     }
 }

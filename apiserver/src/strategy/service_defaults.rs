@@ -232,21 +232,9 @@ fn drop_type_dependent(spec: &mut ServiceSpec, old: &ServiceSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strategy::service_validation::{validate, validate_update};
-    use serde_json::{Value, json};
-
-    fn service(spec: Value) -> Service {
-        let mut svc: Service =
-            serde_json::from_value(json!({"metadata": {"name": "s"}, "spec": spec}))
-                .expect("service");
-        apply(&mut svc);
-        prepare_create(&mut svc);
-        svc
-    }
-
-    fn errors(svc: &Service) -> Vec<String> {
-        validate(svc).iter().map(ToString::to_string).collect()
-    }
+    use crate::strategy::service_validation::validate_update;
+    use crate::strategy::testing::{service, service_errors};
+    use serde_json::json;
 
     #[test]
     fn defaults() {
@@ -269,9 +257,9 @@ mod tests {
             json!({"clientIP": {"timeoutSeconds": 10800}})
         );
         assert_eq!(spec["ipFamilies"], json!(["IPv4"]));
-        assert_eq!(errors(&svc), Vec::<String>::new());
+        assert_eq!(service_errors(&svc), Vec::<String>::new());
         let external = service(json!({"type": "ExternalName", "externalName": "db.example.com."}));
-        assert_eq!(errors(&external), Vec::<String>::new());
+        assert_eq!(service_errors(&external), Vec::<String>::new());
         assert!(
             external
                 .spec

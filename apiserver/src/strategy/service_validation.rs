@@ -497,22 +497,8 @@ pub fn validate_update(new: &Service, old: &Service) -> Vec<FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::strategy::service_defaults::{apply, prepare_create};
+    use crate::strategy::testing::{service, service_errors};
     use serde_json::{Value, json};
-
-    fn service(spec: Value) -> Service {
-        let mut svc: Service =
-            serde_json::from_value(json!({"metadata": {"name": "s"}, "spec": spec}))
-                .expect("service");
-        apply(&mut svc);
-        prepare_create(&mut svc);
-        svc
-    }
-
-    fn errors(svc: &Service) -> Vec<String> {
-        validate(svc).iter().map(ToString::to_string).collect()
-    }
 
     #[test]
     fn service_rules() {
@@ -595,7 +581,7 @@ mod tests {
             ),
         ];
         for (spec, want) in table {
-            assert_eq!(errors(&service(spec.clone())), want, "{spec}");
+            assert_eq!(service_errors(&service(spec.clone())), want, "{spec}");
         }
     }
 }
