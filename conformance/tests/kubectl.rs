@@ -288,6 +288,22 @@ async fn create_get_label_patch_scale_delete() {
         .expect_ok("replicas");
     assert_eq!(replicas, "5");
 
+    // -o wide adds the columns upstream marks priority 1.
+    let wide = c
+        .kubectl(&["-n", "shop", "get", "deploy", "web", "-o", "wide"], None)
+        .await
+        .expect_ok("get -o wide");
+    let mut lines = wide.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"],
+        "{wide}"
+    );
+    let row: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(row[0], "web", "{wide}");
+    assert_eq!(&row[5..], ["nginx,sidecar", "nginx:1.28,busybox:1.37", "app=web"], "{wide}");
+
     c.kubectl(&["-n", "shop", "delete", "deploy", "web"], None)
         .await
         .expect_ok("delete");
