@@ -8,6 +8,11 @@
 //! - `<data>/pki/apiserver.crt`, `apiserver.key`: the serving certificate (1 year).
 //! - `<data>/pki/admin.crt`, `admin.key`: `kubernetes-admin` in `system:masters` (1 year).
 //! - `<data>/admin.kubeconfig`: that identity with every certificate embedded.
+//! - `<data>/pki/front-proxy-ca.crt`, `front-proxy-ca.key`, `front-proxy-client.crt`,
+//!   `front-proxy-client.key`: the CA of authenticating proxies (aggregated API servers trust
+//!   it) and the client certificate the API server presents to them.
+//! - `<data>/pki/sa.key`, `sa.pub`: the ServiceAccount token signing key
+//!   (`service_account.rs`).
 //!
 //! Files that exist are reused, so a restart keeps every kubeconfig valid. A certificate is
 //! re-issued, for its existing key and from the same CA, when it expires within 30 days or
@@ -41,12 +46,16 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::x509::AttributeTypeAndValue;
 
+mod service_account;
+pub use service_account::{Algorithm, ServiceAccountKey};
+
 /// The cluster, user and group of the admin kubeconfig; its context is `<user>@<cluster>`.
 pub const CLUSTER_NAME: &str = "ultrak8s";
 pub const ADMIN_USER: &str = "kubernetes-admin";
 pub const ADMIN_GROUP: &str = "system:masters";
 
 const CA_COMMON_NAME: &str = "kubernetes";
+const FRONT_PROXY_CA_COMMON_NAME: &str = "front-proxy-ca";
 const CA_VALIDITY: Duration = Duration::days(3650);
 const LEAF_VALIDITY: Duration = Duration::days(365);
 /// A server restarted at least monthly never serves an expired certificate.
@@ -73,6 +82,12 @@ const SERVING: LeafSpec = LeafSpec {
     common_name: "kube-apiserver",
     organizations: &[],
     usage: ExtendedKeyUsagePurpose::ServerAuth,
+};
+const FRONT_PROXY_CLIENT: LeafSpec = LeafSpec {
+    stem: "front-proxy-client",
+    common_name: "front-proxy-client",
+    organizations: &[],
+    usage: ExtendedKeyUsagePurpose::ClientAuth,
 };
 const ADMIN: LeafSpec = LeafSpec {
     stem: "admin",
@@ -150,6 +165,7 @@ pub struct CertificateUser {
 pub struct Pki {
     dir: PathBuf,
     ca: Ca,
+    service_account_key: Arc<ServiceAccountKey>,
     serving_chain: Vec<CertificateDer<'static>>,
     serving_key: PrivatePkcs8KeyDer<'static>,
 }
@@ -184,9 +200,13 @@ impl Pki {
             .create(&pki_dir)
             .map_err(io_error(&pki_dir))?;
 
-        let ca = Ca::load_or_create(&pki_dir, now)?;
+        let ca = Ca::load_or_create(&pki_dir, "ca", CA_COMMON_NAME, now)?;
         let serving = ensure_leaf(&pki_dir, &ca, &SERVING, Some(&sans), now)?;
         let admin = ensure_leaf(&pki_dir, &ca, &ADMIN, None, now)?;
+        let front_proxy_ca =
+            Ca::load_or_create(&pki_dir, "front-proxy-ca", FRONT_PROXY_CA_COMMON_NAME, now)?;
+        ensure_leaf(&pki_dir, &front_proxy_ca, &FRONT_PROXY_CLIENT, None, now)?;
+        let service_account_key = Arc::new(ServiceAccountKey::load_or_create(&pki_dir)?);
         let kubeconfig = admin_kubeconfig(&options.server_url, &ca.pem, &admin);
         write_if_changed(
             &dir.join("admin.kubeconfig"),
@@ -199,6 +219,7 @@ impl Pki {
         Ok(Pki {
             dir: dir.to_owned(),
             ca,
+            service_account_key,
             serving_chain,
             serving_key,
         })
@@ -212,6 +233,11 @@ impl Pki {
     /// The CA certificate in DER.
     pub fn ca_der(&self) -> &CertificateDer<'static> {
         &self.ca.der
+    }
+
+    /// The key that signs ServiceAccount tokens.
+    pub fn service_account_key(&self) -> &Arc<ServiceAccountKey> {
+        &self.service_account_key
     }
 
     /// `<data>/admin.kubeconfig`.
@@ -289,26 +315,36 @@ pub fn peer_user(certs: &[CertificateDer<'_>]) -> Result<Option<CertificateUser>
     Ok((!name.is_empty()).then_some(CertificateUser { name, groups }))
 }
 
-/// The cluster CA: `ca.crt` as read, its first certificate, and the signer made of it.
+/// A CA (the cluster CA, the front-proxy CA): `<stem>.crt` as read, its first certificate,
+/// and the signer made of it.
 struct Ca {
+    stem: &'static str,
     pem: String,
     der: CertificateDer<'static>,
     issuer: Issuer<'static, KeyPair>,
 }
 
 impl Ca {
-    fn load_or_create(pki_dir: &Path, now: OffsetDateTime) -> Result<Ca, PkiError> {
-        let (key_path, cert_path) = (pki_dir.join("ca.key"), pki_dir.join("ca.crt"));
+    fn load_or_create(
+        pki_dir: &Path,
+        stem: &'static str,
+        common_name: &str,
+        now: OffsetDateTime,
+    ) -> Result<Ca, PkiError> {
+        let key_path = pki_dir.join(format!("{stem}.key"));
+        let cert_path = pki_dir.join(format!("{stem}.crt"));
         let cert_pem = read_optional(&cert_path)?;
         let key = match (read_optional(&key_path)?, &cert_pem) {
             (Some(pem), _) => parse_key(&key_path, &pem)?,
             (None, Some(_)) => {
-                let reason = "missing, but ca.crt exists: a CA cannot sign without its key \
-                              (add the key, or remove ca.crt to create a new CA)";
+                let reason = format!(
+                    "missing, but {stem}.crt exists: a CA cannot sign without its key \
+                     (add the key, or remove {stem}.crt to create a new CA)"
+                );
                 return Err(invalid(&key_path, reason));
             }
             (None, None) => {
-                let key = generate_key(CA_COMMON_NAME)?;
+                let key = generate_key(common_name)?;
                 write_atomic(&key_path, key.serialize_pem().as_bytes(), KEY_MODE)?;
                 key
             }
@@ -319,7 +355,7 @@ impl Ca {
             None => {
                 let mut params = CertificateParams::default();
                 let subject = &mut params.distinguished_name;
-                subject.push(DnType::CommonName, CA_COMMON_NAME);
+                subject.push(DnType::CommonName, common_name);
                 params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
                 params.key_usages = vec![
                     KeyUsagePurpose::KeyCertSign,
@@ -328,7 +364,7 @@ impl Ca {
                 ];
                 (params.not_before, params.not_after) = (now - BACKDATE, now + CA_VALIDITY);
                 let cert = params.self_signed(&key);
-                let cert = cert.map_err(issue_error(CA_COMMON_NAME))?;
+                let cert = cert.map_err(issue_error(common_name))?;
                 write_atomic(&cert_path, cert.pem().as_bytes(), CERT_MODE)?;
                 cert.pem()
             }
@@ -342,7 +378,12 @@ impl Ca {
         check_key_matches(&key_path, &key, &cert, &cert_path)?;
         let issuer = Issuer::from_ca_cert_der(&der, key);
         let issuer = issuer.map_err(|e| invalid(&cert_path, e.to_string()))?;
-        Ok(Ca { pem, der, issuer })
+        Ok(Ca {
+            stem,
+            pem,
+            der,
+            issuer,
+        })
     }
 }
 
@@ -387,9 +428,12 @@ fn ensure_leaf(
             let chain = parse_certs(&cert_path, &pem)?;
             let cert = parse_x509(&cert_path, &chain[0])?;
             check_key_matches(&key_path, &key, &cert, &cert_path)?;
-            let ca_cert = parse_x509(&pki_dir.join("ca.crt"), &ca.der)?;
+            let ca_cert = parse_x509(&pki_dir.join(format!("{}.crt", ca.stem)), &ca.der)?;
             if cert.verify_signature(Some(ca_cert.public_key())).is_err() {
-                let reason = "not issued by ca.crt (remove it and its key to have both re-issued)";
+                let reason = format!(
+                    "not issued by {}.crt (remove it and its key to have both re-issued)",
+                    ca.stem
+                );
                 return Err(invalid(&cert_path, reason));
             }
             let renew_at = (now + RENEW_BEFORE).unix_timestamp();

@@ -10,13 +10,19 @@ use super::*;
 
 type TestResult = Result<(), Box<dyn Error + Send + Sync>>;
 
-const FILES: [&str; 7] = [
+const FILES: [&str; 13] = [
     "pki/ca.crt",
     "pki/ca.key",
     "pki/apiserver.crt",
     "pki/apiserver.key",
     "pki/admin.crt",
     "pki/admin.key",
+    "pki/front-proxy-ca.crt",
+    "pki/front-proxy-ca.key",
+    "pki/front-proxy-client.crt",
+    "pki/front-proxy-client.key",
+    "pki/sa.key",
+    "pki/sa.pub",
     "admin.kubeconfig",
 ];
 
@@ -105,6 +111,15 @@ fn first_start_creates_every_file_keys_private() -> TestResult {
         groups: vec![ADMIN_GROUP.into()],
     };
     assert_eq!(user, Some(expected));
+
+    let proxy_ca_der = cert_of(&dir.path().join("pki/front-proxy-ca.crt"));
+    let proxy_ca = x509(&proxy_ca_der);
+    assert_eq!(proxy_ca.subject().to_string(), "CN=front-proxy-ca");
+    let proxy_der = cert_of(&dir.path().join("pki/front-proxy-client.crt"));
+    let proxy = x509(&proxy_der);
+    assert_eq!(proxy.subject().to_string(), "CN=front-proxy-client");
+    proxy.verify_signature(Some(proxy_ca.public_key()))?;
+    assert!(proxy.verify_signature(Some(ca.public_key())).is_err());
     Ok(())
 }
 
@@ -235,11 +250,16 @@ fn serving_certificate_is_reissued_for_a_new_san_or_near_expiry() -> TestResult 
     Pki::load_or_create_at(dir.path(), &options(), now)?;
     assert_eq!(snapshot(dir.path()), after);
 
-    // 340 days on, both leaves expire within 30 days: renewed, keys and CA kept.
+    // 340 days on, every leaf expires within 30 days: renewed, keys and CAs kept.
     let later = now + Duration::days(340);
     Pki::load_or_create_at(dir.path(), &wider, later)?;
     let renewed = snapshot(dir.path());
-    let expected = ["pki/apiserver.crt", "pki/admin.crt", "admin.kubeconfig"];
+    let expected = [
+        "pki/apiserver.crt",
+        "pki/admin.crt",
+        "pki/front-proxy-client.crt",
+        "admin.kubeconfig",
+    ];
     assert_eq!(changed(&after, &renewed), expected);
     let serving = cert_of(&dir.path().join("pki/apiserver.crt"));
     let not_after = x509(&serving).validity().not_after.timestamp();
