@@ -125,6 +125,35 @@ impl ApiError {
             .about(resource, name)
     }
 
+    /// A request the authorizers refused (upstream `responsewriters.Forbidden`): names the
+    /// resource as the request did, which need not be one this server serves.
+    pub fn forbidden_request(
+        resource: &str,
+        group: &str,
+        name: &str,
+        message: &str,
+    ) -> ApiError {
+        let qualified = match group {
+            "" => resource.to_owned(),
+            group => format!("{resource}.{group}"),
+        };
+        let subject = match (qualified.as_str(), name) {
+            ("", _) => String::new(),
+            (q, "") => format!("{q} is "),
+            (q, name) => format!("{q} \"{name}\" is "),
+        };
+        let mut error = ApiError::new(403, "Forbidden", format!("{subject}forbidden: {message}"));
+        if !resource.is_empty() {
+            error.details = Some(Box::new(Details {
+                name: name.to_owned(),
+                group: group.to_owned(),
+                kind: resource.to_owned(),
+                ..Details::default()
+            }));
+        }
+        error
+    }
+
     pub fn method_not_allowed() -> ApiError {
         ApiError::new(
             405,

@@ -23,9 +23,10 @@
 //! - `lifecycle.rs`: namespace termination; `server.rs`: the server and what exists from the
 //!   first start; `error.rs`: errors and their one translation into `metav1.Status`.
 //!
-//! Authentication beyond "has a certificate of the cluster CA", authorization and admission
-//! are issue 4.
+//! - `auth/`: authentication, impersonation, authorization (RBAC, Node) and the review APIs.
 
+pub mod admission;
+pub mod auth;
 pub mod cache;
 pub mod conversion;
 pub mod error;

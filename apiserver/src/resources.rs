@@ -25,6 +25,8 @@ pub enum Subresource {
     Binding,
     /// `pods/eviction`: a policy-checked delete.
     Eviction,
+    /// `serviceaccounts/token`: a TokenRequest for a bound token.
+    Token,
 }
 
 impl Subresource {
@@ -34,6 +36,7 @@ impl Subresource {
             Subresource::Scale => "scale",
             Subresource::Binding => "binding",
             Subresource::Eviction => "eviction",
+            Subresource::Token => "token",
         }
     }
 }
@@ -55,6 +58,9 @@ pub struct Resource {
     pub name_rule: NameRule,
     /// Whether a PUT of a missing object creates it (upstream `AllowCreateOnUpdate`).
     pub create_on_update: bool,
+    /// A review (TokenReview, SubjectAccessReview...): only `create`, answered and never
+    /// stored.
+    pub create_only: bool,
     pub kind_ops: Box<dyn Kind>,
     /// For a version stored as another version of the same resource: how to convert.
     pub conversion: Option<&'static Conversion>,
@@ -110,6 +116,7 @@ struct Extra {
     storage: Option<&'static str>,
     subresources: &'static [Subresource],
     create_on_update: bool,
+    create_only: bool,
 }
 
 const NONE: Extra = Extra {
@@ -119,6 +126,12 @@ const NONE: Extra = Extra {
     storage: None,
     subresources: &[],
     create_on_update: false,
+    create_only: false,
+};
+
+const REVIEW: Extra = Extra {
+    create_only: true,
+    ..NONE
 };
 
 fn typed<S: Strategy>(strategy: S, extra: Extra) -> Resource
@@ -143,6 +156,7 @@ where
         subresources: extra.subresources,
         name_rule: strategy.name_rule(),
         create_on_update: extra.create_on_update,
+        create_only: extra.create_only,
         kind_ops: Box::new(Typed::new(strategy)),
         conversion: extra.conversion,
         definition: <O<S> as schemars::JsonSchema>::schema_name().into_owned(),
@@ -169,7 +183,8 @@ pub fn builtin() -> Vec<Resource> {
         service,
     };
     use k8s_openapi::api::{
-        admissionregistration::v1 as admission, apps::v1 as apps, autoscaling::v1 as as1,
+        admissionregistration::v1 as admission, apps::v1 as apps, authentication::v1 as authn,
+        authorization::v1 as authz, autoscaling::v1 as as1,
         autoscaling::v2 as as2, certificates::v1 as certificates, core::v1 as core,
         discovery::v1 as discovery, events::v1 as events, flowcontrol::v1 as flowcontrol,
         networking::v1 as networking, node::v1 as nodev1, policy::v1 as policy, rbac::v1 as rbacv1,
@@ -240,7 +255,11 @@ pub fn builtin() -> Vec<Resource> {
         ),
         typed(config::ConfigMapStrategy, short(&["cm"])),
         typed(config::SecretStrategy, NONE),
-        plain::<core::ServiceAccount>(short(&["sa"])),
+        plain::<core::ServiceAccount>(Extra {
+            short_names: &["sa"],
+            subresources: &[Subresource::Token],
+            ..NONE
+        }),
         plain::<core::PersistentVolume>(status(&["pv"])),
         plain::<core::PersistentVolumeClaim>(status(&["pvc"])),
         typed(
@@ -347,6 +366,13 @@ pub fn builtin() -> Vec<Resource> {
         plain::<dra::ResourceClaim>(status(&[])),
         plain::<dra::ResourceClaimTemplate>(NONE),
         plain::<dra::ResourceSlice>(NONE),
+        // authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews, never stored.
+        plain::<authn::TokenReview>(REVIEW),
+        plain::<authn::SelfSubjectReview>(REVIEW),
+        plain::<authz::SubjectAccessReview>(REVIEW),
+        plain::<authz::SelfSubjectAccessReview>(REVIEW),
+        plain::<authz::SelfSubjectRulesReview>(REVIEW),
+        plain::<authz::LocalSubjectAccessReview>(REVIEW),
         // flowcontrol.apiserver.k8s.io/v1
         plain::<flowcontrol::FlowSchema>(status(&[])),
         plain::<flowcontrol::PriorityLevelConfiguration>(status(&[])),

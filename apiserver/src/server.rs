@@ -4,9 +4,14 @@
 
 use std::sync::Arc;
 
+use parking_lot::RwLock;
 use serde_json::json;
 use ultrak8s_store::store::Store;
 
+use crate::auth::authn::AuthnConfig;
+use crate::auth::authz::RbacAuthorizer;
+use crate::auth::node_graph::NodeGraph;
+use crate::auth::serviceaccount::ServiceAccountTokens;
 use crate::error::ApiError;
 use crate::http::discovery::Discovery;
 use crate::openapi::{OpenApi, ServedResource};
@@ -25,6 +30,20 @@ pub struct ApiServer {
     pub registry: Registry,
     pub discovery: Discovery,
     pub openapi: OpenApi,
+    pub(crate) authn: AuthnConfig,
+    /// `None`: no signing key, so no ServiceAccount tokens are issued or accepted.
+    pub(crate) service_account_tokens: Option<ServiceAccountTokens>,
+    pub(crate) rbac: RbacAuthorizer,
+    /// What each node's pods reference (the Node authorizer's graph), fed from the pods
+    /// cache. A `parking_lot` lock, never held across an await.
+    pub(crate) node_graph: RwLock<NodeGraph>,
+}
+
+/// How the server authenticates (certificates are always accepted).
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    pub authn: AuthnConfig,
+    pub service_account_tokens: Option<ServiceAccountTokens>,
 }
 
 /// Settings of the API server that the binary decides.
@@ -38,7 +57,12 @@ pub struct ApiConfig {
 }
 
 impl ApiServer {
+    /// A server without a ServiceAccount key (tests that need no tokens).
     pub fn new(store: Arc<Store>) -> Arc<ApiServer> {
+        ApiServer::with_security(store, Security::default())
+    }
+
+    pub fn with_security(store: Arc<Store>, security: Security) -> Arc<ApiServer> {
         let resources = Resources::new(builtin());
         let namespaces = resources
             .get("", "v1", "namespaces")
@@ -70,11 +94,24 @@ impl ApiServer {
             registry: Registry::new(store, resources.all(), namespaces, definitions),
             discovery,
             resources,
+            authn: security.authn,
+            service_account_tokens: security.service_account_tokens,
+            rbac: RbacAuthorizer::default(),
+            node_graph: RwLock::new(NodeGraph::default()),
         })
     }
 
-    /// Creates what a cluster has from the start, leaving what exists alone.
-    pub async fn bootstrap(&self, config: &ApiConfig) -> Result<(), ApiError> {
+    /// Creates what a cluster has from the start, leaving what exists alone, and starts
+    /// following what authorization reads (roles and bindings, pods for the Node
+    /// authorizer).
+    pub async fn bootstrap(self: &Arc<Self>, config: &ApiConfig) -> Result<(), ApiError> {
+        self.bootstrap_objects(config).await?;
+        self.bootstrap_policy().await?;
+        self.watch_rbac().await?;
+        crate::auth::node::follow_pods(self).await
+    }
+
+    async fn bootstrap_objects(&self, config: &ApiConfig) -> Result<(), ApiError> {
         let opts = WriteOptions::default();
         let namespaces = self
             .resources
@@ -131,6 +168,80 @@ impl ApiServer {
         Ok(())
     }
 }
+
+impl ApiServer {
+    /// The upstream bootstrap RBAC policy and the system PriorityClasses, created where
+    /// missing (an object a user changed is left as it is).
+    async fn bootstrap_policy(&self) -> Result<(), ApiError> {
+        use crate::auth::rbac::bootstrap;
+        let opts = WriteOptions::default();
+        let rbac = |plural| {
+            self.resources
+                .get("rbac.authorization.k8s.io", "v1", plural)
+                .ok_or_else(|| ApiError::internal(format!("no resource {plural}")))
+        };
+        let encode = |value: Result<serde_json::Value, serde_json::Error>| {
+            value.map_err(|e| ApiError::internal(format!("bootstrap policy: {e}")))
+        };
+        let cluster_roles = bootstrap::cluster_roles();
+        for role in &cluster_roles {
+            let mut role = role.clone();
+            if let Some(rules) = crate::auth::rbac::aggregate::aggregated_rules(&role, &cluster_roles) {
+                role.rules = Some(rules);
+            }
+            let body = encode(serde_json::to_value(&role))?;
+            ignore_exists(self.registry.create(rbac("clusterroles")?, None, body, &opts).await)?;
+        }
+        for binding in bootstrap::cluster_role_bindings() {
+            let body = encode(serde_json::to_value(&binding))?;
+            let resource = rbac("clusterrolebindings")?;
+            ignore_exists(self.registry.create(resource, None, body, &opts).await)?;
+        }
+        for role in bootstrap::namespace_roles() {
+            let namespace = role.metadata.namespace.clone();
+            let body = encode(serde_json::to_value(&role))?;
+            let resource = rbac("roles")?;
+            ignore_exists(self.registry.create(resource, namespace.as_deref(), body, &opts).await)?;
+        }
+        for binding in bootstrap::namespace_role_bindings() {
+            let namespace = binding.metadata.namespace.clone();
+            let body = encode(serde_json::to_value(&binding))?;
+            let resource = rbac("rolebindings")?;
+            ignore_exists(self.registry.create(resource, namespace.as_deref(), body, &opts).await)?;
+        }
+        let priority_classes = self
+            .resources
+            .get("scheduling.k8s.io", "v1", "priorityclasses")
+            .ok_or_else(|| ApiError::internal("no priorityclasses resource"))?;
+        for (name, value, description) in SYSTEM_PRIORITY_CLASSES {
+            let body = json!({
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": value,
+                "description": description,
+                "preemptionPolicy": "PreemptLowerPriority",
+            });
+            ignore_exists(self.registry.create(priority_classes, None, body, &opts).await)?;
+        }
+        Ok(())
+    }
+}
+
+/// Upstream's `scheduling.SystemPriorityClasses()`.
+const SYSTEM_PRIORITY_CLASSES: [(&str, i64, &str); 2] = [
+    (
+        "system-node-critical",
+        2_000_001_000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+    (
+        "system-cluster-critical",
+        2_000_000_000,
+        "Used for system critical pods that must run in the cluster, but can be moved to \
+         another node if necessary.",
+    ),
+];
 
 fn ignore_exists<T>(result: Result<T, ApiError>) -> Result<(), ApiError> {
     match result {

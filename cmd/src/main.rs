@@ -1,11 +1,13 @@
 //! The `ultrak8s` binary: command line, configuration, wiring and shutdown. Thin: every
 //! capability lives in a library crate; this file only parses flags and starts them.
 //!
-//! Subcommands: `server` (the control plane; today the store and its etcd API) and `bench`
-//! (whole-system benchmarks beside a real peer, e.g. `bench store` against etcd).
+//! Subcommands: `server` (the control plane: the Kubernetes API over the store, and the
+//! store's etcd API), `token` (bootstrap tokens for joining nodes) and `bench` (whole-system
+//! benchmarks beside a real peer, e.g. `bench store` against etcd).
 
 mod bench;
 mod server;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +26,9 @@ struct Cli {
 enum Command {
     /// Run the control plane on this host, with an embedded store.
     Server(server::ServerArgs),
+    /// Bootstrap tokens, with which nodes join.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Measure ultrak8s beside the real peer it stands in for, in one run.
     Bench(bench::BenchArgs),
 }
@@ -44,5 +49,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Token(command) => runtime.block_on(token::run(command)),
     }
 }

@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
 use ultrak8s_apiserver::pki::{Pki, PkiOptions};
-use ultrak8s_apiserver::server::{ApiConfig, ApiServer};
+use ultrak8s_apiserver::auth::authn::read_token_file;
+use ultrak8s_apiserver::auth::serviceaccount::ServiceAccountTokens;
+use ultrak8s_apiserver::server::{ApiConfig, ApiServer, Security};
 use ultrak8s_store::facade::{self, FacadeConfig};
 use ultrak8s_store::{Durability, EngineKind, PartitionSpec, Store, StoreConfig};
 
@@ -50,6 +52,19 @@ pub struct ServerArgs {
     /// More names or addresses for the serving certificate; repeat for several.
     #[arg(long = "tls-san")]
     tls_sans: Vec<String>,
+    /// Whether requests without credentials are served as `system:anonymous` (RBAC lets
+    /// them read only /version and the health endpoints).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    anonymous_auth: bool,
+    /// A CSV file of static bearer tokens: `token,user,uid[,"group1,group2"]`.
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// The `iss` of ServiceAccount tokens; repeat to also accept tokens of earlier issuers.
+    #[arg(long = "service-account-issuer")]
+    service_account_issuers: Vec<String>,
+    /// The audiences the API accepts in ServiceAccount tokens (default: the issuer).
+    #[arg(long = "api-audiences", value_delimiter = ',')]
+    api_audiences: Vec<String>,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -82,7 +97,21 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     pki_options.extra_sans.push(advertise.to_string());
     let pki = Pki::load_or_create(&args.data_dir, &pki_options).context("cluster PKI")?;
     let tls = Arc::new(pki.server_config().context("TLS configuration")?);
-    let api = ApiServer::new(Arc::clone(&store));
+    let mut security = Security::default();
+    security.authn.anonymous = args.anonymous_auth;
+    if let Some(path) = &args.token_auth_file {
+        security.authn.static_tokens = read_token_file(path).map_err(anyhow::Error::msg)?;
+    }
+    let mut tokens = ServiceAccountTokens::new(Arc::clone(pki.service_account_key()));
+    if !args.service_account_issuers.is_empty() {
+        tokens.issuers = args.service_account_issuers.clone();
+        tokens.audiences = vec![tokens.issuer().to_owned()];
+    }
+    if !args.api_audiences.is_empty() {
+        tokens.audiences = args.api_audiences.clone();
+    }
+    security.service_account_tokens = Some(tokens);
+    let api = ApiServer::with_security(Arc::clone(&store), security);
     let api_config = ApiConfig {
         advertise_address: advertise,
         secure_port: api_addr.port(),

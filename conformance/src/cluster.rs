@@ -7,9 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::watch;
+use ultrak8s_apiserver::auth::authn::AuthnConfig;
+use ultrak8s_apiserver::auth::serviceaccount::ServiceAccountTokens;
 use ultrak8s_apiserver::pki::{Pki, PkiOptions};
-use ultrak8s_apiserver::server::{ApiConfig, ApiServer};
+use ultrak8s_apiserver::server::{ApiConfig, ApiServer, Security};
 use ultrak8s_store::{Durability, Store, StoreConfig};
+
+fn base64_encode(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
 
 /// Why a cluster did not start.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +38,7 @@ pub struct TestCluster {
     pub kubeconfig: PathBuf,
     pub store: Arc<Store>,
     pub api: Arc<ApiServer>,
+    pub pki: Arc<Pki>,
     stop: watch::Sender<bool>,
     dir: tempfile::TempDir,
 }
@@ -38,6 +46,12 @@ pub struct TestCluster {
 impl TestCluster {
     /// A cluster with a fresh data directory and buffered durability (tests need no fsync).
     pub async fn start() -> Result<TestCluster, ClusterError> {
+        Self::start_with(AuthnConfig::default()).await
+    }
+
+    /// A cluster that authenticates as `authn` says (static tokens, anonymous requests),
+    /// besides client certificates and ServiceAccount tokens.
+    pub async fn start_with(authn: AuthnConfig) -> Result<TestCluster, ClusterError> {
         let dir = tempfile::tempdir()?;
         let mut config = StoreConfig::new(dir.path().join("store"));
         config.durability = Durability::Buffered;
@@ -49,7 +63,13 @@ impl TestCluster {
         let url = format!("https://127.0.0.1:{port}");
         let pki = Pki::load_or_create(dir.path(), &PkiOptions::new(url.clone()))?;
         let tls = Arc::new(pki.server_config()?);
-        let api = ApiServer::new(Arc::clone(&store));
+        let security = Security {
+            authn,
+            service_account_tokens: Some(ServiceAccountTokens::new(Arc::clone(
+                pki.service_account_key(),
+            ))),
+        };
+        let api = ApiServer::with_security(Arc::clone(&store), security);
         api.bootstrap(&ApiConfig {
             advertise_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             secure_port: port,
@@ -68,6 +88,7 @@ impl TestCluster {
         Ok(TestCluster {
             url,
             kubeconfig: pki.admin_kubeconfig_path(),
+            pki: Arc::new(pki),
             store,
             api,
             stop,
@@ -87,6 +108,43 @@ impl TestCluster {
             .await
             .map_err(|e| ClusterError::Client(e.to_string()))?;
         kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+    }
+
+    /// A kube-rs client that authenticates with a bearer token.
+    pub async fn client_with_token(&self, token: &str) -> Result<kube::Client, ClusterError> {
+        let mut config = self.config().await?;
+        config.auth_info = kube::config::AuthInfo {
+            token: Some(token.to_owned().into()),
+            ..Default::default()
+        };
+        kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+    }
+
+    /// A kube-rs client with a client certificate for `user` in `groups`.
+    pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, ClusterError> {
+        let (cert, key) = self.pki.issue_client_cert(user, groups)?;
+        let mut config = self.config().await?;
+        config.auth_info = kube::config::AuthInfo {
+            client_certificate_data: Some(base64_encode(&cert)),
+            client_key_data: Some(base64_encode(&key).into()),
+            ..Default::default()
+        };
+        kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+    }
+
+    /// A kube-rs client that sends no credentials.
+    pub async fn anonymous_client(&self) -> Result<kube::Client, ClusterError> {
+        let mut config = self.config().await?;
+        config.auth_info = kube::config::AuthInfo::default();
+        kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+    }
+
+    async fn config(&self) -> Result<kube::Config, ClusterError> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
+            .map_err(|e| ClusterError::Client(e.to_string()))?;
+        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|e| ClusterError::Client(e.to_string()))
     }
 
     /// Runs kubectl with the admin kubeconfig.

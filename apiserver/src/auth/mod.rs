@@ -4,10 +4,26 @@
 //!
 //! Where things go:
 //! - `mod.rs`: [`UserInfo`] and the request [`Attributes`] every authorizer decides on.
+//! - `authn.rs`: the authenticator chain (certificate, static token, bootstrap token,
+//!   ServiceAccount JWT, anonymous); `impersonation.rs`: `Impersonate-*` headers.
+//! - `jwt.rs`: compact JWS signing and checking; `serviceaccount.rs`: bound ServiceAccount
+//!   tokens (TokenRequest) and their validation; `oidc.rs`: the issuer discovery documents.
+//! - `authz.rs`: the authorizer chain (system:masters, Node, RBAC) and the RBAC index;
+//!   `node.rs` + `node_graph.rs`: the Node authorizer and the pod → object graph it reads.
 //! - `rbac/`: RBAC rule matching, rule coverage (escalation prevention), ClusterRole
 //!   aggregation and the upstream bootstrap policy.
+//! - `review.rs`: TokenReview, SubjectAccessReview and the other review APIs.
 
+pub mod authn;
+pub mod authz;
+mod impersonation;
+pub mod jwt;
+pub mod node;
+pub mod node_graph;
+pub mod oidc;
 pub mod rbac;
+mod review;
+pub mod serviceaccount;
 
 use std::collections::BTreeMap;
 
@@ -50,4 +66,7 @@ pub struct Attributes {
     pub name: String,
     /// The URL path of a non-resource request.
     pub path: String,
+    /// The request's `fieldSelector` as given (list and watch), for authorizers that allow
+    /// narrowed reads (the Node authorizer's `spec.nodeName=<node>`).
+    pub field_selector: String,
 }

@@ -17,13 +17,18 @@ const VERBS: &[&str] = &[
     "watch",
 ];
 
+/// The verbs of a resource (reviews are only created).
+fn verbs(resource: &Resource) -> &'static [&'static str] {
+    if resource.create_only { &["create"] } else { VERBS }
+}
+
 pub const AGGREGATED_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 fn subresource_verbs(sub: Subresource) -> &'static [&'static str] {
     match sub {
         Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
-        Subresource::Binding | Subresource::Eviction => &["create"],
+        Subresource::Binding | Subresource::Eviction | Subresource::Token => &["create"],
     }
 }
 
@@ -37,6 +42,7 @@ fn subresource_kind(
         Subresource::Scale => ("autoscaling", "v1", "Scale"),
         Subresource::Binding => ("", "v1", "Binding"),
         Subresource::Eviction => ("policy", "v1", "Eviction"),
+        Subresource::Token => ("authentication.k8s.io", "v1", "TokenRequest"),
     }
 }
 
@@ -123,7 +129,7 @@ fn resource_list(resources: &Resources, group: &str, version: &str) -> Value {
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": VERBS,
+            "verbs": verbs(r),
             "shortNames": r.short_names,
             "categories": r.categories,
         }));
@@ -203,7 +209,7 @@ fn aggregated_resource(r: &std::sync::Arc<Resource>) -> Value {
         "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
         "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
         "singularResource": r.singular,
-        "verbs": VERBS,
+        "verbs": verbs(r),
     });
     if !r.short_names.is_empty() {
         entry["shortNames"] = json!(r.short_names);

@@ -22,6 +22,7 @@ use crate::registry::{
     WatchEvent, WatchEventType, WatchOptions, WriteOptions,
 };
 use crate::resources::{Resource, Subresource};
+use crate::auth::{UserInfo, oidc};
 use crate::server::ApiServer;
 use crate::table::{self, IncludeObject};
 
@@ -72,19 +73,21 @@ impl Query {
 }
 
 impl ApiServer {
-    /// Answers one request of `user` (`None`: a client without a certificate of the cluster
-    /// CA, which may only read the public endpoints until issue 4 brings tokens and RBAC).
+    /// Answers one request; `certificate` is the identity of the client's verified
+    /// certificate, if it presented one.
     pub async fn handle(
         self: Arc<Self>,
         req: Request<hyper::body::Incoming>,
-        user: Option<Arc<crate::pki::CertificateUser>>,
+        certificate: Option<Arc<crate::pki::CertificateUser>>,
     ) -> Response<Body> {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let result = if user.is_none() && !is_public(&path) {
-            Err(ApiError::unauthorized())
-        } else {
-            self.route(req).await
+        let filtered = self
+            .filter(&method, req.uri(), req.headers(), certificate.as_deref())
+            .await;
+        let result = match filtered {
+            Ok(user) => self.route(req, &user).await,
+            Err(error) => Err(error),
         };
         let response = result.unwrap_or_else(|error| respond::error(&error));
         tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
@@ -94,6 +97,7 @@ impl ApiServer {
     async fn route(
         self: &Arc<Self>,
         req: Request<hyper::body::Incoming>,
+        user: &UserInfo,
     ) -> Result<Response<Body>, ApiError> {
         let path = req.uri().path().to_owned();
         let query = Query::parse(req.uri().query());
@@ -108,6 +112,17 @@ impl ApiServer {
             | "/readyz/ping" => return Ok(respond::text(200, "ok")),
             "/openapi/v2" => return self.openapi_v2(accept.as_deref()),
             "/openapi/v3" => return self.openapi_v3_index(),
+            oidc::CONFIGURATION_PATH | oidc::JWKS_PATH => {
+                let Some(tokens) = &self.service_account_tokens else {
+                    return Err(ApiError::path_not_found());
+                };
+                let (doc, content_type) = if path == oidc::JWKS_PATH {
+                    (oidc::jwks(tokens), "application/jwk-set+json")
+                } else {
+                    (oidc::configuration(tokens), "application/json")
+                };
+                return Ok(respond::with_type(200, Bytes::from(doc.to_string()), content_type));
+            }
             _ => {}
         }
         if let Some(doc) = path.strip_prefix("/openapi/v3/") {
@@ -151,7 +166,7 @@ impl ApiServer {
                     .map(|doc| respond::json_bytes(200, doc.clone()))
                     .ok_or_else(ApiError::path_not_found)
             }
-            Target::Resource(info) => self.resource(req, info, query, accept).await,
+            Target::Resource(info) => self.resource(req, info, query, accept, user).await,
         }
     }
 
@@ -176,6 +191,7 @@ impl ApiServer {
         info: RequestInfo,
         query: Query,
         accept: Option<String>,
+        user: &UserInfo,
     ) -> Result<Response<Body>, ApiError> {
         let Some(resource) = self
             .resources
@@ -232,6 +248,14 @@ impl ApiServer {
         let stored = Arc::clone(registry.storage_of(&resource));
         let s = &*stored;
         let out = |bytes: Bytes| convert_out(r, bytes);
+        if r.create_only {
+            if info.verb != Verb::Create || subresource.is_some() {
+                return Err(ApiError::method_not_allowed());
+            }
+            let value = codec::decode_body(content_type.as_deref(), &body)?;
+            let answer = self.review(r, ns, user, value).await?;
+            return respond::object(201, r, Bytes::from(answer.to_string()), output, include);
+        }
         match (info.verb, subresource) {
             (Verb::Get, None | Some(Subresource::Status)) => {
                 let bytes = registry.get(s, ns, name).await?;
@@ -621,21 +645,6 @@ pub(crate) fn delete_options(query: &Query, body: &Bytes) -> Result<DeleteOption
         propagation,
         dry_run,
     })
-}
-
-/// What upstream's `system:public-info-viewer` role lets anyone read.
-fn is_public(path: &str) -> bool {
-    matches!(
-        path,
-        "/version"
-            | "/version/"
-            | "/healthz"
-            | "/livez"
-            | "/readyz"
-            | "/healthz/ping"
-            | "/livez/ping"
-            | "/readyz/ping"
-    )
 }
 
 /// Go's name of this machine's architecture, as `/version` reports it.

@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod discovery;
 mod duplicates;
+mod filters;
 mod handler;
 mod openapi;
 pub mod request;

@@ -1,6 +1,6 @@
 //! Subresources other than status: `scale` (an `autoscaling/v1` Scale over `.spec.replicas`),
-//! `pods/binding` (sets `spec.nodeName` once) and `pods/eviction` (a delete that respects
-//! PodDisruptionBudgets).
+//! `pods/binding` (sets `spec.nodeName` once), `pods/eviction` (a delete that respects
+//! PodDisruptionBudgets) and `serviceaccounts/token` (a TokenRequest, `auth/serviceaccount.rs`).
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -90,6 +90,12 @@ pub(crate) async fn handle(
         }
         (Subresource::Binding, Verb::Create) => {
             bind(server, resource, namespace, name, content_type, body).await
+        }
+        (Subresource::Token, Verb::Create) => {
+            let body = codec::decode_body(content_type, body)?;
+            let namespace = namespace.unwrap_or_default();
+            let answer = server.token_request(namespace, name, body).await?;
+            Ok(respond::json_bytes(201, bytes::Bytes::from(answer.to_string())))
         }
         (Subresource::Eviction, Verb::Create) => {
             evict(server, resource, namespace, name, query, content_type, body).await
