@@ -20,10 +20,13 @@
 //! - `openapi/`: the OpenAPI v2 and v3 documents, generated from the k8s-openapi types with
 //!   upstream's patch and list extensions (`extensions.rs`, `scripts/gen-openapi-extensions`).
 //! - `pki.rs`: the cluster CA, serving and client certificates, the admin kubeconfig.
-//! - `lifecycle.rs`: namespace termination; `server.rs`: the server and what exists from the
+//! - `lifecycle.rs`: namespace termination; `namespace_defaults.rs`: the `default`
+//!   ServiceAccount and `kube-root-ca.crt` of every namespace (until issue 5's controllers); `server.rs`: the server and what exists from the
 //!   first start; `error.rs`: errors and their one translation into `metav1.Status`.
 //!
 //! - `auth/`: authentication, impersonation, authorization (RBAC, Node) and the review APIs.
+//! - `admission/`: the admission plugins every client write passes (mutating, then
+//!   validating), one file per plugin.
 
 pub mod admission;
 pub mod auth;
@@ -32,6 +35,7 @@ pub mod conversion;
 pub mod error;
 pub mod http;
 mod lifecycle;
+mod namespace_defaults;
 pub mod object;
 pub mod openapi;
 pub mod patch;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use ultrak8s_store::store::Store;
 
@@ -37,6 +38,8 @@ pub struct ApiServer {
     /// What each node's pods reference (the Node authorizer's graph), fed from the pods
     /// cache. A `parking_lot` lock, never held across an await.
     pub(crate) node_graph: RwLock<NodeGraph>,
+    /// The cluster CA (PEM) published in every namespace as `kube-root-ca.crt`.
+    pub(crate) root_ca: Option<String>,
 }
 
 /// How the server authenticates (certificates are always accepted).
@@ -44,6 +47,8 @@ pub struct ApiServer {
 pub struct Security {
     pub authn: AuthnConfig,
     pub service_account_tokens: Option<ServiceAccountTokens>,
+    /// The cluster CA in PEM, for the `kube-root-ca.crt` ConfigMaps.
+    pub root_ca: Option<String>,
 }
 
 /// Settings of the API server that the binary decides.
@@ -98,6 +103,7 @@ impl ApiServer {
             service_account_tokens: security.service_account_tokens,
             rbac: RbacAuthorizer::default(),
             node_graph: RwLock::new(NodeGraph::default()),
+            root_ca: security.root_ca,
         })
     }
 
@@ -108,7 +114,8 @@ impl ApiServer {
         self.bootstrap_objects(config).await?;
         self.bootstrap_policy().await?;
         self.watch_rbac().await?;
-        crate::auth::node::follow_pods(self).await
+        crate::auth::node::follow_pods(self).await?;
+        crate::namespace_defaults::follow(self).await
     }
 
     async fn bootstrap_objects(&self, config: &ApiConfig) -> Result<(), ApiError> {
@@ -170,6 +177,59 @@ impl ApiServer {
 }
 
 impl ApiServer {
+    /// A typed core/v1 object from the store; `None` when it does not exist.
+    pub(crate) async fn lookup<T: DeserializeOwned>(
+        &self,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.lookup_in("", "v1", plural, namespace, name).await
+    }
+
+    /// A typed object of any served resource from the store; `None` when it does not exist.
+    pub(crate) async fn lookup_in<T: DeserializeOwned>(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<T>, ApiError> {
+        let resource = self
+            .resources
+            .get(group, version, plural)
+            .ok_or_else(|| ApiError::internal(format!("no resource {plural}.{group}")))?;
+        match self.registry.get(resource, namespace, name).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(ApiError::internal),
+            Err(e) if e.code == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every object of a resource (in `namespace`, or all), typed, from its watch cache.
+    pub(crate) async fn cached_objects<T: DeserializeOwned>(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<T>, ApiError> {
+        let resource = self
+            .resources
+            .get(group, version, plural)
+            .ok_or_else(|| ApiError::internal(format!("no resource {plural}.{group}")))?;
+        let cache = self.registry.cache(resource).await?;
+        let snapshot = cache.snapshot(&resource.prefix(namespace), |_| true);
+        Ok(snapshot
+            .objects
+            .iter()
+            .filter_map(|o| serde_json::from_slice(&o.bytes).ok())
+            .collect())
+    }
+
     /// The upstream bootstrap RBAC policy and the system PriorityClasses, created where
     /// missing (an object a user changed is left as it is).
     async fn bootstrap_policy(&self) -> Result<(), ApiError> {

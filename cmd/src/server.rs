@@ -111,6 +111,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         tokens.audiences = args.api_audiences.clone();
     }
     security.service_account_tokens = Some(tokens);
+    security.root_ca = Some(pki.ca_pem().to_owned());
     let api = ApiServer::with_security(Arc::clone(&store), security);
     let api_config = ApiConfig {
         advertise_address: advertise,

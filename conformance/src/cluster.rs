@@ -68,6 +68,7 @@ impl TestCluster {
             service_account_tokens: Some(ServiceAccountTokens::new(Arc::clone(
                 pki.service_account_key(),
             ))),
+            root_ca: Some(pki.ca_pem().to_owned()),
         };
         let api = ApiServer::with_security(Arc::clone(&store), security);
         api.bootstrap(&ApiConfig {

@@ -22,6 +22,9 @@ fn config_map(name: &str, value: &str) -> ConfigMap {
     }
 }
 
+/// Every namespace holds the cluster CA's ConfigMap besides what a test writes.
+const ROOT_CA: &str = "kube-root-ca.crt";
+
 async fn setup() -> (TestCluster, Api<ConfigMap>) {
     let cluster = TestCluster::start().await.expect("cluster");
     let client = cluster.client().await.expect("client");
@@ -100,7 +103,8 @@ async fn pages_of_a_list_stay_at_one_revision_while_others_write() {
         let page = api.list(&params).await.expect("page");
         pages += 1;
         if pages == 1 {
-            assert_eq!(page.metadata.remaining_item_count, Some(35));
+            // 45 of ours and the CA's ConfigMap, 10 on this page.
+            assert_eq!(page.metadata.remaining_item_count, Some(36));
         }
         let rv = page.metadata.resource_version.clone();
         assert!(
@@ -122,6 +126,7 @@ async fn pages_of_a_list_stay_at_one_revision_while_others_write() {
         }
     }
     assert_eq!(pages, 5);
+    names.retain(|n| n != ROOT_CA);
     let expected: Vec<String> = (0..45).map(|i| format!("a{i:02}")).collect();
     assert_eq!(
         names, expected,
@@ -230,17 +235,18 @@ async fn bookmarks_and_streaming_lists() {
             .await
             .expect("create");
     }
-    // Streaming list: the current objects as ADDED, then the bookmark that ends them.
+    // Streaming list: the current objects (ours and the CA's ConfigMap) as ADDED, then the
+    // bookmark that ends them.
     let params = WatchParams::default().initial_events().timeout(4);
     let stream = api.watch(&params, "").await.expect("streaming list");
-    let events: Vec<_> = stream.take(4).try_collect().await.expect("events");
+    let events: Vec<_> = stream.take(5).try_collect().await.expect("events");
     assert!(
-        events[..3]
+        events[..4]
             .iter()
             .all(|e| matches!(e, WatchEvent::Added(_))),
         "{events:?}"
     );
-    match &events[3] {
+    match &events[4] {
         WatchEvent::Bookmark(bookmark) => {
             assert_eq!(
                 bookmark
@@ -311,7 +317,12 @@ async fn strict_field_validation_reports_unknown_and_duplicate_fields() {
         .list(&ListParams::default())
         .await
         .expect("list");
-    assert!(list.items.is_empty(), "nothing was written");
+    assert!(
+        list.items
+            .iter()
+            .all(|cm| cm.metadata.name.as_deref() == Some(ROOT_CA)),
+        "nothing was written"
+    );
     // Ignore accepts it: the last value of a repeated key wins, the unknown field is dropped.
     let created = client
         .request_text(post("Ignore"))
@@ -433,7 +444,9 @@ async fn pages_of_a_quiet_list_count_down_what_remains() {
             _ => break,
         }
     }
-    assert_eq!(remaining, [Some(15), Some(5), None]);
+    // 25 of ours and the CA's ConfigMap.
+    assert_eq!(remaining, [Some(16), Some(6), None]);
+    names.retain(|n| n != ROOT_CA);
     assert_eq!(
         names,
         (0..25).map(|i| format!("q{i:02}")).collect::<Vec<_>>()

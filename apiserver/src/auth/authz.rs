@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
 use parking_lot::RwLock;
-use serde::de::DeserializeOwned;
 
 use super::rbac::rules::{applies_to, rule_allows};
 use super::{Attributes, MASTERS_GROUP, UserInfo};
@@ -142,6 +141,7 @@ impl RbacAuthorizer {
     }
 }
 
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 const RBAC_PLURALS: [&str; 4] = ["clusterroles", "clusterrolebindings", "roles", "rolebindings"];
 
 impl ApiServer {
@@ -164,10 +164,10 @@ impl ApiServer {
     pub async fn rbac_index(&self) -> Result<Arc<RbacIndex>, ApiError> {
         if self.rbac.dirty.swap(false, Ordering::AcqRel) {
             let index = Arc::new(RbacIndex::build(
-                self.cached_all("clusterroles").await?,
-                self.cached_all("clusterrolebindings").await?,
-                self.cached_all("roles").await?,
-                self.cached_all("rolebindings").await?,
+                self.cached_objects(RBAC_GROUP, "v1", "clusterroles", None).await?,
+                self.cached_objects(RBAC_GROUP, "v1", "clusterrolebindings", None).await?,
+                self.cached_objects(RBAC_GROUP, "v1", "roles", None).await?,
+                self.cached_objects(RBAC_GROUP, "v1", "rolebindings", None).await?,
             ));
             *self.rbac.index.write() = index;
         }
@@ -200,21 +200,10 @@ impl ApiServer {
 
     fn rbac_resource(&self, plural: &str) -> Result<&Arc<crate::resources::Resource>, ApiError> {
         self.resources
-            .get("rbac.authorization.k8s.io", "v1", plural)
+            .get(RBAC_GROUP, "v1", plural)
             .ok_or_else(|| ApiError::internal(format!("no resource {plural}")))
     }
 
-    /// Every object of an RBAC resource, from its watch cache.
-    async fn cached_all<T: DeserializeOwned>(&self, plural: &str) -> Result<Vec<T>, ApiError> {
-        let resource = self.rbac_resource(plural)?;
-        let cache = self.registry.cache(resource).await?;
-        let snapshot = cache.snapshot(&resource.prefix(None), |_| true);
-        Ok(snapshot
-            .objects
-            .iter()
-            .filter_map(|o| serde_json::from_slice(&o.bytes).ok())
-            .collect())
-    }
 }
 
 /// Upstream's 403 message (`k8s.io/apiserver/pkg/endpoints/handlers/responsewriters`,

@@ -11,7 +11,6 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Secret, ServiceAccount};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{UserInfo, jwt};
@@ -88,29 +87,10 @@ fn rfc3339(seconds: i64) -> String {
 }
 
 impl ApiServer {
-    /// A typed object from the store; `None` when it does not exist.
-    pub(crate) async fn lookup<T: DeserializeOwned>(
-        &self,
-        plural: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Result<Option<T>, ApiError> {
-        let resource = self
-            .resources
-            .get("", "v1", plural)
-            .ok_or_else(|| ApiError::internal(format!("no resource {plural}")))?;
-        match self.registry.get(resource, namespace, name).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(ApiError::internal),
-            Err(e) if e.code == 404 => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// `POST .../serviceaccounts/{name}/token`: a bound token for the ServiceAccount.
     pub(crate) async fn token_request(
         &self,
+        user: &UserInfo,
         namespace: &str,
         name: &str,
         body: Value,
@@ -172,7 +152,11 @@ impl ApiServer {
             "namespace": namespace,
             "serviceaccount": {"name": name, "uid": sa_uid},
         });
-        if let Some(bound) = spec.get("boundObjectRef").filter(|v| !v.is_null()) {
+        let bound = spec.get("boundObjectRef").filter(|v| !v.is_null());
+        if let Some(node) = super::node::node_identity(user) {
+            self.node_may_request(node, namespace, name, bound).await?;
+        }
+        if let Some(bound) = bound {
             self.bind(namespace, name, bound, &mut kubernetes).await?;
         }
         let mut claims = json!({
@@ -200,6 +184,36 @@ impl ApiServer {
         response["spec"]["audiences"] = json!(audiences);
         response["spec"]["expirationSeconds"] = json!(expiration);
         Ok(response)
+    }
+
+    /// NodeRestriction for tokens (upstream `admitServiceAccount`): a node asks only for
+    /// tokens bound to a pod scheduled on it.
+    async fn node_may_request(
+        &self,
+        node: &str,
+        namespace: &str,
+        name: &str,
+        bound: Option<&Value>,
+    ) -> Result<(), ApiError> {
+        let refuse = |why: &str| {
+            ApiError::new(
+                403,
+                "Forbidden",
+                format!("serviceaccounts \"{name}\" is forbidden: {why}"),
+            )
+        };
+        let Some(bound) = bound.filter(|b| b["kind"] == "Pod") else {
+            return Err(refuse("node requested token not bound to a pod"));
+        };
+        let pod_name = bound["name"].as_str().unwrap_or_default();
+        let pod: Option<Pod> = self.lookup("pods", Some(namespace), pod_name).await?;
+        let on = pod.as_ref().and_then(|p| p.spec.as_ref()?.node_name.as_deref());
+        if on != Some(node) {
+            return Err(refuse(
+                "node requested token bound to a pod scheduled on a different node",
+            ));
+        }
+        Ok(())
     }
 
     /// Adds the claim of the object a token is bound to, checking that it exists, has the

@@ -22,6 +22,7 @@ use crate::registry::{
     WatchEvent, WatchEventType, WatchOptions, WriteOptions,
 };
 use crate::resources::{Resource, Subresource};
+use crate::admission::RequestAdmission;
 use crate::auth::{UserInfo, oidc};
 use crate::server::ApiServer;
 use crate::table::{self, IncludeObject};
@@ -256,6 +257,7 @@ impl ApiServer {
             let answer = self.review(r, ns, user, value).await?;
             return respond::object(201, r, Bytes::from(answer.to_string()), output, include);
         }
+        let admission = RequestAdmission::handle(self, user);
         match (info.verb, subresource) {
             (Verb::Get, None | Some(Subresource::Status)) => {
                 let bytes = registry.get(s, ns, name).await?;
@@ -289,6 +291,7 @@ impl ApiServer {
             }
             (Verb::Create, None) => {
                 let mut opts = write_options(&query)?;
+                opts.admission = Some(admission);
                 opts.duplicate_fields = super::duplicates::duplicate_fields(&body);
                 let value = convert_in(r, codec::decode_body(content_type.as_deref(), &body)?)?;
                 let written = registry.create(s, ns, value, &opts).await?;
@@ -297,6 +300,7 @@ impl ApiServer {
             }
             (Verb::Update, None | Some(Subresource::Status)) => {
                 let mut opts = write_options(&query)?;
+                opts.admission = Some(admission);
                 opts.duplicate_fields = super::duplicates::duplicate_fields(&body);
                 let value = convert_in(r, codec::decode_body(content_type.as_deref(), &body)?)?;
                 let written = registry
@@ -307,7 +311,8 @@ impl ApiServer {
                 Ok(respond::warn(response, &written.warnings))
             }
             (Verb::Patch, None | Some(Subresource::Status)) => {
-                let opts = write_options(&query)?;
+                let mut opts = write_options(&query)?;
+                opts.admission = Some(admission);
                 let patch_type = codec::patch_type(content_type.as_deref())?;
                 let patch = codec::decode_json(&body)?;
                 let written = registry
@@ -317,7 +322,8 @@ impl ApiServer {
                 Ok(respond::warn(response, &written.warnings))
             }
             (Verb::Delete, None) => {
-                let opts = delete_options(&query, &body)?;
+                let mut opts = delete_options(&query, &body)?;
+                opts.admission = Some(admission);
                 let deleted = if r.kind == "Namespace" && r.group.is_empty() {
                     self.delete_namespace(name, &opts).await?
                 } else {
@@ -332,7 +338,8 @@ impl ApiServer {
             }
             (Verb::DeleteCollection, None) => {
                 let list = list_options(r, &query)?;
-                let opts = delete_options(&query, &body)?;
+                let mut opts = delete_options(&query, &body)?;
+                opts.admission = Some(admission);
                 let deleted = registry.delete_collection(s, ns, &list, &opts).await?;
                 let items: Vec<Bytes> = deleted
                     .into_iter()
@@ -355,6 +362,8 @@ impl ApiServer {
             (verb, Some(sub)) => {
                 super::subresource::handle(
                     self,
+                    user,
+                    &admission,
                     r,
                     ns,
                     name,
@@ -556,6 +565,7 @@ pub(crate) fn write_options(query: &Query) -> Result<WriteOptions, ApiError> {
         dry_run,
         field_validation,
         duplicate_fields: Vec::new(),
+        admission: None,
     })
 }
 
@@ -644,6 +654,7 @@ pub(crate) fn delete_options(query: &Query, body: &Bytes) -> Result<DeleteOption
             .map(str::to_owned),
         propagation,
         dry_run,
+        admission: None,
     })
 }
 

@@ -11,6 +11,8 @@ use super::codec;
 use super::handler::{Query, delete_options, write_options};
 use super::request::Verb;
 use super::respond;
+use crate::admission::AdmissionHandle;
+use crate::auth::UserInfo;
 use crate::error::ApiError;
 use crate::registry::{Deleted, PatchType};
 use crate::resources::{Resource, Subresource};
@@ -20,6 +22,8 @@ use crate::server::ApiServer;
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn handle(
     server: &ApiServer,
+    user: &UserInfo,
+    admission: &AdmissionHandle,
     resource: &Resource,
     namespace: Option<&str>,
     name: &str,
@@ -35,7 +39,8 @@ pub(crate) async fn handle(
             Ok(respond::json_bytes(200, scale_of(&bytes)?))
         }
         (Subresource::Scale, Verb::Update | Verb::Patch) => {
-            let opts = write_options(query)?;
+            let mut opts = write_options(query)?;
+            opts.admission = Some(admission.clone());
             let current = server.registry.get(resource, namespace, name).await?;
             let scale: Value =
                 serde_json::from_slice(&scale_of(&current)?).map_err(ApiError::internal)?;
@@ -94,11 +99,12 @@ pub(crate) async fn handle(
         (Subresource::Token, Verb::Create) => {
             let body = codec::decode_body(content_type, body)?;
             let namespace = namespace.unwrap_or_default();
-            let answer = server.token_request(namespace, name, body).await?;
+            let answer = server.token_request(user, namespace, name, body).await?;
             Ok(respond::json_bytes(201, bytes::Bytes::from(answer.to_string())))
         }
         (Subresource::Eviction, Verb::Create) => {
-            evict(server, resource, namespace, name, query, content_type, body).await
+            let target = Target { server, resource, namespace, name };
+            evict(target, admission, query, content_type, body).await
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -212,23 +218,38 @@ async fn bind(
     Ok(respond::json_bytes(201, Bytes::from(status.to_string())))
 }
 
+/// The object a subresource request addresses.
+struct Target<'a> {
+    server: &'a ApiServer,
+    resource: &'a Resource,
+    namespace: Option<&'a str>,
+    name: &'a str,
+}
+
 /// `pods/eviction`: refuses when a PodDisruptionBudget selecting the pod allows no more
 /// disruptions (its status is kept by the disruption controller, issue 5), then deletes.
 async fn evict(
-    server: &ApiServer,
-    resource: &Resource,
-    namespace: Option<&str>,
-    name: &str,
+    target: Target<'_>,
+    admission: &AdmissionHandle,
     query: &Query,
     content_type: Option<&str>,
     body: &Bytes,
 ) -> Result<Response<Body>, ApiError> {
+    let Target {
+        server,
+        resource,
+        namespace,
+        name,
+    } = target;
     let eviction = codec::decode_body(content_type, body)?;
     let options = eviction
         .get("deleteOptions")
         .map(|o| Bytes::from(o.to_string()))
         .unwrap_or_default();
-    let opts = delete_options(query, &options)?;
+    let mut opts = delete_options(query, &options)?;
+    // The pod's delete is admitted as the evicting user's (NodeRestriction: only pods bound
+    // to a node may be evicted by it).
+    opts.admission = Some(admission.clone());
     let current = server.registry.get(resource, namespace, name).await?;
     let pod: Value = serde_json::from_slice(&current).map_err(ApiError::internal)?;
     let labels = pod

@@ -8,6 +8,7 @@ use ultrak8s_store::contract::{KubeStore, Precondition, WriteOutcome};
 use ultrak8s_store::types::Revision;
 
 use super::{ListOptions, MAX_RETRIES, Registry};
+use crate::admission::{AdmissionHandle, Attributes, Operation};
 use crate::error::ApiError;
 use crate::resources::Resource;
 
@@ -29,6 +30,8 @@ pub struct DeleteOptions {
     pub precondition_rv: Option<String>,
     pub propagation: Option<PropagationPolicy>,
     pub dry_run: bool,
+    /// The request's admission; `None` for the server's own deletes.
+    pub admission: Option<AdmissionHandle>,
 }
 
 /// What a delete did.
@@ -77,6 +80,18 @@ impl Registry {
                     ),
                 ));
             }
+            if let Some(AdmissionHandle(admission)) = &opts.admission {
+                let attrs = Attributes {
+                    operation: Operation::Delete,
+                    resource,
+                    subresource: None,
+                    namespace: namespace.unwrap_or_default(),
+                    name,
+                    dry_run: opts.dry_run,
+                };
+                admission.validate(&attrs, None, Some(obj.as_ref())).await?;
+            }
+            let meta = obj.meta();
             let mut finalizers = meta.finalizers.clone().unwrap_or_default();
             let add = |finalizers: &mut Vec<String>, f: &str| {
                 if !finalizers.iter().any(|x| x == f) {

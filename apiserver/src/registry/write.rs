@@ -8,6 +8,7 @@ use serde_json::Value;
 use ultrak8s_store::contract::{KubeStore, Precondition, WriteOutcome};
 
 use super::{MAX_RETRIES, Registry, encode_at, meta_of};
+use crate::admission::{AdmissionHandle, Attributes, Operation};
 use crate::error::ApiError;
 use crate::object::KubeObject;
 use crate::resources::{Resource, Subresource};
@@ -29,6 +30,8 @@ pub struct WriteOptions {
     /// Keys the body repeats (found by the HTTP edge in the raw bytes, which the decoded
     /// value no longer shows), reported like unknown fields.
     pub duplicate_fields: Vec<String>,
+    /// The request's admission; `None` for the server's own writes.
+    pub admission: Option<AdmissionHandle>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -66,13 +69,28 @@ impl Registry {
         meta::prepare_for_create(obj.meta_mut(), resource.has(Subresource::Status));
         resource.kind_ops.prepare_for_create(obj.as_mut());
         let name = obj.meta().name.clone().unwrap_or_default();
+        let mut warnings = warnings;
+        if let Some(namespace) = namespace.filter(|_| resource.namespaced) {
+            self.check_namespace(resource, namespace, &name).await?;
+        }
+        let attrs = Attributes {
+            operation: Operation::Create,
+            resource,
+            subresource: None,
+            namespace: namespace.unwrap_or_default(),
+            name: &name,
+            dry_run: opts.dry_run,
+        };
+        if let Some(AdmissionHandle(admission)) = &opts.admission {
+            admission.mutate(&attrs, obj.as_mut(), None).await?;
+        }
         let mut errors = meta::validate(obj.meta(), resource.namespaced, resource.name_rule);
         errors.extend(resource.kind_ops.validate(obj.as_ref()));
         if !errors.is_empty() {
             return Err(ApiError::invalid(resource, &name, errors));
         }
-        if let Some(namespace) = namespace.filter(|_| resource.namespaced) {
-            self.check_namespace(resource, namespace, &name).await?;
+        if let Some(AdmissionHandle(admission)) = &opts.admission {
+            warnings.extend(admission.validate(&attrs, Some(obj.as_ref()), None).await?);
         }
         if opts.dry_run {
             return Ok(Written {
@@ -238,6 +256,19 @@ impl Registry {
                     .kind_ops
                     .prepare_for_update(obj.as_mut(), old.as_ref());
             }
+            let attrs = Attributes {
+                operation: Operation::Update,
+                resource,
+                subresource,
+                namespace: namespace.unwrap_or_default(),
+                name,
+                dry_run: opts.dry_run,
+            };
+            if let Some(AdmissionHandle(admission)) = &opts.admission {
+                admission
+                    .mutate(&attrs, obj.as_mut(), Some(old.as_ref()))
+                    .await?;
+            }
             if resource.has(Subresource::Status) && spec_changed(obj.as_ref(), old.as_ref()) {
                 let generation = old.meta().generation.unwrap_or(0) + 1;
                 obj.meta_mut().generation = Some(generation);
@@ -255,6 +286,13 @@ impl Registry {
             }
             if !errors.is_empty() {
                 return Err(ApiError::invalid(resource, name, errors));
+            }
+            let mut warnings = warnings;
+            if let Some(AdmissionHandle(admission)) = &opts.admission {
+                let found = admission
+                    .validate(&attrs, Some(obj.as_ref()), Some(old.as_ref()))
+                    .await?;
+                warnings.extend(found);
             }
             // The last finalizer of an object being deleted is gone: delete it now.
             if old.meta().deletion_timestamp.is_some()

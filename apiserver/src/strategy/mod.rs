@@ -29,7 +29,7 @@ mod pod_spec_validation;
 mod pod_template;
 mod pod_validation;
 mod probe_validation;
-mod quantity;
+pub(crate) mod quantity;
 mod resource_validation;
 pub mod service;
 mod service_defaults;

@@ -96,6 +96,13 @@ impl Quantity {
         whole.mantissa.checked_mul(pow10(whole.exponent)?)
     }
 
+    /// The value in thousandths, rounded up (upstream's `MilliValue()`), if it fits.
+    pub fn milli_value(&self) -> Option<i128> {
+        let mut milli = *self;
+        milli.round_up_to(-3);
+        milli.mantissa.checked_mul(pow10(milli.exponent + 3)?)
+    }
+
     /// `self + other`, keeping this value's format.
     pub fn add(&self, other: &Quantity) -> Quantity {
         match align(self, other) {
