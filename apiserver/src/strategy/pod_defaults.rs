@@ -41,8 +41,6 @@ fn pod_only(spec: &mut PodSpec) {
         requests_from_limits(resources);
     }
     spec.enable_service_links.get_or_insert(true);
-    // Upstream's Priority admission plugin: no class and no global default means 0.
-    spec.priority.get_or_insert(0);
     if spec.host_network == Some(true) {
         let init = spec.init_containers.iter_mut().flatten();
         for container in spec.containers.iter_mut().chain(init) {
