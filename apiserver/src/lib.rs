@@ -26,7 +26,8 @@
 //!
 //! - `auth/`: authentication, impersonation, authorization (RBAC, Node) and the review APIs.
 //! - `admission/`: the admission plugins every client write passes (mutating, then
-//!   validating), one file per plugin.
+//!   validating), one file per plugin; `quota/`: ResourceQuota usage and the keeper of quota
+//!   status.
 
 pub mod admission;
 pub mod auth;
@@ -41,6 +42,7 @@ pub mod openapi;
 pub mod patch;
 pub mod pki;
 pub mod protobuf;
+pub mod quota;
 pub mod registry;
 pub mod resources;
 pub mod selector;

@@ -2,6 +2,7 @@
 //! and OpenAPI documents, and what exists from the first start (the system namespaces and the
 //! `default/kubernetes` Service).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -40,6 +41,8 @@ pub struct ApiServer {
     pub(crate) node_graph: RwLock<NodeGraph>,
     /// The cluster CA (PEM) published in every namespace as `kube-root-ca.crt`.
     pub(crate) root_ca: Option<String>,
+    /// One lock per namespace under which ResourceQuota admission charges quotas.
+    quota_locks: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How the server authenticates (certificates are always accepted).
@@ -104,6 +107,7 @@ impl ApiServer {
             rbac: RbacAuthorizer::default(),
             node_graph: RwLock::new(NodeGraph::default()),
             root_ca: security.root_ca,
+            quota_locks: parking_lot::Mutex::new(HashMap::new()),
         })
     }
 
@@ -115,6 +119,7 @@ impl ApiServer {
         self.bootstrap_policy().await?;
         self.watch_rbac().await?;
         crate::auth::node::follow_pods(self).await?;
+        crate::quota::follow(self).await?;
         crate::namespace_defaults::follow(self).await
     }
 
@@ -177,6 +182,12 @@ impl ApiServer {
 }
 
 impl ApiServer {
+    /// The lock ResourceQuota admission holds while it charges `namespace`'s quotas.
+    pub(crate) fn quota_lock(&self, namespace: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.quota_locks.lock();
+        Arc::clone(locks.entry(namespace.to_owned()).or_default())
+    }
+
     /// A typed core/v1 object from the store; `None` when it does not exist.
     pub(crate) async fn lookup<T: DeserializeOwned>(
         &self,

@@ -374,3 +374,71 @@ async fn a_node_writes_only_itself() -> TestResult {
     assert!(message.contains("can only create mirror pods"), "{message}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_hold_under_concurrent_creates() -> TestResult {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    let cluster = TestCluster::start().await?;
+    namespace(&cluster, "quoted", json!({})).await?;
+    let client = cluster.client().await?;
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), "quoted");
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "metadata": {"name": "small"},
+        "spec": {"hard": {"pods": "5", "requests.cpu": "2"}},
+    }))?;
+    quotas.create(&PostParams::default(), &quota).await?;
+    // The keeper fills in the status; until then creates are refused as upstream refuses them.
+    let mut ready = false;
+    for _ in 0..100 {
+        let current = quotas.get("small").await?;
+        if current.status.and_then(|s| s.used).is_some_and(|u| u.contains_key("pods")) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ready, "the quota's status was never computed");
+
+    let pods: Api<Pod> = Api::namespaced(client, "quoted");
+    let attempts = (0..20).map(|i| {
+        let pods = pods.clone();
+        async move {
+            let spec = json!({"containers": [{"name": "c", "image": "x",
+                              "resources": {"requests": {"cpu": "100m"}}}]});
+            let pod = pod(&format!("p{i}"), spec).expect("pod");
+            pods.create(&PostParams::default(), &pod).await
+        }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(admitted, 5, "exactly the quota, never more");
+    let refused: Vec<(u16, String)> = results.into_iter().filter(|r| r.is_err()).map(refusal).collect();
+    assert!(refused.iter().all(|(code, _)| *code == 403), "{refused:?}");
+    assert!(
+        refused[0].1.ends_with(
+            "is forbidden: exceeded quota: small, requested: pods=1, used: pods=5, limited: pods=5"
+        ),
+        "{}",
+        refused[0].1
+    );
+    let used = quotas.get("small").await?.status.and_then(|s| s.used).unwrap_or_default();
+    assert_eq!(used["pods"].0, "5");
+    assert_eq!(used["requests.cpu"].0, "500m");
+
+    // A deleted pod gives its share back.
+    pods.delete("p0", &Default::default()).await.ok();
+    let deleted = pods.list(&Default::default()).await?.items.len();
+    assert_eq!(deleted, 4);
+    let mut admitted_late = false;
+    for _ in 0..100 {
+        let spec = json!({"containers": [{"name": "c", "image": "x",
+                          "resources": {"requests": {"cpu": "100m"}}}]});
+        if pods.create(&PostParams::default(), &pod("late", spec)?).await.is_ok() {
+            admitted_late = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(admitted_late, "the deleted pod's share was never given back");
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! (`pkg/kubeapiserver/options/plugins.go`, `AllOrderedPlugins`): NamespaceLifecycle (in
 //! the registry: writes into missing or terminating namespaces), LimitRanger, ServiceAccount,
 //! NodeRestriction, Priority, DefaultTolerationSeconds, PodSecurity, RuntimeClass,
-//! DefaultStorageClass, then the RBAC registry's escalation check. Mutating plugins run
+//! DefaultStorageClass, the RBAC registry's escalation check, and ResourceQuota last. Mutating plugins run
 //! first, then the validating ones, each in that order.
 
 use std::sync::Arc;
@@ -11,8 +11,8 @@ use futures::future::BoxFuture;
 
 use super::{
     Admission, AdmissionHandle, Attributes, default_storage_class, default_tolerations,
-    escalation, limit_ranger, node_restriction, pod_security, priority, runtime_class,
-    service_account,
+    escalation, limit_ranger, node_restriction, pod_security, priority, resource_quota,
+    runtime_class, service_account,
 };
 use crate::auth::UserInfo;
 use crate::error::ApiError;
@@ -69,6 +69,8 @@ impl Admission for RequestAdmission {
             priority::validate(server, attrs, obj).await?;
             let warnings = pod_security::validate(server, user, attrs, obj, old).await?;
             escalation::validate(server, user, attrs, obj).await?;
+            // Last, as upstream: only a write every other plugin accepted is charged.
+            resource_quota::validate(server, attrs, obj, old).await?;
             Ok(warnings)
         })
     }

@@ -6,7 +6,7 @@
 //! Where things go:
 //! - `mod.rs`: the [`Admission`] interface the registry calls, and [`Attributes`].
 //! - `chain.rs`: the plugins in order, for one request's user.
-//! - one file per plugin (`node_restriction.rs`, `priority.rs`...), each a pair of plain
+//! - one file per plugin (`resource_quota.rs` charges `quota/` usage) (`node_restriction.rs`, `priority.rs`...), each a pair of plain
 //!   functions over the typed object; `podsecurity/`: the Pod Security Standards.
 
 mod chain;
@@ -18,6 +18,7 @@ mod node_restriction;
 pub mod podsecurity;
 mod pod_security;
 mod priority;
+mod resource_quota;
 mod runtime_class;
 pub(crate) mod service_account;
 #[cfg(test)]

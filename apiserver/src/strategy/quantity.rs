@@ -103,6 +103,14 @@ impl Quantity {
         milli.mantissa.checked_mul(pow10(milli.exponent + 3)?)
     }
 
+    /// `-self`.
+    pub fn negated(&self) -> Quantity {
+        Quantity {
+            mantissa: -self.mantissa,
+            ..*self
+        }
+    }
+
     /// `self + other`, keeping this value's format.
     pub fn add(&self, other: &Quantity) -> Quantity {
         match align(self, other) {
