@@ -454,3 +454,57 @@ async fn kubectl_auth_can_i_and_impersonation_answer_from_rbac() -> TestResult {
     assert!(rules.lines().any(|l| l.starts_with("pods ") && l.contains("[get list]")), "{rules}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_clients_are_authorized_as_their_own_users() -> TestResult {
+    use ultrak8s_apiserver::http::local::{LocalService, SCHEDULER_USER};
+    let cluster = TestCluster::start().await?;
+    let admin = cluster.client().await?;
+    let pods: Api<Pod> = Api::namespaced(admin, "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "waiting"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+
+    let scheduler = kube::Client::new(LocalService::new(&cluster.api, SCHEDULER_USER), "default");
+    let binding = json!({"apiVersion": "v1", "kind": "Binding",
+        "metadata": {"name": "waiting"}, "target": {"kind": "Node", "name": "node-1"}});
+    let (status, body) = raw(
+        &scheduler,
+        "POST",
+        "/api/v1/namespaces/default/pods/waiting/binding",
+        Some(binding),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let bound = pods.get("waiting").await?;
+    assert_eq!(bound.spec.and_then(|s| s.node_name).as_deref(), Some("node-1"));
+    let secrets: Api<Secret> = Api::namespaced(scheduler, "default");
+    let refused = secrets.list(&ListParams::default()).await;
+    assert_eq!(code(&refused), Some(403));
+    assert!(
+        message(&refused).contains("User \"system:kube-scheduler\" cannot list resource \"secrets\""),
+        "{}",
+        message(&refused)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_headers_are_refused_and_the_server_carries_on() -> TestResult {
+    let cluster = TestCluster::start().await?;
+    let huge = cluster.client_with_token(&"z".repeat(2_000_000)).await?;
+    let request = http::Request::builder()
+        .uri("/version")
+        .body(Vec::new())?
+        .map(kube::client::Body::from);
+    match huge.send(request).await {
+        Ok(response) => assert!(response.status().is_client_error(), "{}", response.status()),
+        Err(_) => {} // the connection was refused outright
+    }
+    let admin = cluster.client().await?;
+    let (status, _) = raw(&admin, "GET", "/version", None).await;
+    assert_eq!(status, 200);
+    Ok(())
+}

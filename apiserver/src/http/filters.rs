@@ -1,6 +1,7 @@
 //! What runs before a request is routed, in upstream's filter order
-//! (`k8s.io/apiserver/pkg/server/config.go`, `DefaultBuildHandlerChain`): authentication,
-//! impersonation, then authorization of the request's attributes.
+//! (`k8s.io/apiserver/pkg/server/config.go`, `DefaultBuildHandlerChain`): authentication
+//! (`auth/authn.rs`, before this), impersonation, then authorization of the request's
+//! attributes.
 
 use http::{Method, Uri};
 
@@ -8,20 +9,18 @@ use super::request::{self, Target, Verb};
 use crate::auth::authz::{Decision, forbidden_message};
 use crate::auth::{Attributes, UserInfo};
 use crate::error::ApiError;
-use crate::pki::CertificateUser;
 use crate::server::ApiServer;
 
 impl ApiServer {
-    /// The user a request acts as, once authenticated and authorized: 401 for bad or missing
-    /// credentials, 403 when the user may not do what the request asks.
+    /// The user an authenticated request acts as, once authorized: 403 when the user may
+    /// not do what the request asks (or impersonate whom it names).
     pub(crate) async fn filter(
         &self,
         method: &Method,
         uri: &Uri,
         headers: &http::HeaderMap,
-        certificate: Option<&CertificateUser>,
+        user: UserInfo,
     ) -> Result<UserInfo, ApiError> {
-        let user = self.authenticate(headers, certificate).await?;
         let user = self.impersonate(headers, user).await?;
         let attrs = attributes(method, uri);
         match self.authorize(&user, &attrs).await? {

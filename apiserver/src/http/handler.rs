@@ -78,14 +78,30 @@ impl ApiServer {
     /// certificate, if it presented one.
     pub async fn handle(
         self: Arc<Self>,
-        req: Request<hyper::body::Incoming>,
+        req: Request<Body>,
         certificate: Option<Arc<crate::pki::CertificateUser>>,
+    ) -> Response<Body> {
+        let user = self.authenticate(req.headers(), certificate.as_deref()).await;
+        self.serve_as(req, user).await
+    }
+
+    /// Answers a request of an in-process client acting as `user` (see `http/local.rs`):
+    /// authorized and admitted like any other.
+    pub async fn handle_as(self: Arc<Self>, req: Request<Body>, user: UserInfo) -> Response<Body> {
+        self.serve_as(req, Ok(user)).await
+    }
+
+    async fn serve_as(
+        self: Arc<Self>,
+        req: Request<Body>,
+        user: Result<UserInfo, ApiError>,
     ) -> Response<Body> {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let filtered = self
-            .filter(&method, req.uri(), req.headers(), certificate.as_deref())
-            .await;
+        let filtered = match user {
+            Ok(user) => self.filter(&method, req.uri(), req.headers(), user).await,
+            Err(error) => Err(error),
+        };
         let result = match filtered {
             Ok(user) => self.route(req, &user).await,
             Err(error) => Err(error),
@@ -97,7 +113,7 @@ impl ApiServer {
 
     async fn route(
         self: &Arc<Self>,
-        req: Request<hyper::body::Incoming>,
+        req: Request<Body>,
         user: &UserInfo,
     ) -> Result<Response<Body>, ApiError> {
         let path = req.uri().path().to_owned();
@@ -188,7 +204,7 @@ impl ApiServer {
 
     async fn resource(
         self: &Arc<Self>,
-        req: Request<hyper::body::Incoming>,
+        req: Request<Body>,
         info: RequestInfo,
         query: Query,
         accept: Option<String>,
@@ -518,7 +534,7 @@ fn encode_event(
     Bytes::from(line)
 }
 
-async fn read_body(req: Request<hyper::body::Incoming>) -> Result<Bytes, ApiError> {
+async fn read_body(req: Request<Body>) -> Result<Bytes, ApiError> {
     if let Some(length) = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -6,6 +6,7 @@ pub mod discovery;
 mod duplicates;
 mod filters;
 mod handler;
+pub mod local;
 mod openapi;
 pub mod request;
 mod respond;
@@ -70,6 +71,7 @@ pub async fn serve(
             let service = service_fn(move |req| {
                 let server = Arc::clone(&server);
                 let user = user.clone();
+                let req = req.map(axum::body::Body::new);
                 async move { Ok::<_, std::convert::Infallible>(server.handle(req, user).await) }
             });
             let builder = auto::Builder::new(TokioExecutor::new());
