@@ -117,7 +117,9 @@ impl ApiServer {
     pub async fn bootstrap(self: &Arc<Self>, config: &ApiConfig) -> Result<(), ApiError> {
         self.bootstrap_objects(config).await?;
         self.bootstrap_policy().await?;
+        self.bootstrap_priority_classes().await?;
         self.watch_rbac().await?;
+        crate::auth::policy::follow_aggregation(self).await?;
         crate::auth::node::follow_pods(self).await?;
         crate::quota::follow(self).await?;
         crate::namespace_defaults::follow(self).await
@@ -241,45 +243,9 @@ impl ApiServer {
             .collect())
     }
 
-    /// The upstream bootstrap RBAC policy and the system PriorityClasses, created where
-    /// missing (an object a user changed is left as it is).
-    async fn bootstrap_policy(&self) -> Result<(), ApiError> {
-        use crate::auth::rbac::bootstrap;
+    /// The system PriorityClasses, created where missing.
+    async fn bootstrap_priority_classes(&self) -> Result<(), ApiError> {
         let opts = WriteOptions::default();
-        let rbac = |plural| {
-            self.resources
-                .get("rbac.authorization.k8s.io", "v1", plural)
-                .ok_or_else(|| ApiError::internal(format!("no resource {plural}")))
-        };
-        let encode = |value: Result<serde_json::Value, serde_json::Error>| {
-            value.map_err(|e| ApiError::internal(format!("bootstrap policy: {e}")))
-        };
-        let cluster_roles = bootstrap::cluster_roles();
-        for role in &cluster_roles {
-            let mut role = role.clone();
-            if let Some(rules) = crate::auth::rbac::aggregate::aggregated_rules(&role, &cluster_roles) {
-                role.rules = Some(rules);
-            }
-            let body = encode(serde_json::to_value(&role))?;
-            ignore_exists(self.registry.create(rbac("clusterroles")?, None, body, &opts).await)?;
-        }
-        for binding in bootstrap::cluster_role_bindings() {
-            let body = encode(serde_json::to_value(&binding))?;
-            let resource = rbac("clusterrolebindings")?;
-            ignore_exists(self.registry.create(resource, None, body, &opts).await)?;
-        }
-        for role in bootstrap::namespace_roles() {
-            let namespace = role.metadata.namespace.clone();
-            let body = encode(serde_json::to_value(&role))?;
-            let resource = rbac("roles")?;
-            ignore_exists(self.registry.create(resource, namespace.as_deref(), body, &opts).await)?;
-        }
-        for binding in bootstrap::namespace_role_bindings() {
-            let namespace = binding.metadata.namespace.clone();
-            let body = encode(serde_json::to_value(&binding))?;
-            let resource = rbac("rolebindings")?;
-            ignore_exists(self.registry.create(resource, namespace.as_deref(), body, &opts).await)?;
-        }
         let priority_classes = self
             .resources
             .get("scheduling.k8s.io", "v1", "priorityclasses")
@@ -314,7 +280,7 @@ const SYSTEM_PRIORITY_CLASSES: [(&str, i64, &str); 2] = [
     ),
 ];
 
-fn ignore_exists<T>(result: Result<T, ApiError>) -> Result<(), ApiError> {
+pub(crate) fn ignore_exists<T>(result: Result<T, ApiError>) -> Result<(), ApiError> {
     match result {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),

@@ -508,3 +508,27 @@ async fn oversized_headers_are_refused_and_the_server_carries_on() -> TestResult
     assert_eq!(status, 200);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregated_cluster_roles_pick_up_labelled_roles() -> TestResult {
+    use k8s_openapi::api::rbac::v1::ClusterRole;
+    let cluster = TestCluster::start().await?;
+    let roles: Api<ClusterRole> = Api::all(cluster.client().await?);
+    let widget_viewer: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": "widget-viewer",
+                     "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+        "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get"]}],
+    }))?;
+    roles.create(&PostParams::default(), &widget_viewer).await?;
+    let has_widgets = |role: &ClusterRole| {
+        role.rules.iter().flatten().any(|r| {
+            r.resources.as_deref().unwrap_or_default().iter().any(|x| x == "widgets")
+        })
+    };
+    assert!(eventually(|| async { roles.get("view").await.is_ok_and(|r| has_widgets(&r)) }).await);
+    // edit and admin aggregate view's sources too.
+    assert!(eventually(|| async { roles.get("admin").await.is_ok_and(|r| has_widgets(&r)) }).await);
+    roles.delete("widget-viewer", &Default::default()).await?;
+    assert!(eventually(|| async { roles.get("view").await.is_ok_and(|r| !has_widgets(&r)) }).await);
+    Ok(())
+}

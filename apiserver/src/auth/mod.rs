@@ -10,6 +10,8 @@
 //!   tokens (TokenRequest) and their validation; `oidc.rs`: the issuer discovery documents.
 //! - `authz.rs`: the authorizer chain (system:masters, Node, RBAC) and the RBAC index;
 //!   `node.rs` + `node_graph.rs`: the Node authorizer and the pod → object graph it reads.
+//! - `policy.rs`: the stored bootstrap policy (reconciled at start), the node-join bindings
+//!   and live ClusterRole aggregation.
 //! - `rbac/`: RBAC rule matching, rule coverage (escalation prevention), ClusterRole
 //!   aggregation and the upstream bootstrap policy.
 //! - `review.rs`: TokenReview, SubjectAccessReview and the other review APIs.
@@ -21,6 +23,7 @@ pub mod jwt;
 pub mod node;
 pub mod node_graph;
 pub mod oidc;
+pub mod policy;
 pub mod rbac;
 mod review;
 pub mod serviceaccount;
