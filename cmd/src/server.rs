@@ -32,7 +32,9 @@ pub struct ServerArgs {
     /// (events, leases, pods, nodes); keys no prefix claims go to the `rest` partition.
     #[arg(long = "partition")]
     partitions: Vec<PartitionSpec>,
-    /// Where the etcd v3 API is served (loopback only).
+    /// Where the etcd v3 API is served. Beyond loopback it is TLS with the API server's
+    /// certificate and requires client certificates of the cluster CA (etcd's
+    /// `--client-cert-auth`); on loopback it is plain, as a local etcd's is.
     #[arg(long, default_value = "127.0.0.1:2379")]
     etcd_listen: SocketAddr,
     /// The largest request the store accepts, in bytes (etcd's --max-request-bytes).
@@ -78,7 +80,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let store = Store::open(config)
         .await
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
-    let listener = facade::bind(args.etcd_listen).await?;
+    let etcd_tls = !args.etcd_listen.ip().is_loopback();
+    let listener = facade::bind(args.etcd_listen, etcd_tls).await?;
     let api_addr = SocketAddr::new(args.bind_address, args.secure_port);
     let api_listener = tokio::net::TcpListener::bind(api_addr)
         .await
@@ -97,6 +100,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     pki_options.extra_sans.push(advertise.to_string());
     let pki = Pki::load_or_create(&args.data_dir, &pki_options).context("cluster PKI")?;
     let tls = Arc::new(pki.server_config().context("TLS configuration")?);
+    let mut facade_config = FacadeConfig::default();
+    if etcd_tls {
+        let config = pki.etcd_server_config().context("etcd API TLS configuration")?;
+        facade_config.tls = Some(Arc::new(config));
+    }
     let mut security = Security::default();
     security.authn.anonymous = args.anonymous_auth;
     if let Some(path) = &args.token_auth_file {
@@ -136,7 +144,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let serving = tokio::spawn(facade::serve(
         Arc::clone(&store),
         listener,
-        FacadeConfig::default(),
+        facade_config,
         stopped(stop_rx.clone()),
     ));
     let api_serving = tokio::spawn(ultrak8s_apiserver::http::serve(

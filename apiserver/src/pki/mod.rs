@@ -269,6 +269,29 @@ impl Pki {
         Ok(config)
     }
 
+    /// The TLS configuration of the etcd API beyond loopback: the serving certificate, ALPN
+    /// `h2` (gRPC), and a client certificate of the cluster CA required (etcd's
+    /// `--client-cert-auth`).
+    pub fn etcd_server_config(&self) -> Result<rustls::ServerConfig, PkiError> {
+        let tls =
+            |what: &'static str| move |e: rustls::Error| PkiError::Tls(format!("{what}: {e}"));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca.der.clone()).map_err(tls("CA"))?;
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .map_err(|e| PkiError::Tls(format!("client verifier: {e}")))?;
+        let key = PrivateKeyDer::Pkcs8(self.serving_key.clone_key());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls("protocol versions"))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(self.serving_chain.clone(), key)
+            .map_err(tls("serving certificate"))?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(config)
+    }
+
     /// Issues a client certificate (1 year) for user `cn` in groups `orgs`, from the cluster
     /// CA. Returns the certificate and its new key, both PEM; nothing is written.
     pub fn issue_client_cert(&self, cn: &str, orgs: &[&str]) -> Result<(String, String), PkiError> {

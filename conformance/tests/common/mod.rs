@@ -22,13 +22,14 @@ impl EtcdServer {
         let mut config = StoreConfig::new(dir.path());
         config.durability = Durability::Buffered;
         let store = Store::open(config).await.expect("open store");
-        let listener = facade::bind("127.0.0.1:0".parse().expect("addr"))
+        let listener = facade::bind("127.0.0.1:0".parse().expect("addr"), false)
             .await
             .expect("bind loopback");
         let endpoint = format!("127.0.0.1:{}", listener.local_addr().expect("addr").port());
         let (stop, stopped) = oneshot::channel::<()>();
         let config = FacadeConfig {
             progress_notify_interval: Duration::from_millis(300),
+            ..FacadeConfig::default()
         };
         tokio::spawn(facade::serve(
             Arc::clone(&store),

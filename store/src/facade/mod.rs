@@ -42,21 +42,31 @@ pub struct FacadeConfig {
     /// How often a watcher created with `progress_notify` gets a progress notification
     /// (etcd's default is 10 minutes).
     pub progress_notify_interval: Duration,
+    /// TLS for the etcd API: required beyond loopback, where the configuration must demand
+    /// client certificates (etcd's `--client-cert-auth`). The caller builds it from the
+    /// cluster PKI.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for FacadeConfig {
     fn default() -> Self {
         FacadeConfig {
             progress_notify_interval: Duration::from_secs(600),
+            tls: None,
         }
     }
 }
 
+/// A client that has not finished its TLS handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// TLS connections accepted but not yet taken by the server.
+const ACCEPTED_BACKLOG: usize = 128;
+
 #[derive(Debug, thiserror::Error)]
 pub enum FacadeError {
     #[error(
-        "not supported: serving the etcd API on {0}, beyond loopback, needs TLS with client \
-         certificates (issue 4); bind it to 127.0.0.1 or ::1"
+        "serving the etcd API on {0}, beyond loopback, needs TLS with client certificates; \
+         bind it to 127.0.0.1 or ::1, or give it a TLS configuration"
     )]
     NotLoopback(SocketAddr),
     #[error("cannot listen on {addr}: {source}")]
@@ -78,8 +88,8 @@ fn header(revision: crate::types::Revision) -> pb::ResponseHeader {
 }
 
 /// Binds the etcd API listener (loopback only for now).
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener, FacadeError> {
-    if !addr.ip().is_loopback() {
+pub async fn bind(addr: SocketAddr, tls: bool) -> Result<TcpListener, FacadeError> {
+    if !addr.ip().is_loopback() && !tls {
         return Err(FacadeError::NotLoopback(addr));
     }
     TcpListener::bind(addr)
@@ -105,16 +115,60 @@ pub async fn serve(
     let lease = pb::lease_server::LeaseServer::new(lease::LeaseService::new(Arc::clone(&store)));
     let maintenance =
         pb::maintenance_server::MaintenanceServer::new(maintenance::MaintenanceService::new(store));
-    tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .add_service(kv)
         .add_service(watch)
         .add_service(lease)
-        .add_service(maintenance)
+        .add_service(maintenance);
+    match config.tls {
         // Without TCP_NODELAY small responses wait for the client's delayed ACK (~40 ms).
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
-        .await?;
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            router.serve_with_incoming_shutdown(incoming, shutdown).await?;
+        }
+        Some(tls) => {
+            let incoming = tls_incoming(listener, tls);
+            router.serve_with_incoming_shutdown(incoming, shutdown).await?;
+        }
+    }
     Ok(())
+}
+
+/// The TLS connections of `listener`, each handshake in a task of its own so that a slow or
+/// silent client never holds up the others; failed handshakes are dropped.
+fn tls_incoming(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+) -> impl tokio_stream::Stream<
+    Item = Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::io::Error>,
+> {
+    let (tx, rx) = tokio::sync::mpsc::channel(ACCEPTED_BACKLOG);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "etcd API accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if tx.is_closed() {
+                return;
+            }
+            let _ = tcp.set_nodelay(true);
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = tx.send(Ok(stream)).await;
+                    }
+                    Ok(Err(error)) => tracing::debug!(%peer, %error, "etcd API TLS handshake"),
+                    Err(_) => tracing::debug!(%peer, "etcd API TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }
