@@ -103,8 +103,16 @@ fn list_and_watch(
     loop {
         let page = store.list(prefix, start.as_deref(), Some(revision), LIST_PAGE)?;
         for kv in page.kvs {
-            let object = CachedObject::new(resource, kv.key.clone(), kv.value, kv.mod_revision)?;
-            objects.insert(kv.key, Arc::new(object));
+            // As for live events: a value written through the etcd facade that is not an
+            // object of this kind is skipped, not allowed to take the resource down.
+            match CachedObject::new(resource, kv.key.clone(), kv.value, kv.mod_revision) {
+                Ok(object) => {
+                    objects.insert(kv.key, Arc::new(object));
+                }
+                Err(error) => {
+                    tracing::warn!(key = ?kv.key, %error, "undecodable object skipped by the watch cache");
+                }
+            }
         }
         match page.continue_from {
             Some(next) => start = Some(next.to_vec()),
