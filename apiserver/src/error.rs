@@ -127,12 +127,7 @@ impl ApiError {
 
     /// A request the authorizers refused (upstream `responsewriters.Forbidden`): names the
     /// resource as the request did, which need not be one this server serves.
-    pub fn forbidden_request(
-        resource: &str,
-        group: &str,
-        name: &str,
-        message: &str,
-    ) -> ApiError {
+    pub fn forbidden_request(resource: &str, group: &str, name: &str, message: &str) -> ApiError {
         let qualified = match group {
             "" => resource.to_owned(),
             group => format!("{resource}.{group}"),

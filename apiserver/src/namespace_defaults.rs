@@ -39,7 +39,10 @@ impl ApiServer {
                 "metadata": {"name": DEFAULT_SERVICE_ACCOUNT},
             });
             let resource = self.core("serviceaccounts")?;
-            if let Err(e) = self.registry.create(resource, Some(namespace), body, &opts).await
+            if let Err(e) = self
+                .registry
+                .create(resource, Some(namespace), body, &opts)
+                .await
                 && !exists(&e)
             {
                 return Err(e);
@@ -60,7 +63,10 @@ impl ApiServer {
         let resource = self.core("configmaps")?;
         match current {
             None => {
-                if let Err(e) = self.registry.create(resource, Some(namespace), body, &opts).await
+                if let Err(e) = self
+                    .registry
+                    .create(resource, Some(namespace), body, &opts)
+                    .await
                     && !exists(&e)
                 {
                     return Err(e);
@@ -99,7 +105,11 @@ pub(crate) async fn follow(server: &Arc<ApiServer>) -> Result<(), ApiError> {
     for plural in ["namespaces", "serviceaccounts", "configmaps"] {
         let resource = server.core(plural)?;
         let cache = server.registry.cache(resource).await?;
-        feeds.push(cache.snapshot_and_subscribe(&resource.prefix(None), |_| false).1);
+        feeds.push(
+            cache
+                .snapshot_and_subscribe(&resource.prefix(None), |_| false)
+                .1,
+        );
     }
     let namespaces: Vec<Value> = server.cached_objects("", "v1", "namespaces", None).await?;
     for ns in namespaces {
@@ -118,12 +128,16 @@ pub(crate) async fn follow(server: &Arc<ApiServer>) -> Result<(), ApiError> {
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return,
                 };
-                let Some(server) = server.upgrade() else { return };
+                let Some(server) = server.upgrade() else {
+                    return;
+                };
                 // Which namespace to look at: a new namespace, or the namespace of a default
                 // object that was deleted or changed.
                 let namespace = match (i, &event.object, &event.prev) {
                     (0, Some(ns), None) => ns.name.clone(),
-                    (1, None, Some(sa)) if sa.name == DEFAULT_SERVICE_ACCOUNT => sa.namespace.clone(),
+                    (1, None, Some(sa)) if sa.name == DEFAULT_SERVICE_ACCOUNT => {
+                        sa.namespace.clone()
+                    }
                     (2, _, Some(cm)) if cm.name == ROOT_CA_CONFIG_MAP => cm.namespace.clone(),
                     _ => continue,
                 };

@@ -184,11 +184,11 @@ pub fn builtin() -> Vec<Resource> {
     };
     use k8s_openapi::api::{
         admissionregistration::v1 as admission, apps::v1 as apps, authentication::v1 as authn,
-        authorization::v1 as authz, autoscaling::v1 as as1,
-        autoscaling::v2 as as2, certificates::v1 as certificates, core::v1 as core,
-        discovery::v1 as discovery, events::v1 as events, flowcontrol::v1 as flowcontrol,
-        networking::v1 as networking, node::v1 as nodev1, policy::v1 as policy, rbac::v1 as rbacv1,
-        resource::v1 as dra, scheduling::v1 as scheduling, storage::v1 as storage,
+        authorization::v1 as authz, autoscaling::v1 as as1, autoscaling::v2 as as2,
+        certificates::v1 as certificates, core::v1 as core, discovery::v1 as discovery,
+        events::v1 as events, flowcontrol::v1 as flowcontrol, networking::v1 as networking,
+        node::v1 as nodev1, policy::v1 as policy, rbac::v1 as rbacv1, resource::v1 as dra,
+        scheduling::v1 as scheduling, storage::v1 as storage,
     };
     let short = |short_names| Extra {
         short_names,

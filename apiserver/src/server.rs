@@ -259,7 +259,11 @@ impl ApiServer {
                 "description": description,
                 "preemptionPolicy": "PreemptLowerPriority",
             });
-            ignore_exists(self.registry.create(priority_classes, None, body, &opts).await)?;
+            ignore_exists(
+                self.registry
+                    .create(priority_classes, None, body, &opts)
+                    .await,
+            )?;
         }
         Ok(())
     }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
-use ultrak8s_apiserver::pki::{Pki, PkiOptions};
 use ultrak8s_apiserver::auth::authn::read_token_file;
 use ultrak8s_apiserver::auth::serviceaccount::ServiceAccountTokens;
+use ultrak8s_apiserver::pki::{Pki, PkiOptions};
 use ultrak8s_apiserver::server::{ApiConfig, ApiServer, Security};
 use ultrak8s_store::facade::{self, FacadeConfig};
 use ultrak8s_store::{Durability, EngineKind, PartitionSpec, Store, StoreConfig};
@@ -102,7 +102,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let tls = Arc::new(pki.server_config().context("TLS configuration")?);
     let mut facade_config = FacadeConfig::default();
     if etcd_tls {
-        let config = pki.etcd_server_config().context("etcd API TLS configuration")?;
+        let config = pki
+            .etcd_server_config()
+            .context("etcd API TLS configuration")?;
         facade_config.tls = Some(Arc::new(config));
     }
     let mut security = Security::default();

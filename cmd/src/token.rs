@@ -25,8 +25,11 @@ pub struct CreateArgs {
     #[arg(long, default_value = "24h", value_parser = parse_duration)]
     ttl: Duration,
     /// Extra groups of the token's user (each `system:bootstrappers:...`).
-    #[arg(long = "groups", value_delimiter = ',',
-          default_value = "system:bootstrappers:ultrak8s:default-node-token")]
+    #[arg(
+        long = "groups",
+        value_delimiter = ',',
+        default_value = "system:bootstrappers:ultrak8s:default-node-token"
+    )]
     groups: Vec<String>,
     #[arg(long, default_value = "")]
     description: String,
@@ -39,8 +42,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = number.parse().map_err(|_| format!("invalid duration {text:?}"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}"))?;
     let seconds = match unit {
         "s" => n,
         "m" => n * 60,
@@ -68,8 +76,13 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string()
     });
-    let secret = bootstrap_token_secret(&token, expiration.as_deref(), &args.groups, &args.description)
-        .map_err(anyhow::Error::msg)?;
+    let secret = bootstrap_token_secret(
+        &token,
+        expiration.as_deref(),
+        &args.groups,
+        &args.description,
+    )
+    .map_err(anyhow::Error::msg)?;
     let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(secret)?;
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client, "kube-system");
     secrets
@@ -95,7 +108,9 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
                 "A node joins with: kubelet --bootstrap-kubeconfig={} --kubeconfig=<where the \
                  kubelet keeps its own> (the token is valid for {}).",
                 path.display(),
-                expiration.as_deref().map_or("ever".to_owned(), |e| format!("until {e}"))
+                expiration
+                    .as_deref()
+                    .map_or("ever".to_owned(), |e| format!("until {e}"))
             );
         }
         None => eprintln!(

@@ -33,7 +33,10 @@ fn etcdctl(endpoint: &str, pki: Option<&Path>, args: &[&str]) -> Output {
             .arg(format!("--cert={}", pki.join("admin.crt").display()))
             .arg(format!("--key={}", pki.join("admin.key").display()));
     }
-    command.args(args).output().expect("etcdctl (Debian's etcd-client) runs")
+    command
+        .args(args)
+        .output()
+        .expect("etcdctl (Debian's etcd-client) runs")
 }
 
 #[test]
@@ -41,7 +44,13 @@ fn beyond_loopback_the_etcd_api_wants_a_client_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_ultrak8s"))
-        .args(["server", "--secure-port", "0", "--bind-address", "127.0.0.1"])
+        .args([
+            "server",
+            "--secure-port",
+            "0",
+            "--bind-address",
+            "127.0.0.1",
+        ])
         .arg("--etcd-listen")
         .arg(format!("0.0.0.0:{port}"))
         .arg("--data-dir")
@@ -56,7 +65,9 @@ fn beyond_loopback_the_etcd_api_wants_a_client_certificate() {
     let mut up = false;
     for _ in 0..200 {
         if pki.join("admin.key").exists()
-            && etcdctl(&endpoint, Some(&pki), &["endpoint", "health"]).status.success()
+            && etcdctl(&endpoint, Some(&pki), &["endpoint", "health"])
+                .status
+                .success()
         {
             up = true;
             break;
@@ -66,8 +77,16 @@ fn beyond_loopback_the_etcd_api_wants_a_client_certificate() {
     assert!(up, "the etcd API never answered over TLS");
 
     let put = etcdctl(&endpoint, Some(&pki), &["put", "/greeting", "hello"]);
-    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
-    let get = etcdctl(&endpoint, Some(&pki), &["get", "/greeting", "--print-value-only"]);
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let get = etcdctl(
+        &endpoint,
+        Some(&pki),
+        &["get", "/greeting", "--print-value-only"],
+    );
     assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), "hello");
 
     // Trusting the server but presenting no certificate: refused.
@@ -75,11 +94,20 @@ fn beyond_loopback_the_etcd_api_wants_a_client_certificate() {
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={endpoint}"))
         .arg(format!("--cacert={}", pki.join("ca.crt").display()))
-        .args(["--dial-timeout=2s", "--command-timeout=3s", "get", "/greeting"])
+        .args([
+            "--dial-timeout=2s",
+            "--command-timeout=3s",
+            "get",
+            "/greeting",
+        ])
         .output()
         .expect("etcdctl");
     assert!(!anonymous.status.success());
     // Plain gRPC to a TLS port: refused.
-    let plain = etcdctl(&format!("http://127.0.0.1:{port}"), None, &["get", "/greeting"]);
+    let plain = etcdctl(
+        &format!("http://127.0.0.1:{port}"),
+        None,
+        &["get", "/greeting"],
+    );
     assert!(!plain.status.success());
 }

@@ -122,7 +122,11 @@ impl TestCluster {
     }
 
     /// A kube-rs client with a client certificate for `user` in `groups`.
-    pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, ClusterError> {
+    pub async fn client_as(
+        &self,
+        user: &str,
+        groups: &[&str],
+    ) -> Result<kube::Client, ClusterError> {
         let (cert, key) = self.pki.issue_client_cert(user, groups)?;
         let mut config = self.config().await?;
         config.auth_info = kube::config::AuthInfo {

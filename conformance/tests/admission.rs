@@ -38,7 +38,10 @@ async fn pods_get_their_service_account_token_priority_and_tolerations() -> Test
     let created = pods
         .create(
             &PostParams::default(),
-            &pod("web", json!({"containers": [{"name": "c", "image": "nginx"}]}))?,
+            &pod(
+                "web",
+                json!({"containers": [{"name": "c", "image": "nginx"}]}),
+            )?,
         )
         .await?;
     let spec = created.spec.expect("spec");
@@ -55,7 +58,10 @@ async fn pods_get_their_service_account_token_priority_and_tolerations() -> Test
         .flatten()
         .find(|m| m.name == volume.name)
         .expect("mounted");
-    assert_eq!(mount.mount_path, "/var/run/secrets/kubernetes.io/serviceaccount");
+    assert_eq!(
+        mount.mount_path,
+        "/var/run/secrets/kubernetes.io/serviceaccount"
+    );
     assert_eq!(spec.priority, Some(0));
     let tolerated: Vec<_> = spec
         .tolerations
@@ -65,7 +71,10 @@ async fn pods_get_their_service_account_token_priority_and_tolerations() -> Test
         .collect();
     assert_eq!(
         tolerated,
-        ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]
+        [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable"
+        ]
     );
 
     let critical = pods
@@ -81,7 +90,10 @@ async fn pods_get_their_service_account_token_priority_and_tolerations() -> Test
         .await?;
     let spec = critical.spec.expect("spec");
     assert_eq!(spec.priority, Some(2_000_001_000));
-    assert!(spec.volumes.is_none_or(|v| v.is_empty()), "opted out of the token");
+    assert!(
+        spec.volumes.is_none_or(|v| v.is_empty()),
+        "opted out of the token"
+    );
 
     let (code, message) = refusal(
         pods.create(
@@ -109,7 +121,10 @@ async fn pods_get_their_service_account_token_priority_and_tolerations() -> Test
         .await,
     );
     assert_eq!(code, 403);
-    assert!(message.contains("serviceaccount \"nobody\" not found"), "{message}");
+    assert!(
+        message.contains("serviceaccount \"nobody\" not found"),
+        "{message}"
+    );
 
     // Only one PriorityClass may be the default.
     let classes: Api<PriorityClass> = Api::all(cluster.client().await?);
@@ -123,11 +138,17 @@ async fn pods_get_their_service_account_token_priority_and_tolerations() -> Test
     let defaulted = pods
         .create(
             &PostParams::default(),
-            &pod("batch", json!({"containers": [{"name": "c", "image": "x"}]}))?,
+            &pod(
+                "batch",
+                json!({"containers": [{"name": "c", "image": "x"}]}),
+            )?,
         )
         .await?;
     let spec = defaulted.spec.expect("spec");
-    assert_eq!((spec.priority, spec.priority_class_name.as_deref()), (Some(1000), Some("first")));
+    assert_eq!(
+        (spec.priority, spec.priority_class_name.as_deref()),
+        (Some(1000), Some("first"))
+    );
     Ok(())
 }
 
@@ -144,7 +165,10 @@ async fn pod_security_levels_refuse_with_upstreams_message() -> TestResult {
     let (code, message) = refusal(
         pods.create(
             &PostParams::default(),
-            &pod("pause", json!({"containers": [{"name": "pause", "image": "pause"}]}))?,
+            &pod(
+                "pause",
+                json!({"containers": [{"name": "pause", "image": "pause"}]}),
+            )?,
         )
         .await,
     );
@@ -174,13 +198,21 @@ async fn pod_security_levels_refuse_with_upstreams_message() -> TestResult {
     let open: Api<Pod> = Api::namespaced(cluster.client().await?, "open");
     open.create(
         &PostParams::default(),
-        &pod("root", json!({"containers": [{"name": "c", "image": "x",
-                                             "securityContext": {"privileged": true}}]}))?,
+        &pod(
+            "root",
+            json!({"containers": [{"name": "c", "image": "x",
+                                             "securityContext": {"privileged": true}}]}),
+        )?,
     )
     .await?;
     let out = cluster
         .kubectl(
-            &["label", "namespace", "open", "pod-security.kubernetes.io/enforce=baseline"],
+            &[
+                "label",
+                "namespace",
+                "open",
+                "pod-security.kubernetes.io/enforce=baseline",
+            ],
             None,
         )
         .await;
@@ -215,7 +247,10 @@ async fn limit_ranges_default_and_bound_containers() -> TestResult {
     let created = pods
         .create(
             &PostParams::default(),
-            &pod("plain", json!({"containers": [{"name": "app", "image": "x"}]}))?,
+            &pod(
+                "plain",
+                json!({"containers": [{"name": "app", "image": "x"}]}),
+            )?,
         )
         .await?;
     let resources = created.spec.expect("spec").containers[0]
@@ -226,8 +261,12 @@ async fn limit_ranges_default_and_bound_containers() -> TestResult {
     assert_eq!(resources.limits.expect("limits")["memory"].0, "256Mi");
     let annotations = created.metadata.annotations.unwrap_or_default();
     assert_eq!(
-        annotations.get("kubernetes.io/limit-ranger").map(String::as_str),
-        Some("LimitRanger plugin set: cpu, memory request for container app; cpu, memory limit for container app")
+        annotations
+            .get("kubernetes.io/limit-ranger")
+            .map(String::as_str),
+        Some(
+            "LimitRanger plugin set: cpu, memory request for container app; cpu, memory limit for container app"
+        )
     );
     let (code, message) = refusal(
         pods.create(
@@ -345,15 +384,25 @@ async fn a_node_writes_only_itself() -> TestResult {
     let other: Node = serde_json::from_value(json!({"metadata": {"name": "node-2"}}))?;
     let (code, message) = refusal(nodes.create(&PostParams::default(), &other).await);
     assert_eq!(code, 403);
-    assert!(message.contains("is not allowed to modify node \"node-2\""), "{message}");
+    assert!(
+        message.contains("is not allowed to modify node \"node-2\""),
+        "{message}"
+    );
     let role_label = json!({"metadata": {"labels": {"node-role.kubernetes.io/control-plane": ""}}});
     let (code, message) = refusal(
         nodes
-            .patch("node-1", &PatchParams::default(), &Patch::Merge(&role_label))
+            .patch(
+                "node-1",
+                &PatchParams::default(),
+                &Patch::Merge(&role_label),
+            )
             .await,
     );
     assert_eq!(code, 403);
-    assert!(message.contains("is not allowed to modify labels: node-role.kubernetes.io/control-plane"), "{message}");
+    assert!(
+        message.contains("is not allowed to modify labels: node-role.kubernetes.io/control-plane"),
+        "{message}"
+    );
     let taint = json!({"spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]}});
     let (code, _) = refusal(
         nodes
@@ -365,8 +414,11 @@ async fn a_node_writes_only_itself() -> TestResult {
     let (code, message) = refusal(
         pods.create(
             &PostParams::default(),
-            &pod("sneaky", json!({"nodeName": "node-1",
-                                  "containers": [{"name": "c", "image": "x"}]}))?,
+            &pod(
+                "sneaky",
+                json!({"nodeName": "node-1",
+                                  "containers": [{"name": "c", "image": "x"}]}),
+            )?,
         )
         .await,
     );
@@ -391,7 +443,11 @@ async fn quotas_hold_under_concurrent_creates() -> TestResult {
     let mut ready = false;
     for _ in 0..100 {
         let current = quotas.get("small").await?;
-        if current.status.and_then(|s| s.used).is_some_and(|u| u.contains_key("pods")) {
+        if current
+            .status
+            .and_then(|s| s.used)
+            .is_some_and(|u| u.contains_key("pods"))
+        {
             ready = true;
             break;
         }
@@ -412,7 +468,11 @@ async fn quotas_hold_under_concurrent_creates() -> TestResult {
     let results = futures::future::join_all(attempts).await;
     let admitted = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(admitted, 5, "exactly the quota, never more");
-    let refused: Vec<(u16, String)> = results.into_iter().filter(|r| r.is_err()).map(refusal).collect();
+    let refused: Vec<(u16, String)> = results
+        .into_iter()
+        .filter(|r| r.is_err())
+        .map(refusal)
+        .collect();
     assert!(refused.iter().all(|(code, _)| *code == 403), "{refused:?}");
     assert!(
         refused[0].1.ends_with(
@@ -421,7 +481,12 @@ async fn quotas_hold_under_concurrent_creates() -> TestResult {
         "{}",
         refused[0].1
     );
-    let used = quotas.get("small").await?.status.and_then(|s| s.used).unwrap_or_default();
+    let used = quotas
+        .get("small")
+        .await?
+        .status
+        .and_then(|s| s.used)
+        .unwrap_or_default();
     assert_eq!(used["pods"].0, "5");
     assert_eq!(used["requests.cpu"].0, "500m");
 
@@ -433,12 +498,19 @@ async fn quotas_hold_under_concurrent_creates() -> TestResult {
     for _ in 0..100 {
         let spec = json!({"containers": [{"name": "c", "image": "x",
                           "resources": {"requests": {"cpu": "100m"}}}]});
-        if pods.create(&PostParams::default(), &pod("late", spec)?).await.is_ok() {
+        if pods
+            .create(&PostParams::default(), &pod("late", spec)?)
+            .await
+            .is_ok()
+        {
             admitted_late = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(admitted_late, "the deleted pod's share was never given back");
+    assert!(
+        admitted_late,
+        "the deleted pod's share was never given back"
+    );
     Ok(())
 }

@@ -294,15 +294,36 @@ async fn create_get_label_patch_scale_delete() {
         .await
         .expect_ok("get -o wide");
     let mut lines = wide.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     assert_eq!(
         header,
-        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"],
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ],
         "{wide}"
     );
-    let row: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    let row: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     assert_eq!(row[0], "web", "{wide}");
-    assert_eq!(&row[5..], ["nginx,sidecar", "nginx:1.28,busybox:1.37", "app=web"], "{wide}");
+    assert_eq!(
+        &row[5..],
+        ["nginx,sidecar", "nginx:1.28,busybox:1.37", "app=web"],
+        "{wide}"
+    );
 
     c.kubectl(&["-n", "shop", "delete", "deploy", "web"], None)
         .await
@@ -369,7 +390,11 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
         .await
         .expect_ok("list");
     // Only what every namespace holds from the start.
-    assert_eq!(list.trim(), "configmap/kube-root-ca.crt", "nothing was written");
+    assert_eq!(
+        list.trim(),
+        "configmap/kube-root-ca.crt",
+        "nothing was written"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

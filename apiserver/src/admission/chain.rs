@@ -10,9 +10,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::{
-    Admission, AdmissionHandle, Attributes, default_storage_class, default_tolerations,
-    escalation, limit_ranger, node_restriction, pod_security, priority, resource_quota,
-    runtime_class, service_account,
+    Admission, AdmissionHandle, Attributes, default_storage_class, default_tolerations, escalation,
+    limit_ranger, node_restriction, pod_security, priority, resource_quota, runtime_class,
+    service_account,
 };
 use crate::auth::UserInfo;
 use crate::error::ApiError;

@@ -19,13 +19,17 @@ pub fn mutate(attrs: &Attributes<'_>, obj: &mut dyn KubeObject) {
     let Some(pod) = obj.as_any_mut().downcast_mut::<Pod>() else {
         return;
     };
-    let Some(spec) = pod.spec.as_mut() else { return };
+    let Some(spec) = pod.spec.as_mut() else {
+        return;
+    };
     let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
     // A toleration with an empty key or effect matches every taint or effect.
     let tolerates = |tolerations: &[Toleration], key: &str| {
         tolerations.iter().any(|t| {
             t.key.as_deref().is_none_or(|k| k.is_empty() || k == key)
-                && t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "NoExecute")
+                && t.effect
+                    .as_deref()
+                    .is_none_or(|e| e.is_empty() || e == "NoExecute")
         })
     };
     for key in [NOT_READY_TAINT, UNREACHABLE_TAINT] {
@@ -53,7 +57,11 @@ mod tests {
         mutate(&attrs(&resource, Operation::Create), &mut plain);
         let tolerations = plain.spec.and_then(|s| s.tolerations).unwrap_or_default();
         assert_eq!(tolerations.len(), 2);
-        assert!(tolerations.iter().all(|t| t.toleration_seconds == Some(300)));
+        assert!(
+            tolerations
+                .iter()
+                .all(|t| t.toleration_seconds == Some(300))
+        );
 
         let mut own = pod(serde_json::json!({
             "containers": [{"name": "c", "image": "i"}],
@@ -70,10 +78,18 @@ mod tests {
             "tolerations": [{"operator": "Exists"}]
         }));
         mutate(&attrs(&resource, Operation::Create), &mut everything);
-        assert_eq!(everything.spec.and_then(|s| s.tolerations).map(|t| t.len()), Some(1));
+        assert_eq!(
+            everything.spec.and_then(|s| s.tolerations).map(|t| t.len()),
+            Some(1)
+        );
 
         let mut updated = pod(serde_json::json!({"containers": [{"name": "c", "image": "i"}]}));
         mutate(&attrs(&resource, Operation::Update), &mut updated);
-        assert!(updated.spec.and_then(|s| s.tolerations).is_none_or(|t| t.is_empty()));
+        assert!(
+            updated
+                .spec
+                .and_then(|s| s.tolerations)
+                .is_none_or(|t| t.is_empty())
+        );
     }
 }

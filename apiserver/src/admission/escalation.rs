@@ -44,12 +44,23 @@ pub async fn validate(
         }
         (role.rules.clone().unwrap_or_default(), escalate(attrs))
     } else if let Some(binding) = any.downcast_ref::<RoleBinding>() {
-        let rules = role_rules(server, &binding.role_ref.kind, namespace, &binding.role_ref.name)
-            .await?;
-        (rules, bind(&binding.role_ref.kind, namespace, &binding.role_ref.name))
+        let rules = role_rules(
+            server,
+            &binding.role_ref.kind,
+            namespace,
+            &binding.role_ref.name,
+        )
+        .await?;
+        (
+            rules,
+            bind(&binding.role_ref.kind, namespace, &binding.role_ref.name),
+        )
     } else if let Some(binding) = any.downcast_ref::<ClusterRoleBinding>() {
         let rules = role_rules(server, &binding.role_ref.kind, "", &binding.role_ref.name).await?;
-        (rules, bind(&binding.role_ref.kind, "", &binding.role_ref.name))
+        (
+            rules,
+            bind(&binding.role_ref.kind, "", &binding.role_ref.name),
+        )
     } else {
         return Ok(());
     };

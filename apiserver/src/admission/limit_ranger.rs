@@ -24,9 +24,7 @@ const ANNOTATION: &str = "kubernetes.io/limit-ranger";
 fn applies(attrs: &Attributes<'_>) -> bool {
     attrs.subresource.is_none()
         && match attrs.operation {
-            Operation::Create => {
-                attrs.is("", "pods") || attrs.is("", "persistentvolumeclaims")
-            }
+            Operation::Create => attrs.is("", "pods") || attrs.is("", "persistentvolumeclaims"),
             Operation::Update => attrs.is("", "persistentvolumeclaims"),
             Operation::Delete => false,
         }
@@ -49,7 +47,12 @@ async fn items(server: &ApiServer, namespace: &str) -> Result<Vec<LimitRangeItem
             default.entry(k.clone()).or_insert_with(|| v.clone());
         }
         let request = item.default_request.get_or_insert_with(Default::default);
-        for (k, v) in item.default.iter().flatten().chain(item.min.iter().flatten()) {
+        for (k, v) in item
+            .default
+            .iter()
+            .flatten()
+            .chain(item.min.iter().flatten())
+        {
             request.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
@@ -75,17 +78,24 @@ pub async fn mutate(
         return Ok(());
     };
     let mut notes = Vec::new();
-    let containers = spec.init_containers.iter_mut().flatten().chain(spec.containers.iter_mut());
+    let containers = spec
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .chain(spec.containers.iter_mut());
     for container in containers {
         if let Some(note) = apply_defaults(container, item) {
             notes.push(note);
         }
     }
     if !notes.is_empty() {
-        pod.metadata.annotations.get_or_insert_with(Default::default).insert(
-            ANNOTATION.to_owned(),
-            format!("LimitRanger plugin set: {}", notes.join("; ")),
-        );
+        pod.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(
+                ANNOTATION.to_owned(),
+                format!("LimitRanger plugin set: {}", notes.join("; ")),
+            );
     }
     Ok(())
 }
@@ -108,16 +118,25 @@ fn apply_defaults(container: &mut Container, item: &LimitRangeItem) -> Option<St
     let requests = set(&mut resources.requests, item.default_request.as_ref());
     let mut parts = Vec::new();
     if !requests.is_empty() {
-        parts.push(format!("{} request for container {}", requests.join(", "), container.name));
+        parts.push(format!(
+            "{} request for container {}",
+            requests.join(", "),
+            container.name
+        ));
     }
     if !limits.is_empty() {
-        parts.push(format!("{} limit for container {}", limits.join(", "), container.name));
+        parts.push(format!(
+            "{} limit for container {}",
+            limits.join(", "),
+            container.name
+        ));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn quantity(list: Option<&ResourceList>, name: &str) -> Option<Quantity> {
-    list.and_then(|l| l.get(name)).and_then(|q| Quantity::parse(&q.0).ok())
+    list.and_then(|l| l.get(name))
+        .and_then(|q| Quantity::parse(&q.0).ok())
 }
 
 fn parse(q: &ApiQuantity) -> Option<Quantity> {
@@ -174,7 +193,9 @@ fn check_bounds(
         }
     }
     for (name, ratio) in item.max_limit_request_ratio.iter().flatten() {
-        let Some(enforced) = parse(ratio) else { continue };
+        let Some(enforced) = parse(ratio) else {
+            continue;
+        };
         let shown = enforced.canonical();
         let milli = |q: Option<Quantity>| q.and_then(|q| q.milli_value()).filter(|v| *v != 0);
         let Some(request) = milli(quantity(requests, name)) else {
@@ -221,7 +242,11 @@ fn pod_total(pod: &Pod, limits: bool) -> ResourceList {
     };
     fn pick(c: &Container, limits: bool) -> Option<&ResourceList> {
         let r = c.resources.as_ref()?;
-        if limits { r.limits.as_ref() } else { r.requests.as_ref() }
+        if limits {
+            r.limits.as_ref()
+        } else {
+            r.requests.as_ref()
+        }
     }
     let mut total = sum(spec.containers.iter().map(|c| pick(c, limits)));
     for init in spec.init_containers.iter().flatten() {
@@ -262,7 +287,9 @@ pub async fn validate(
                 "Container" => {
                     let spec = pod.spec.iter();
                     let containers = spec.flat_map(|s| {
-                        s.containers.iter().chain(s.init_containers.iter().flatten())
+                        s.containers
+                            .iter()
+                            .chain(s.init_containers.iter().flatten())
                     });
                     for c in containers {
                         let resources = c.resources.as_ref();
@@ -291,7 +318,13 @@ pub async fn validate(
                 type_: item.type_.clone(),
                 ..LimitRangeItem::default()
             };
-            check_bounds(&bounds, "PersistentVolumeClaim", requests, None, &mut errors);
+            check_bounds(
+                &bounds,
+                "PersistentVolumeClaim",
+                requests,
+                None,
+                &mut errors,
+            );
             for (name, max) in item.max.iter().flatten() {
                 let Some(enforced) = parse(max) else { continue };
                 if let Some(request) = quantity(requests, name)
@@ -336,7 +369,13 @@ mod tests {
         let mut errors = Vec::new();
         let requests = list(serde_json::json!({"cpu": "50m"}));
         let limits = list(serde_json::json!({"cpu": "200m", "memory": "2Gi"}));
-        check_bounds(&bounds, "Container", Some(&requests), Some(&limits), &mut errors);
+        check_bounds(
+            &bounds,
+            "Container",
+            Some(&requests),
+            Some(&limits),
+            &mut errors,
+        );
         assert_eq!(
             errors,
             [

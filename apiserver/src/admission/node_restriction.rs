@@ -116,7 +116,9 @@ pub async fn validate(
                 .and_then(|o| o.meta().name.clone())
                 .unwrap_or_else(|| attrs.name.to_owned());
             if name != node {
-                return refuse(format!("node {node:?} is not allowed to modify node {name:?}"));
+                return refuse(format!(
+                    "node {node:?} is not allowed to modify node {name:?}"
+                ));
             }
             let new = obj.and_then(|o| o.as_any().downcast_ref::<Node>());
             let previous = old.and_then(|o| o.as_any().downcast_ref::<Node>());
@@ -158,7 +160,9 @@ pub async fn validate(
                 );
             }
             let lease = obj.or(old).and_then(|o| o.as_any().downcast_ref::<Lease>());
-            let name = lease.and_then(|l| l.metadata.name.as_deref()).unwrap_or(attrs.name);
+            let name = lease
+                .and_then(|l| l.metadata.name.as_deref())
+                .unwrap_or(attrs.name);
             if name != node {
                 return refuse(
                     "can only access node lease with the same name as the requesting node"
@@ -212,20 +216,31 @@ fn admit_mirror_pod(node: &str, pod: &Pod) -> Option<String> {
             "node {node:?} can only create pods with an owner reference set to itself"
         ));
     }
-    if spec.service_account_name.as_deref().is_some_and(|s| !s.is_empty()) {
+    if spec
+        .service_account_name
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
         return Some(format!(
             "node {node:?} can not create pods that reference a service account"
         ));
     }
     let volumes = spec.volumes.as_deref().unwrap_or_default();
-    let references = |what: &str| Some(format!("node {node:?} can not create pods that reference {what}"));
+    let references = |what: &str| {
+        Some(format!(
+            "node {node:?} can not create pods that reference {what}"
+        ))
+    };
     if volumes.iter().any(|v| v.secret.is_some()) {
         return references("secrets");
     }
     if volumes.iter().any(|v| v.config_map.is_some()) {
         return references("configmaps");
     }
-    if volumes.iter().any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some()) {
+    if volumes
+        .iter()
+        .any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some())
+    {
         return references("persistentvolumeclaims");
     }
     if spec.resource_claims.as_ref().is_some_and(|c| !c.is_empty()) {
@@ -278,11 +293,17 @@ mod tests {
             .expect("pod")
         };
         let mirror = serde_json::json!({MIRROR_ANNOTATION: "hash"});
-        let ok = pod(mirror.clone(), serde_json::json!({"nodeName": "n1", "containers": []}));
+        let ok = pod(
+            mirror.clone(),
+            serde_json::json!({"nodeName": "n1", "containers": []}),
+        );
         assert_eq!(admit_mirror_pod("n1", &ok), None);
         let plain = pod(serde_json::json!({}), serde_json::json!({"nodeName": "n1"}));
         assert!(admit_mirror_pod("n1", &plain).is_some_and(|m| m.contains("only create mirror")));
-        let elsewhere = pod(mirror.clone(), serde_json::json!({"nodeName": "n2", "containers": []}));
+        let elsewhere = pod(
+            mirror.clone(),
+            serde_json::json!({"nodeName": "n2", "containers": []}),
+        );
         assert!(admit_mirror_pod("n1", &elsewhere).is_some());
         let secret = pod(
             mirror,

@@ -54,9 +54,7 @@ pub async fn validate(
     if !podsecurity::has_pod_spec(group, plural) {
         return Ok(Vec::new());
     }
-    let ns: Option<Namespace> = server
-        .lookup("namespaces", None, attrs.namespace)
-        .await?;
+    let ns: Option<Namespace> = server.lookup("namespaces", None, attrs.namespace).await?;
     let labels = ns.and_then(|n| n.metadata.labels);
     let request = Request {
         namespace: attrs.namespace,

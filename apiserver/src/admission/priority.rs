@@ -42,7 +42,11 @@ pub async fn mutate(
     let Some(spec) = pod.spec.as_mut() else {
         return Ok(());
     };
-    let (priority, policy) = match spec.priority_class_name.as_deref().filter(|n| !n.is_empty()) {
+    let (priority, policy) = match spec
+        .priority_class_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+    {
         None => {
             let all = classes(server).await?;
             match global_default(&all) {
@@ -102,8 +106,7 @@ pub async fn validate(
     attrs: &Attributes<'_>,
     obj: Option<&dyn KubeObject>,
 ) -> Result<(), ApiError> {
-    if !attrs.is("scheduling.k8s.io", "priorityclasses") || attrs.operation == Operation::Delete
-    {
+    if !attrs.is("scheduling.k8s.io", "priorityclasses") || attrs.operation == Operation::Delete {
         return Ok(());
     }
     let Some(class) = obj.and_then(|o| o.as_any().downcast_ref::<PriorityClass>()) else {

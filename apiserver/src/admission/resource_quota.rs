@@ -69,7 +69,14 @@ pub async fn validate(
     // Quotas already charged: a retry after a lost race charges only the others.
     let mut charged = HashSet::new();
     for _ in 0..RETRIES {
-        let outcome = charge(server, attrs, &value, old_value.as_ref(), &delta, &mut charged);
+        let outcome = charge(
+            server,
+            attrs,
+            &value,
+            old_value.as_ref(),
+            &delta,
+            &mut charged,
+        );
         match outcome.await? {
             Charged::Done => return Ok(()),
             Charged::Raced => continue,
@@ -158,7 +165,11 @@ async fn charge(
         for key in &relevant {
             let current = used.get(key).and_then(parse).unwrap_or_else(Quantity::zero);
             let wanted = current.add(&delta[key]);
-            if hard.get(key).and_then(parse).is_some_and(|limit| wanted > limit) {
+            if hard
+                .get(key)
+                .and_then(parse)
+                .is_some_and(|limit| wanted > limit)
+            {
                 exceeded.push(key.clone());
             }
             new_used.insert(key.clone(), wanted);
@@ -181,7 +192,10 @@ async fn charge(
         }
         let mut used = used;
         for (key, amount) in new_used {
-            used.insert(key, k8s_openapi::apimachinery::pkg::api::resource::Quantity(amount.canonical()));
+            used.insert(
+                key,
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity(amount.canonical()),
+            );
         }
         if let Some(status) = quota.status.as_mut() {
             status.used = Some(used);

@@ -138,14 +138,20 @@ async fn service_account(
     namespace: &str,
     name: &str,
 ) -> Result<Option<ServiceAccount>, ApiError> {
-    let attempts = if name == DEFAULT_SERVICE_ACCOUNT { 10 } else { 1 };
-    let pause = std::time::Duration::from_millis(100 + u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 100);
+    let attempts = if name == DEFAULT_SERVICE_ACCOUNT {
+        10
+    } else {
+        1
+    };
+    let pause =
+        std::time::Duration::from_millis(100 + u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 100);
     for attempt in 0..attempts {
         if attempt > 0 {
             tokio::time::sleep(pause).await;
         }
-        let found: Option<ServiceAccount> =
-            server.lookup("serviceaccounts", Some(namespace), name).await?;
+        let found: Option<ServiceAccount> = server
+            .lookup("serviceaccounts", Some(namespace), name)
+            .await?;
         if found.is_some() {
             return Ok(found);
         }
@@ -216,8 +222,15 @@ pub async fn validate(
         return Ok(());
     }
     let Some(spec) = &pod.spec else { return Ok(()) };
-    if spec.service_account_name.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Err(forbidden(attrs, "a mirror pod may not reference service accounts"));
+    if spec
+        .service_account_name
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
+        return Err(forbidden(
+            attrs,
+            "a mirror pod may not reference service accounts",
+        ));
     }
     let volumes = spec.volumes.iter().flatten();
     if volumes.clone().any(|v| v.secret.is_some()) {
@@ -247,9 +260,16 @@ mod tests {
         let sources = &value["projected"]["sources"];
         assert_eq!(sources[0]["serviceAccountToken"]["expirationSeconds"], 3607);
         assert_eq!(sources[1]["configMap"]["name"], "kube-root-ca.crt");
-        assert_eq!(sources[2]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"], "metadata.namespace");
+        assert_eq!(
+            sources[2]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"],
+            "metadata.namespace"
+        );
         let suffix = random_suffix();
         assert_eq!(suffix.len(), 5);
-        assert!(suffix.bytes().all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b)));
+        assert!(
+            suffix
+                .bytes()
+                .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
+        );
     }
 }

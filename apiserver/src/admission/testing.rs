@@ -10,7 +10,10 @@ use crate::resources::{Resource, Resources, builtin};
 /// The served resource `plural` of `group`.
 pub fn resource(group: &str, plural: &str) -> Arc<Resource> {
     let resources = Resources::new(builtin());
-    let found = resources.all().iter().find(|r| r.group == group && r.plural == plural);
+    let found = resources
+        .all()
+        .iter()
+        .find(|r| r.group == group && r.plural == plural);
     Arc::clone(found.expect("a built-in resource"))
 }
 

@@ -159,7 +159,8 @@ pub fn generate_bootstrap_token() -> Result<String, String> {
             out.push('.');
             continue;
         }
-        rng.fill(&mut byte).map_err(|_| "no randomness available".to_owned())?;
+        rng.fill(&mut byte)
+            .map_err(|_| "no randomness available".to_owned())?;
         // 252 = 7 * 36: rejecting larger bytes keeps every character equally likely.
         if byte[0] < 252 {
             out.push(char::from(ALPHABET[usize::from(byte[0] % 36)]));
@@ -177,13 +178,16 @@ pub fn bootstrap_token_secret(
     extra_groups: &[String],
     description: &str,
 ) -> Result<serde_json::Value, String> {
-    let (id, secret) = parse_bootstrap_token(token)
-        .ok_or_else(|| format!("{token:?} is not a bootstrap token ([a-z0-9]{{6}}.[a-z0-9]{{16}})"))?;
+    let (id, secret) = parse_bootstrap_token(token).ok_or_else(|| {
+        format!("{token:?} is not a bootstrap token ([a-z0-9]{{6}}.[a-z0-9]{{16}})")
+    })?;
     if let Some(bad) = extra_groups
         .iter()
         .find(|g| !g.starts_with("system:bootstrappers:"))
     {
-        return Err(format!("group {bad:?} must start with \"system:bootstrappers:\""));
+        return Err(format!(
+            "group {bad:?} must start with \"system:bootstrappers:\""
+        ));
     }
     let mut data = serde_json::json!({
         "token-id": id,
@@ -385,7 +389,12 @@ mod tests {
             parse_bootstrap_token("abcdef.0123456789abcdef"),
             Some(("abcdef", "0123456789abcdef"))
         );
-        for bad in ["abcdef.0123456789abcde", "ABCDEF.0123456789abcdef", "abcdef0123456789abcdef", "abc.def"] {
+        for bad in [
+            "abcdef.0123456789abcde",
+            "ABCDEF.0123456789abcdef",
+            "abcdef0123456789abcdef",
+            "abc.def",
+        ] {
             assert_eq!(parse_bootstrap_token(bad), None, "{bad}");
         }
     }
@@ -409,7 +418,10 @@ mod tests {
         assert_eq!(bearer_token(&headers).ok(), Some(Some("abc")));
         headers.insert("authorization", "bearer   ".parse().expect("header"));
         assert!(bearer_token(&headers).is_err());
-        headers.insert("authorization", "Basic dXNlcjpwYXNz".parse().expect("header"));
+        headers.insert(
+            "authorization",
+            "Basic dXNlcjpwYXNz".parse().expect("header"),
+        );
         assert_eq!(bearer_token(&headers).ok(), Some(None));
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));

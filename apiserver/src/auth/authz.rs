@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject,
+};
 use parking_lot::RwLock;
 
 use super::rbac::rules::{applies_to, rule_allows};
@@ -142,11 +144,20 @@ impl RbacAuthorizer {
 }
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
-const RBAC_PLURALS: [&str; 4] = ["clusterroles", "clusterrolebindings", "roles", "rolebindings"];
+const RBAC_PLURALS: [&str; 4] = [
+    "clusterroles",
+    "clusterrolebindings",
+    "roles",
+    "rolebindings",
+];
 
 impl ApiServer {
     /// Whether `user` may do what `attrs` describe.
-    pub async fn authorize(&self, user: &UserInfo, attrs: &Attributes) -> Result<Decision, ApiError> {
+    pub async fn authorize(
+        &self,
+        user: &UserInfo,
+        attrs: &Attributes,
+    ) -> Result<Decision, ApiError> {
         if user.in_group(MASTERS_GROUP) {
             return Ok(Decision::Allow);
         }
@@ -164,10 +175,13 @@ impl ApiServer {
     pub async fn rbac_index(&self) -> Result<Arc<RbacIndex>, ApiError> {
         if self.rbac.dirty.swap(false, Ordering::AcqRel) {
             let index = Arc::new(RbacIndex::build(
-                self.cached_objects(RBAC_GROUP, "v1", "clusterroles", None).await?,
-                self.cached_objects(RBAC_GROUP, "v1", "clusterrolebindings", None).await?,
+                self.cached_objects(RBAC_GROUP, "v1", "clusterroles", None)
+                    .await?,
+                self.cached_objects(RBAC_GROUP, "v1", "clusterrolebindings", None)
+                    .await?,
                 self.cached_objects(RBAC_GROUP, "v1", "roles", None).await?,
-                self.cached_objects(RBAC_GROUP, "v1", "rolebindings", None).await?,
+                self.cached_objects(RBAC_GROUP, "v1", "rolebindings", None)
+                    .await?,
             ));
             *self.rbac.index.write() = index;
         }
@@ -184,7 +198,9 @@ impl ApiServer {
             tokio::spawn(async move {
                 loop {
                     let received = events.recv().await;
-                    let Some(server) = server.upgrade() else { return };
+                    let Some(server) = server.upgrade() else {
+                        return;
+                    };
                     match received {
                         Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                             server.rbac.mark_dirty();
@@ -203,7 +219,6 @@ impl ApiServer {
             .get(RBAC_GROUP, "v1", plural)
             .ok_or_else(|| ApiError::internal(format!("no resource {plural}")))
     }
-
 }
 
 /// Upstream's 403 message (`k8s.io/apiserver/pkg/endpoints/handlers/responsewriters`,
@@ -345,7 +360,10 @@ mod tests {
         assert!(index.allows(&alice, &attrs("create", "configmaps", "shop")));
         assert!(!index.allows(&alice, &attrs("create", "configmaps", "other")));
         assert!(!index.allows(&alice, &attrs("create", "configmaps", "")));
-        let bot = user("system:serviceaccount:shop:bot", &["system:serviceaccounts"]);
+        let bot = user(
+            "system:serviceaccount:shop:bot",
+            &["system:serviceaccounts"],
+        );
         assert!(index.allows(&bot, &attrs("get", "pods", "shop")));
         assert!(!index.allows(&bot, &attrs("get", "pods", "other")));
         assert!(!index.allows(&user("mallory", &[]), &attrs("get", "pods", "shop")));

@@ -63,7 +63,10 @@ impl ApiServer {
                 let value = value
                     .to_str()
                     .map_err(|_| ApiError::bad_request(format!("invalid {header} header")))?;
-                extra.entry(key.to_lowercase()).or_default().push(value.to_owned());
+                extra
+                    .entry(key.to_lowercase())
+                    .or_default()
+                    .push(value.to_owned());
             }
         }
         let Some(&name) = name.first() else {
@@ -79,14 +82,12 @@ impl ApiServer {
         }
         let sa = serviceaccount::split_username(name);
         let target = match sa {
-            Some((namespace, sa_name)) => {
-                Attributes {
-                    resource: "serviceaccounts".into(),
-                    namespace: namespace.into(),
-                    name: sa_name.into(),
-                    ..impersonate("", "")
-                }
-            }
+            Some((namespace, sa_name)) => Attributes {
+                resource: "serviceaccounts".into(),
+                namespace: namespace.into(),
+                name: sa_name.into(),
+                ..impersonate("", "")
+            },
             None => Attributes {
                 name: name.into(),
                 ..impersonate("", "users")

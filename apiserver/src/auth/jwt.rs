@@ -55,7 +55,8 @@ pub fn verify(key: &ServiceAccountKey, token: &str) -> Result<Value, JwtError> {
         return Err(JwtError::Malformed);
     };
     let decode = |part: &str| BASE64URL.decode(part).map_err(|_| JwtError::Malformed);
-    let header: Value = serde_json::from_slice(&decode(header)?).map_err(|_| JwtError::Malformed)?;
+    let header: Value =
+        serde_json::from_slice(&decode(header)?).map_err(|_| JwtError::Malformed)?;
     if header["alg"] != key.algorithm().name() {
         return Err(JwtError::OtherKey);
     }
@@ -68,7 +69,8 @@ pub fn verify(key: &ServiceAccountKey, token: &str) -> Result<Value, JwtError> {
     if !key.verify(signed.as_bytes(), &decode(signature)?) {
         return Err(JwtError::BadSignature);
     }
-    let claims: Value = serde_json::from_slice(&decode(payload)?).map_err(|_| JwtError::Malformed)?;
+    let claims: Value =
+        serde_json::from_slice(&decode(payload)?).map_err(|_| JwtError::Malformed)?;
     if !claims.is_object() {
         return Err(JwtError::Malformed);
     }

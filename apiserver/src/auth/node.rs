@@ -72,7 +72,9 @@ impl ApiServer {
                 ("resource.k8s.io", "resourceclaims") => {
                     self.node_get(node, RefKind::ResourceClaim, attrs)
                 }
-                ("storage.k8s.io", "volumeattachments") => self.node_attachment(node, attrs).await?,
+                ("storage.k8s.io", "volumeattachments") => {
+                    self.node_attachment(node, attrs).await?
+                }
                 ("", "serviceaccounts") => self.node_token(node, attrs),
                 ("coordination.k8s.io", "leases") => node_lease(node, attrs),
                 ("storage.k8s.io", "csinodes") => node_own(node, attrs, "CSINode"),
@@ -263,7 +265,9 @@ fn node_own(node: &str, attrs: &Attributes, kind: &str) -> Option<Decision> {
         attrs.verb.as_str(),
         "get" | "create" | "update" | "patch" | "delete"
     ) {
-        return deny(format!("can only get, create, update, patch, or delete a {kind}"));
+        return deny(format!(
+            "can only get, create, update, patch, or delete a {kind}"
+        ));
     }
     if attrs.name != node && !(attrs.verb == "create" && attrs.name.is_empty()) {
         return deny(format!(
@@ -309,7 +313,9 @@ pub(crate) async fn follow_pods(server: &Arc<ApiServer>) -> Result<(), ApiError>
         use tokio::sync::broadcast::error::RecvError;
         loop {
             let received = events.recv().await;
-            let Some(server) = server.upgrade() else { return };
+            let Some(server) = server.upgrade() else {
+                return;
+            };
             match received {
                 Ok(event) => {
                     let (namespace, name) = match (&event.object, &event.prev) {

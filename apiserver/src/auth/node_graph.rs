@@ -116,7 +116,10 @@ fn references(namespace: &str, pod: &Pod) -> Vec<Ref> {
         );
         spec_references(pod, spec, &mut add);
     }
-    let statuses = pod.status.as_ref().and_then(|s| s.resource_claim_statuses.as_ref());
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.resource_claim_statuses.as_ref());
     for status in statuses.into_iter().flatten() {
         if let Some(name) = &status.resource_claim_name {
             add(RefKind::ResourceClaim, name);
@@ -132,7 +135,10 @@ fn spec_references(pod: &Pod, spec: &PodSpec, add: &mut impl FnMut(RefKind, &str
     let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
     for volume in spec.volumes.iter().flatten() {
         if let Some(s) = &volume.secret {
-            add(RefKind::Secret, s.secret_name.as_deref().unwrap_or_default());
+            add(
+                RefKind::Secret,
+                s.secret_name.as_deref().unwrap_or_default(),
+            );
         }
         if let Some(c) = &volume.config_map {
             add(RefKind::ConfigMap, &c.name);
@@ -147,7 +153,11 @@ fn spec_references(pod: &Pod, spec: &PodSpec, add: &mut impl FnMut(RefKind, &str
                 &format!("{pod_name}-{}", volume.name),
             );
         }
-        for source in volume.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+        for source in volume
+            .projected
+            .iter()
+            .flat_map(|p| p.sources.iter().flatten())
+        {
             if let Some(s) = &source.secret {
                 add(RefKind::Secret, &s.name);
             }
@@ -157,15 +167,43 @@ fn spec_references(pod: &Pod, spec: &PodSpec, add: &mut impl FnMut(RefKind, &str
         }
         // Volume plugins that read credentials from a secret.
         let secret_refs = [
-            volume.csi.as_ref().and_then(|v| v.node_publish_secret_ref.as_ref()).map(|r| r.name.as_str()),
+            volume
+                .csi
+                .as_ref()
+                .and_then(|v| v.node_publish_secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
             volume.azure_file.as_ref().map(|v| v.secret_name.as_str()),
-            volume.cephfs.as_ref().and_then(|v| v.secret_ref.as_ref()).map(|r| r.name.as_str()),
-            volume.cinder.as_ref().and_then(|v| v.secret_ref.as_ref()).map(|r| r.name.as_str()),
-            volume.flex_volume.as_ref().and_then(|v| v.secret_ref.as_ref()).map(|r| r.name.as_str()),
-            volume.iscsi.as_ref().and_then(|v| v.secret_ref.as_ref()).map(|r| r.name.as_str()),
-            volume.rbd.as_ref().and_then(|v| v.secret_ref.as_ref()).map(|r| r.name.as_str()),
+            volume
+                .cephfs
+                .as_ref()
+                .and_then(|v| v.secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
+            volume
+                .cinder
+                .as_ref()
+                .and_then(|v| v.secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
+            volume
+                .flex_volume
+                .as_ref()
+                .and_then(|v| v.secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
+            volume
+                .iscsi
+                .as_ref()
+                .and_then(|v| v.secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
+            volume
+                .rbd
+                .as_ref()
+                .and_then(|v| v.secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
             volume.scale_io.as_ref().map(|v| v.secret_ref.name.as_str()),
-            volume.storageos.as_ref().and_then(|v| v.secret_ref.as_ref()).map(|r| r.name.as_str()),
+            volume
+                .storageos
+                .as_ref()
+                .and_then(|v| v.secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
         ];
         for name in secret_refs.into_iter().flatten() {
             add(RefKind::Secret, name);
@@ -210,7 +248,9 @@ fn env_references(
         }
     }
     for var in env.into_iter().flatten() {
-        let Some(from) = &var.value_from else { continue };
+        let Some(from) = &var.value_from else {
+            continue;
+        };
         if let Some(s) = &from.secret_key_ref {
             add(RefKind::Secret, &s.name);
         }
@@ -260,7 +300,10 @@ mod tests {
         ] {
             assert!(graph.has_path("n1", kind, "ns", name), "{kind:?} {name}");
             assert!(!graph.has_path("n2", kind, "ns", name), "{kind:?} {name}");
-            assert!(!graph.has_path("n1", kind, "other", name), "{kind:?} {name}");
+            assert!(
+                !graph.has_path("n1", kind, "other", name),
+                "{kind:?} {name}"
+            );
         }
         assert!(graph.pod_on("n1", "ns", "p"));
 

@@ -36,7 +36,11 @@ fn node_join_bindings() -> Vec<ClusterRoleBinding> {
         .ok()
     };
     [
-        binding("ultrak8s:kubelet-bootstrap", "system:node-bootstrapper", NODE_TOKEN_GROUP),
+        binding(
+            "ultrak8s:kubelet-bootstrap",
+            "system:node-bootstrapper",
+            NODE_TOKEN_GROUP,
+        ),
         binding(
             "ultrak8s:node-autoapprove-bootstrap",
             "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
@@ -55,7 +59,10 @@ fn node_join_bindings() -> Vec<ClusterRoleBinding> {
 
 fn autoupdate(existing: &Value) -> bool {
     existing
-        .pointer(&format!("/metadata/annotations/{}", AUTOUPDATE.replace('/', "~1")))
+        .pointer(&format!(
+            "/metadata/annotations/{}",
+            AUTOUPDATE.replace('/', "~1")
+        ))
         .and_then(Value::as_str)
         != Some("false")
 }
@@ -66,7 +73,9 @@ fn reconciled_rules(existing: &[PolicyRule], wanted: &[PolicyRule]) -> Option<Ve
     let mut rules = existing.to_vec();
     // Whole bootstrap rules, not their broken-down pieces, as upstream appends them.
     for rule in wanted {
-        if missing.iter().any(|m| covers(std::slice::from_ref(rule), std::slice::from_ref(m)).is_ok())
+        if missing
+            .iter()
+            .any(|m| covers(std::slice::from_ref(rule), std::slice::from_ref(m)).is_ok())
             && !rules.contains(rule)
         {
             rules.push(rule.clone());
@@ -151,10 +160,7 @@ impl ApiServer {
             .unwrap_or_default()
             .to_owned();
         let opts = WriteOptions::default();
-        let created = self
-            .registry
-            .create(resource, namespace, body, &opts)
-            .await;
+        let created = self.registry.create(resource, namespace, body, &opts).await;
         if !matches!(&created, Err(e) if e.code == 409) {
             return ignore_exists(created);
         }
@@ -166,7 +172,15 @@ impl ApiServer {
         };
         if let Some(patch) = reconcile(&existing) {
             self.registry
-                .patch(resource, namespace, &name, None, PatchType::Merge, patch, &opts)
+                .patch(
+                    resource,
+                    namespace,
+                    &name,
+                    None,
+                    PatchType::Merge,
+                    patch,
+                    &opts,
+                )
                 .await?;
         }
         Ok(())
@@ -175,7 +189,9 @@ impl ApiServer {
     /// Brings every aggregated ClusterRole's rules up to date with the roles its selectors
     /// pick.
     pub(crate) async fn aggregate_cluster_roles(&self) -> Result<(), ApiError> {
-        let roles: Vec<ClusterRole> = self.cached_objects(GROUP, "v1", "clusterroles", None).await?;
+        let roles: Vec<ClusterRole> = self
+            .cached_objects(GROUP, "v1", "clusterroles", None)
+            .await?;
         let resource = self
             .resources
             .get(GROUP, "v1", "clusterroles")
@@ -209,7 +225,10 @@ impl ApiServer {
 }
 
 /// A merge patch adding the subjects `wanted` has and the stored binding lacks.
-fn subjects_patch(existing: &Value, wanted: &[k8s_openapi::api::rbac::v1::Subject]) -> Option<Value> {
+fn subjects_patch(
+    existing: &Value,
+    wanted: &[k8s_openapi::api::rbac::v1::Subject],
+) -> Option<Value> {
     let existing: RoleBinding = from(existing)?;
     let mut subjects = existing.subjects.unwrap_or_default();
     let before = subjects.len();
@@ -288,6 +307,8 @@ mod tests {
             );
         }
         assert!(autoupdate(&serde_json::json!({"metadata": {}})));
-        assert!(!autoupdate(&serde_json::json!({"metadata": {"annotations": {AUTOUPDATE: "false"}}})));
+        assert!(!autoupdate(
+            &serde_json::json!({"metadata": {"annotations": {AUTOUPDATE: "false"}}})
+        ));
     }
 }

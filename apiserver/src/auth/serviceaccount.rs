@@ -107,7 +107,9 @@ impl ApiServer {
             ApiError::new(
                 422,
                 "Invalid",
-                format!("TokenRequest.authentication.k8s.io \"{name}\" is invalid: {field}: Invalid value: {value}: {why}"),
+                format!(
+                    "TokenRequest.authentication.k8s.io \"{name}\" is invalid: {field}: Invalid value: {value}: {why}"
+                ),
             )
         };
         let expiration = spec
@@ -207,7 +209,9 @@ impl ApiServer {
         };
         let pod_name = bound["name"].as_str().unwrap_or_default();
         let pod: Option<Pod> = self.lookup("pods", Some(namespace), pod_name).await?;
-        let on = pod.as_ref().and_then(|p| p.spec.as_ref()?.node_name.as_deref());
+        let on = pod
+            .as_ref()
+            .and_then(|p| p.spec.as_ref()?.node_name.as_deref());
         if on != Some(node) {
             return Err(refuse(
                 "node requested token bound to a pod scheduled on a different node",
@@ -225,8 +229,14 @@ impl ApiServer {
         bound: &Value,
         kubernetes: &mut Value,
     ) -> Result<(), ApiError> {
-        let kind = bound.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let name = bound.get("name").and_then(Value::as_str).unwrap_or_default();
+        let kind = bound
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let name = bound
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let api_version = bound
             .get("apiVersion")
             .and_then(Value::as_str)
@@ -435,7 +445,10 @@ mod tests {
     #[test]
     fn service_account_user_names_round_trip() {
         assert_eq!(username("ns", "sa"), "system:serviceaccount:ns:sa");
-        assert_eq!(split_username("system:serviceaccount:ns:sa"), Some(("ns", "sa")));
+        assert_eq!(
+            split_username("system:serviceaccount:ns:sa"),
+            Some(("ns", "sa"))
+        );
         assert_eq!(split_username("system:serviceaccount:ns"), None);
         assert_eq!(split_username("system:serviceaccount::sa"), None);
         assert_eq!(split_username("alice"), None);

@@ -19,7 +19,11 @@ const VERBS: &[&str] = &[
 
 /// The verbs of a resource (reviews are only created).
 fn verbs(resource: &Resource) -> &'static [&'static str] {
-    if resource.create_only { &["create"] } else { VERBS }
+    if resource.create_only {
+        &["create"]
+    } else {
+        VERBS
+    }
 }
 
 pub const AGGREGATED_CONTENT_TYPE: &str =

@@ -47,9 +47,10 @@ impl ApiServer {
 /// are resource requests; everything else (discovery included) is a non-resource request
 /// on the path with the lower-case HTTP method as verb.
 pub(crate) fn attributes(method: &Method, uri: &Uri) -> Attributes {
-    let query: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let param = |name: &str| {
         query
             .iter()
@@ -117,7 +118,10 @@ mod tests {
             (a.verb.as_str(), a.resource.as_str(), a.namespace.as_str()),
             ("watch", "pods", "shop")
         );
-        let a = attrs(Method::POST, "/apis/apps/v1/namespaces/shop/deployments/web/scale");
+        let a = attrs(
+            Method::POST,
+            "/apis/apps/v1/namespaces/shop/deployments/web/scale",
+        );
         assert_eq!(a.api_group, "apps");
         assert_eq!(a.name, "web");
         assert_eq!(a.subresource, "scale");
@@ -136,7 +140,14 @@ mod tests {
 
     #[test]
     fn other_paths_are_non_resource_requests() {
-        for path in ["/version", "/healthz", "/api", "/apis/apps", "/api/v1", "/openapi/v2"] {
+        for path in [
+            "/version",
+            "/healthz",
+            "/api",
+            "/apis/apps",
+            "/api/v1",
+            "/openapi/v2",
+        ] {
             let a = attrs(Method::GET, path);
             assert!(!a.resource_request, "{path}");
             assert_eq!((a.verb.as_str(), a.path.as_str()), ("get", path));

@@ -16,14 +16,14 @@ use super::codec::{self, MAX_BODY_BYTES, Output};
 use super::discovery::AGGREGATED_CONTENT_TYPE;
 use super::request::{self, RequestInfo, Target, Verb};
 use super::respond;
+use crate::admission::RequestAdmission;
+use crate::auth::{UserInfo, oidc};
 use crate::error::ApiError;
 use crate::registry::{
     DeleteOptions, Deleted, FieldValidation, Filter, ListOptions, PropagationPolicy, RvMatch,
     WatchEvent, WatchEventType, WatchOptions, WriteOptions,
 };
 use crate::resources::{Resource, Subresource};
-use crate::admission::RequestAdmission;
-use crate::auth::{UserInfo, oidc};
 use crate::server::ApiServer;
 use crate::table::{self, IncludeObject};
 
@@ -81,7 +81,9 @@ impl ApiServer {
         req: Request<Body>,
         certificate: Option<Arc<crate::pki::CertificateUser>>,
     ) -> Response<Body> {
-        let user = self.authenticate(req.headers(), certificate.as_deref()).await;
+        let user = self
+            .authenticate(req.headers(), certificate.as_deref())
+            .await;
         self.serve_as(req, user).await
     }
 
@@ -138,7 +140,11 @@ impl ApiServer {
                 } else {
                     (oidc::configuration(tokens), "application/json")
                 };
-                return Ok(respond::with_type(200, Bytes::from(doc.to_string()), content_type));
+                return Ok(respond::with_type(
+                    200,
+                    Bytes::from(doc.to_string()),
+                    content_type,
+                ));
             }
             _ => {}
         }

@@ -100,10 +100,18 @@ pub(crate) async fn handle(
             let body = codec::decode_body(content_type, body)?;
             let namespace = namespace.unwrap_or_default();
             let answer = server.token_request(user, namespace, name, body).await?;
-            Ok(respond::json_bytes(201, bytes::Bytes::from(answer.to_string())))
+            Ok(respond::json_bytes(
+                201,
+                bytes::Bytes::from(answer.to_string()),
+            ))
         }
         (Subresource::Eviction, Verb::Create) => {
-            let target = Target { server, resource, namespace, name };
+            let target = Target {
+                server,
+                resource,
+                namespace,
+                name,
+            };
             evict(target, admission, query, content_type, body).await
         }
         _ => Err(ApiError::method_not_allowed()),

@@ -67,8 +67,8 @@ impl fmt::Debug for ServiceAccountKey {
 /// The PKIX `AlgorithmIdentifier` + `BIT STRING` header of a P-256 public key: SEQUENCE {
 /// id-ecPublicKey, prime256v1 }, then the 65-byte uncompressed point.
 const P256_SPKI_PREFIX: &[u8] = &[
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-    0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 /// SEQUENCE { rsaEncryption, NULL }.
 const RSA_ALGORITHM_ID: &[u8] = &[
@@ -123,8 +123,13 @@ impl ServiceAccountKey {
                 .to_vec()),
             Signer::Rsa(key) => {
                 let mut signature = vec![0; key.public().modulus_len()];
-                key.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut signature)
-                    .map_err(failed)?;
+                key.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &self.rng,
+                    message,
+                    &mut signature,
+                )
+                .map_err(failed)?;
                 Ok(signature)
             }
         }
@@ -235,8 +240,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_new_key_signs_what_it_verifies_and_is_reused() -> Result<(), Box<dyn std::error::Error>>
-    {
+    fn a_new_key_signs_what_it_verifies_and_is_reused() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let key = ServiceAccountKey::load_or_create(dir.path())?;
         assert_eq!(key.algorithm(), Algorithm::Es256);
@@ -251,14 +255,15 @@ mod tests {
         let public = std::fs::read_to_string(dir.path().join("sa.pub"))?;
         assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"));
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("sa.key"))?.permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("sa.key"))?
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         Ok(())
     }
 
     #[test]
-    fn a_key_of_another_kind_is_refused_with_its_path() -> Result<(), Box<dyn std::error::Error>>
-    {
+    fn a_key_of_another_kind_is_refused_with_its_path() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("sa.key"), "not a key")?;
         let error = ServiceAccountKey::load_or_create(dir.path()).expect_err("garbage");

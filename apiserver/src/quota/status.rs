@@ -39,7 +39,10 @@ fn counted_resource(name: &str) -> Option<(String, String)> {
     match name {
         "pods" | "cpu" | "memory" | "ephemeral-storage" => core("pods"),
         "services" | "services.loadbalancers" | "services.nodeports" => core("services"),
-        "persistentvolumeclaims" | "configmaps" | "secrets" | "replicationcontrollers"
+        "persistentvolumeclaims"
+        | "configmaps"
+        | "secrets"
+        | "replicationcontrollers"
         | "resourcequotas" => core(name),
         n if n.starts_with("requests.") || n.starts_with("limits.") => core("pods"),
         _ => None,
@@ -99,8 +102,7 @@ impl ApiServer {
                     (name.clone(), amount.canonical())
                 })
                 .collect();
-            let hard: BTreeMap<String, String> =
-                hard.into_iter().map(|(k, v)| (k, v.0)).collect();
+            let hard: BTreeMap<String, String> = hard.into_iter().map(|(k, v)| (k, v.0)).collect();
             let status = json!({"hard": hard, "used": used});
             let current = serde_json::to_value(&quota.status).unwrap_or(Value::Null);
             if current == status {

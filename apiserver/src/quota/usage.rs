@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, Pod, ResourceQuotaSpec, ScopedResourceSelectorRequirement};
+use k8s_openapi::api::core::v1::{
+    Container, Pod, ResourceQuotaSpec, ScopedResourceSelectorRequirement,
+};
 use serde_json::Value;
 
 use crate::strategy::quantity::Quantity;
@@ -106,7 +108,9 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> Usage {
 fn node_ports(service: &Value, usage: &mut Usage) {
     let ports = service.pointer("/spec/ports").and_then(Value::as_array);
     for port in ports.into_iter().flatten() {
-        if port.get("nodePort").is_some() || service.pointer("/spec/type") == Some(&"NodePort".into()) {
+        if port.get("nodePort").is_some()
+            || service.pointer("/spec/type") == Some(&"NodePort".into())
+        {
             add(usage, "services.nodeports", one());
         }
     }
@@ -120,7 +124,11 @@ fn pod_usage(pod: &Pod, usage: &mut Usage) {
     for (limits, prefix) in [(false, "requests."), (true, "limits.")] {
         let pick = |c: &Container| -> Usage {
             let list = c.resources.as_ref().and_then(|r| {
-                if limits { r.limits.as_ref() } else { r.requests.as_ref() }
+                if limits {
+                    r.limits.as_ref()
+                } else {
+                    r.requests.as_ref()
+                }
             });
             list.into_iter()
                 .flatten()
@@ -173,10 +181,15 @@ fn best_effort(pod: &Value) -> bool {
 
 /// Whether a pod has a deadline (the `Terminating` scope).
 fn terminating(pod: &Value) -> bool {
-    pod.pointer("/spec/activeDeadlineSeconds").is_some_and(|v| !v.is_null())
+    pod.pointer("/spec/activeDeadlineSeconds")
+        .is_some_and(|v| !v.is_null())
 }
 
-fn scope_matches(scope: &str, requirement: Option<&ScopedResourceSelectorRequirement>, pod: &Value) -> bool {
+fn scope_matches(
+    scope: &str,
+    requirement: Option<&ScopedResourceSelectorRequirement>,
+    pod: &Value,
+) -> bool {
     match scope {
         "Terminating" => terminating(pod),
         "NotTerminating" => !terminating(pod),
@@ -249,7 +262,9 @@ pub fn pretty(usage: &Usage, names: &[String]) -> String {
     let mut parts: Vec<String> = names
         .iter()
         .map(|n| {
-            let value = usage.get(n).map_or_else(|| "0".to_owned(), Quantity::canonical);
+            let value = usage
+                .get(n)
+                .map_or_else(|| "0".to_owned(), Quantity::canonical);
             format!("{n}={value}")
         })
         .collect();
@@ -280,7 +295,11 @@ mod tests {
         let usage = usage("", "pods", &pod);
         assert_eq!(usage["pods"], q("1"));
         assert_eq!(usage["count/pods"], q("1"));
-        assert_eq!(usage["requests.cpu"], q("510m"), "the init container is larger");
+        assert_eq!(
+            usage["requests.cpu"],
+            q("510m"),
+            "the init container is larger"
+        );
         assert_eq!(usage["cpu"], q("510m"));
         assert_eq!(usage["requests.nvidia.com/gpu"], q("1"));
         assert_eq!(usage["limits.memory"], q("1Gi"));
@@ -292,16 +311,30 @@ mod tests {
     #[test]
     fn other_kinds_count_as_upstream_names_them() {
         let usage_of = |g, p, v| usage(g, p, &v);
-        assert_eq!(usage_of("apps", "deployments", json!({}))["count/deployments.apps"], q("1"));
+        assert_eq!(
+            usage_of("apps", "deployments", json!({}))["count/deployments.apps"],
+            q("1")
+        );
         assert_eq!(usage_of("", "configmaps", json!({}))["configmaps"], q("1"));
-        let lb = usage_of("", "services", json!({"spec": {"type": "LoadBalancer",
-            "ports": [{"port": 80, "nodePort": 30000}]}}));
+        let lb = usage_of(
+            "",
+            "services",
+            json!({"spec": {"type": "LoadBalancer",
+            "ports": [{"port": 80, "nodePort": 30000}]}}),
+        );
         assert_eq!(lb["services.loadbalancers"], q("1"));
         assert_eq!(lb["services.nodeports"], q("1"));
-        let claim = usage_of("", "persistentvolumeclaims", json!({"spec": {
-            "storageClassName": "fast", "resources": {"requests": {"storage": "10Gi"}}}}));
+        let claim = usage_of(
+            "",
+            "persistentvolumeclaims",
+            json!({"spec": {
+            "storageClassName": "fast", "resources": {"requests": {"storage": "10Gi"}}}}),
+        );
         assert_eq!(claim["requests.storage"], q("10Gi"));
-        assert_eq!(claim["fast.storageclass.storage.k8s.io/requests.storage"], q("10Gi"));
+        assert_eq!(
+            claim["fast.storageclass.storage.k8s.io/requests.storage"],
+            q("10Gi")
+        );
     }
 
     #[test]
@@ -322,6 +355,9 @@ mod tests {
         assert!(selects(&terminating, "", "pods", &sized));
         let mut usage = Usage::new();
         usage.insert("pods".into(), q("2"));
-        assert_eq!(pretty(&usage, &["pods".into(), "cpu".into()]), "cpu=0,pods=2");
+        assert_eq!(
+            pretty(&usage, &["pods".into(), "cpu".into()]),
+            "cpu=0,pods=2"
+        );
     }
 }

@@ -124,11 +124,15 @@ pub async fn serve(
         // Without TCP_NODELAY small responses wait for the client's delayed ACK (~40 ms).
         None => {
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-            router.serve_with_incoming_shutdown(incoming, shutdown).await?;
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await?;
         }
         Some(tls) => {
             let incoming = tls_incoming(listener, tls);
-            router.serve_with_incoming_shutdown(incoming, shutdown).await?;
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await?;
         }
     }
     Ok(())
