@@ -290,6 +290,11 @@ fn node_nodes(node: &str, attrs: &Attributes) -> Option<Decision> {
     }
 }
 
+/// Whether a cached pod is bound to a node (its selectable `spec.nodeName` is set).
+fn bound(pod: &crate::cache::CachedObject) -> bool {
+    pod.fields.get("spec.nodeName").is_some_and(|n| !n.is_empty())
+}
+
 /// Keeps the node graph current from the pods watch cache.
 pub(crate) async fn follow_pods(server: &Arc<ApiServer>) -> Result<(), ApiError> {
     let resource = server
@@ -301,7 +306,7 @@ pub(crate) async fn follow_pods(server: &Arc<ApiServer>) -> Result<(), ApiError>
     let load = |graph: &mut super::node_graph::NodeGraph,
                 objects: &[Arc<crate::cache::CachedObject>]| {
         graph.clear();
-        for object in objects {
+        for object in objects.iter().filter(|o| bound(o)) {
             let pod = serde_json::from_slice(&object.bytes).ok();
             graph.set_pod(&object.namespace, &object.name, pod.as_ref());
         }
@@ -318,6 +323,13 @@ pub(crate) async fn follow_pods(server: &Arc<ApiServer>) -> Result<(), ApiError>
             };
             match received {
                 Ok(event) => {
+                    // Pods that are not (and were not) bound to a node give no node anything:
+                    // skip them without decoding (most pods of a burst of creates).
+                    if !event.object.as_deref().is_some_and(bound)
+                        && !event.prev.as_deref().is_some_and(bound)
+                    {
+                        continue;
+                    }
                     let (namespace, name) = match (&event.object, &event.prev) {
                         (Some(o), _) | (None, Some(o)) => (o.namespace.clone(), o.name.clone()),
                         (None, None) => continue,
