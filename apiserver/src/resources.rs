@@ -87,6 +87,11 @@ impl Resource {
         }
     }
 
+    /// Whether this is core/v1 `namespaces`, whose deletion is a lifecycle of its own.
+    pub fn is_namespaces(&self) -> bool {
+        self.group.is_empty() && self.plural == "namespaces"
+    }
+
     pub fn has(&self, subresource: Subresource) -> bool {
         self.subresources.contains(&subresource)
     }

@@ -325,6 +325,29 @@ async fn tokens_authenticate_until_they_are_tampered_expired_or_revoked() -> Tes
         401
     );
 
+    // Expired: a token this cluster signed whose lifetime is over.
+    let expired = {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64;
+        let mut claims: Value = {
+            use base64::Engine;
+            let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            serde_json::from_slice(&engine.decode(token.split('.').nth(1).unwrap_or_default())?)?
+        };
+        claims["iat"] = json!(now - 7200);
+        claims["nbf"] = json!(now - 7200);
+        claims["exp"] = json!(now - 3600);
+        ultrak8s_apiserver::auth::jwt::sign(cluster.pki.service_account_key(), &claims)?
+    };
+    let late_client = cluster.client_with_token(&expired).await?;
+    assert_eq!(
+        raw(&late_client, "POST", path, Some(whoami.clone()))
+            .await
+            .0,
+        401
+    );
+
     // Revoked: the ServiceAccount is gone.
     accounts.delete("trainer", &Default::default()).await?;
     assert_eq!(

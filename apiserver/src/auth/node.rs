@@ -292,7 +292,9 @@ fn node_nodes(node: &str, attrs: &Attributes) -> Option<Decision> {
 
 /// Whether a cached pod is bound to a node (its selectable `spec.nodeName` is set).
 fn bound(pod: &crate::cache::CachedObject) -> bool {
-    pod.fields.get("spec.nodeName").is_some_and(|n| !n.is_empty())
+    pod.fields
+        .get("spec.nodeName")
+        .is_some_and(|n| !n.is_empty())
 }
 
 /// Keeps the node graph current from the pods watch cache.

@@ -346,7 +346,7 @@ impl ApiServer {
             (Verb::Delete, None) => {
                 let mut opts = delete_options(&query, &body)?;
                 opts.admission = Some(admission);
-                let deleted = if r.kind == "Namespace" && r.group.is_empty() {
+                let deleted = if r.is_namespaces() {
                     self.delete_namespace(name, &opts).await?
                 } else {
                     registry.delete(s, ns, name, &opts).await?
@@ -357,6 +357,9 @@ impl ApiServer {
                         respond::object(202, r, out(bytes)?, output, include)
                     }
                 }
+            }
+            (Verb::DeleteCollection, None) if r.is_namespaces() => {
+                Err(ApiError::method_not_allowed())
             }
             (Verb::DeleteCollection, None) => {
                 let list = list_options(r, &query)?;

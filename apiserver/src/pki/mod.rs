@@ -249,36 +249,32 @@ impl Pki {
     /// `http/1.1`, and client certificates verified against the cluster CA. A client without a
     /// certificate is let through: whether anonymous requests are allowed is decided later.
     pub fn server_config(&self) -> Result<rustls::ServerConfig, PkiError> {
-        let tls =
-            |what: &'static str| move |e: rustls::Error| PkiError::Tls(format!("{what}: {e}"));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca.der.clone()).map_err(tls("CA"))?;
-        let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| PkiError::Tls(format!("client verifier: {e}")))?;
-        let key = PrivateKeyDer::Pkcs8(self.serving_key.clone_key());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(tls("protocol versions"))?
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(self.serving_chain.clone(), key)
-            .map_err(tls("serving certificate"))?;
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(config)
+        self.tls_config(false, &[b"h2", b"http/1.1"])
     }
 
     /// The TLS configuration of the etcd API beyond loopback: the serving certificate, ALPN
     /// `h2` (gRPC), and a client certificate of the cluster CA required (etcd's
     /// `--client-cert-auth`).
     pub fn etcd_server_config(&self) -> Result<rustls::ServerConfig, PkiError> {
+        self.tls_config(true, &[b"h2"])
+    }
+
+    fn tls_config(
+        &self,
+        require_client_cert: bool,
+        alpn: &[&[u8]],
+    ) -> Result<rustls::ServerConfig, PkiError> {
         let tls =
             |what: &'static str| move |e: rustls::Error| PkiError::Tls(format!("{what}: {e}"));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         roots.add(self.ca.der.clone()).map_err(tls("CA"))?;
-        let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+        let mut verifier =
+            WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone());
+        if !require_client_cert {
+            verifier = verifier.allow_unauthenticated();
+        }
+        let verifier = verifier
             .build()
             .map_err(|e| PkiError::Tls(format!("client verifier: {e}")))?;
         let key = PrivateKeyDer::Pkcs8(self.serving_key.clone_key());
@@ -288,7 +284,7 @@ impl Pki {
             .with_client_cert_verifier(verifier)
             .with_single_cert(self.serving_chain.clone(), key)
             .map_err(tls("serving certificate"))?;
-        config.alpn_protocols = vec![b"h2".to_vec()];
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(config)
     }
 
