@@ -1,4 +1,17 @@
-//! The controller runtime (shared informers, batching and deduplicating work queues) and one
-//! module per controller (see `DESIGN.md`, "Controllers").
+//! The controllers of the cluster and the runtime they share (see `DESIGN.md`, "Controllers").
+//! They reach the API only through a `kube::Client`: in `ultrak8s server` one over the
+//! in-process `LocalService` (as `system:kube-controller-manager`), elsewhere one over HTTPS,
+//! so they run against any conformant API server.
 //!
-//! Not built yet: issue 5 brings it.
+//! Where things go:
+//! - `runtime/`: shared informers, the work queue, expectations, the worker loop, leader
+//!   election.
+//! - one folder per controller: `decide.rs` (what to do, pure, `now` as a parameter) beside the
+//!   reconciler that reads informers and writes through the API.
+//! - `manager.rs`: which controllers run, leader election around them.
+//!
+//! Running today: replicaset, deployment. The namespace, serviceaccount, root CA and
+//! resource-quota duties still run inside the API server (`apiserver/src/lifecycle.rs`,
+//! `namespace_defaults.rs`, `quota/`) until they move here; the rest of issue 5 is to come.
+
+pub mod runtime;

@@ -1,0 +1,15 @@
+//! The ReplicaSet controller's decisions: [`decide`] turns a ReplicaSet and the pods of its
+//! namespace into a [`ReplicaSetPlan`] (adopt, release, create, delete, status) without I/O.
+//! `selector` and `pods` hold the label-selector and pod predicates the Deployment decisions
+//! share.
+
+mod decide;
+pub(crate) mod pods;
+mod ranking;
+pub(crate) mod selector;
+
+pub use decide::{
+    BURST_REPLICAS, CreatePods, ManageError, PodRef, ReplicaSetPlan, decide, decide_with_related,
+    pod_from_template, set_replica_failure, status_changed,
+};
+pub use pods::controller_ref;

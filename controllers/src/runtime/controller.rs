@@ -1,0 +1,68 @@
+//! Workers that run one reconciler over its work queue: bounded concurrency (a fixed number
+//! of workers), never one key twice at once (the queue guarantees it), keys taken in batches,
+//! errors retried with per-key exponential backoff, success forgetting the backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::informer::ObjectKey;
+use super::queue::WorkQueue;
+
+/// What to do with a key after a successful reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Done,
+    /// Look again after this long (a deadline, a minReadySeconds).
+    RequeueAfter(Duration),
+}
+
+/// Why a reconcile failed; the key is retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("API: {0}")]
+    Api(#[from] kube::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One controller's logic for one key.
+pub trait Reconciler: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn reconcile(&self, key: ObjectKey) -> BoxFuture<'_, Result<Action, ReconcileError>>;
+}
+
+/// Keys a worker takes at once: enough to drain a burst with one wake-up, few enough that
+/// other workers get their share.
+const BATCH: usize = 16;
+
+/// Starts `workers` workers; they stop when the queue is shut down.
+pub fn spawn<R: Reconciler>(reconciler: Arc<R>, queue: Arc<WorkQueue<ObjectKey>>, workers: usize) {
+    for _ in 0..workers.max(1) {
+        let (reconciler, queue) = (Arc::clone(&reconciler), Arc::clone(&queue));
+        tokio::spawn(async move {
+            loop {
+                let batch = queue.next_batch(BATCH).await;
+                if batch.is_empty() && queue.is_shut_down() {
+                    return;
+                }
+                for key in batch {
+                    let outcome = reconciler.reconcile(key.clone()).await;
+                    match outcome {
+                        Ok(Action::Done) => queue.forget(&key),
+                        Ok(Action::RequeueAfter(delay)) => {
+                            queue.forget(&key);
+                            let _ = queue.add_after(key.clone(), delay);
+                        }
+                        Err(error) => {
+                            tracing::debug!(controller = reconciler.name(), %key, %error, "reconcile failed");
+                            let _ = queue.requeue_with_backoff(key.clone());
+                        }
+                    }
+                    queue.done(&key);
+                }
+            }
+        });
+    }
+}

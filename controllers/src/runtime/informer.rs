@@ -1,0 +1,245 @@
+//! Shared informers: one list+watch and one cache per resource for every controller of the
+//! process (client-go's `SharedIndexInformer`, kube-rs's reflector). Controllers read the
+//! cache and register handlers that receive watch events in batches: one call per chunk of
+//! events the watch delivered, never one lock per event.
+//!
+//! The loop: list (at a resourceVersion), replace the cache and report what the list added,
+//! changed or removed; then watch from that resourceVersion with bookmarks; on a watch that
+//! ends, watch again from the last resourceVersion seen; on 410 Gone or any error, list again
+//! after a backoff.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use kube::core::Resource;
+use parking_lot::RwLock;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+/// `namespace/name`, or `name` for cluster-scoped objects (client-go's key format).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn of<K: Resource>(obj: &K) -> ObjectKey {
+        ObjectKey {
+            namespace: obj.meta().namespace.clone(),
+            name: obj.meta().name.clone().unwrap_or_default(),
+        }
+    }
+
+    pub fn new(namespace: Option<&str>, name: &str) -> ObjectKey {
+        ObjectKey {
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{ns}/{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// One change the informer saw.
+#[derive(Debug)]
+pub enum Event<K> {
+    /// Created or changed; the previous version when the cache had one.
+    Applied { new: Arc<K>, old: Option<Arc<K>> },
+    Deleted(Arc<K>),
+}
+
+type Handler<K> = Box<dyn Fn(&[Event<K>]) + Send + Sync>;
+
+/// Events delivered to handlers per call, at most.
+const CHUNK: usize = 512;
+/// How long a watch request lasts before it is renewed (below the server's minimum of 30
+/// minutes, as client-go's random 5–10 minutes).
+const WATCH_TIMEOUT_SECS: u32 = 290;
+const PAGE: u32 = 500;
+const RETRY: Duration = Duration::from_secs(1);
+
+pub struct Informer<K> {
+    cache: RwLock<BTreeMap<ObjectKey, Arc<K>>>,
+    /// Called on the informer's task with each batch; they must be quick (enqueue keys).
+    handlers: RwLock<Vec<Handler<K>>>,
+    synced: watch::Sender<bool>,
+}
+
+impl<K> Informer<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    /// Starts listing and watching through `api`; the informer lives as long as someone
+    /// holds it.
+    pub fn start(api: Api<K>) -> Arc<Informer<K>> {
+        let informer = Arc::new(Informer {
+            cache: RwLock::new(BTreeMap::new()),
+            handlers: RwLock::new(Vec::new()),
+            synced: watch::channel(false).0,
+        });
+        let weak = Arc::downgrade(&informer);
+        tokio::spawn(async move {
+            loop {
+                let Some(informer) = weak.upgrade() else { return };
+                if let Err(error) = informer.list_and_watch(&api).await {
+                    tracing::debug!(kind = %K::kind(&()), %error, "informer restarts");
+                }
+                drop(informer);
+                tokio::time::sleep(RETRY).await;
+            }
+        });
+        informer
+    }
+
+    /// Registers a handler; it first receives the whole cache as `Applied` events (if
+    /// synced), then every change.
+    pub fn add_handler(&self, handler: impl Fn(&[Event<K>]) + Send + Sync + 'static) {
+        let mut handlers = self.handlers.write();
+        let existing: Vec<Event<K>> = self
+            .cache
+            .read()
+            .values()
+            .map(|o| Event::Applied {
+                new: Arc::clone(o),
+                old: None,
+            })
+            .collect();
+        for chunk in existing.chunks(CHUNK) {
+            handler(chunk);
+        }
+        handlers.push(Box::new(handler));
+    }
+
+    /// Resolves once the first list is in the cache.
+    pub async fn wait_synced(&self) {
+        let mut synced = self.synced.subscribe();
+        let _ = synced.wait_for(|s| *s).await;
+    }
+
+    pub fn get(&self, key: &ObjectKey) -> Option<Arc<K>> {
+        self.cache.read().get(key).cloned()
+    }
+
+    /// Every cached object, or those of one namespace.
+    pub fn list(&self, namespace: Option<&str>) -> Vec<Arc<K>> {
+        let cache = self.cache.read();
+        match namespace {
+            None => cache.values().cloned().collect(),
+            Some(ns) => cache
+                .iter()
+                .filter(|(k, _)| k.namespace.as_deref() == Some(ns))
+                .map(|(_, v)| Arc::clone(v))
+                .collect(),
+        }
+    }
+
+    fn dispatch(&self, events: &[Event<K>]) {
+        if events.is_empty() {
+            return;
+        }
+        for handler in self.handlers.read().iter() {
+            handler(events);
+        }
+    }
+
+    async fn list_and_watch(&self, api: &Api<K>) -> Result<(), kube::Error> {
+        // List, in pages, all at the first page's resourceVersion.
+        let mut listed = BTreeMap::new();
+        let mut params = ListParams::default().limit(PAGE);
+        let resource_version = loop {
+            let page = api.list(&params).await?;
+            for object in page.items {
+                listed.insert(ObjectKey::of(&object), Arc::new(object));
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break page.metadata.resource_version.unwrap_or_default(),
+            }
+        };
+        let events = {
+            let mut cache = self.cache.write();
+            let mut events = Vec::new();
+            for (key, old) in cache.iter() {
+                if !listed.contains_key(key) {
+                    events.push(Event::Deleted(Arc::clone(old)));
+                }
+            }
+            for (key, new) in &listed {
+                let old = cache.get(key);
+                let changed = old.is_none_or(|o| o.meta().resource_version != new.meta().resource_version);
+                if changed {
+                    events.push(Event::Applied {
+                        new: Arc::clone(new),
+                        old: old.cloned(),
+                    });
+                }
+            }
+            *cache = listed;
+            events
+        };
+        for chunk in events.chunks(CHUNK) {
+            self.dispatch(chunk);
+        }
+        self.synced.send_replace(true);
+        let mut resource_version = resource_version;
+        loop {
+            let params = WatchParams::default().timeout(WATCH_TIMEOUT_SECS);
+            let stream = api.watch(&params, &resource_version).await?;
+            let mut chunks = Box::pin(stream.ready_chunks(CHUNK));
+            while let Some(chunk) = chunks.next().await {
+                let mut events = Vec::with_capacity(chunk.len());
+                let mut gone = false;
+                {
+                    let mut cache = self.cache.write();
+                    for item in chunk {
+                        match item? {
+                            WatchEvent::Added(object) | WatchEvent::Modified(object) => {
+                                if let Some(rv) = &object.meta().resource_version {
+                                    resource_version.clone_from(rv);
+                                }
+                                let new = Arc::new(object);
+                                let old = cache.insert(ObjectKey::of(new.as_ref()), Arc::clone(&new));
+                                events.push(Event::Applied { new, old });
+                            }
+                            WatchEvent::Deleted(object) => {
+                                if let Some(rv) = &object.meta().resource_version {
+                                    resource_version.clone_from(rv);
+                                }
+                                let key = ObjectKey::of(&object);
+                                let last = cache.remove(&key).unwrap_or_else(|| Arc::new(object));
+                                events.push(Event::Deleted(last));
+                            }
+                            WatchEvent::Bookmark(bookmark) => {
+                                resource_version = bookmark.metadata.resource_version;
+                            }
+                            WatchEvent::Error(status) => {
+                                // 410 Gone: the resourceVersion was compacted; list again.
+                                gone = status.code == 410;
+                                if !gone {
+                                    tracing::debug!(?status, "watch error");
+                                }
+                                break;
+                            }
+                        }
+                    }
+                }
+                self.dispatch(&events);
+                if gone {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
