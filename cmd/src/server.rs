@@ -10,6 +10,7 @@ use clap::Args;
 use tokio::sync::watch;
 use ultrak8s_apiserver::auth::authn::read_token_file;
 use ultrak8s_apiserver::auth::serviceaccount::ServiceAccountTokens;
+use ultrak8s_apiserver::http::local::{CONTROLLER_MANAGER_USER, LocalService};
 use ultrak8s_apiserver::pki::{Pki, PkiOptions};
 use ultrak8s_apiserver::server::{ApiConfig, ApiServer, Security};
 use ultrak8s_store::facade::{self, FacadeConfig};
@@ -67,6 +68,14 @@ pub struct ServerArgs {
     /// The audiences the API accepts in ServiceAccount tokens (default: the issuer).
     #[arg(long = "api-audiences", value_delimiter = ',')]
     api_audiences: Vec<String>,
+    /// Run the controllers in this process (they reach the API in-process, each as its own
+    /// ServiceAccount).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    controllers: bool,
+    /// Run the controllers only while this server holds the
+    /// `kube-system/kube-controller-manager` Lease (several servers, one active set).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -149,6 +158,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         facade_config,
         stopped(stop_rx.clone()),
     ));
+    if args.controllers {
+        let options = controller_options(&api, args.leader_elect);
+        let client = kube::Client::new(LocalService::new(&api, CONTROLLER_MANAGER_USER), "default");
+        tokio::spawn(ultrak8s_controllers::run(
+            client,
+            options,
+            stopped(stop_rx.clone()),
+        ));
+    }
     let api_serving = tokio::spawn(ultrak8s_apiserver::http::serve(
         api_listener,
         tls,
@@ -162,6 +180,26 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     serving.await.context("etcd API task")??;
     store.close().await.context("flushing the store")?;
     Ok(())
+}
+
+/// The in-process controllers: each writes as its own ServiceAccount in kube-system.
+pub(crate) fn controller_options(
+    api: &Arc<ApiServer>,
+    leader_election: bool,
+) -> ultrak8s_controllers::Options {
+    let api = Arc::clone(api);
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    ultrak8s_controllers::Options {
+        identity: format!("{}_{}", hostname.trim(), uuid::Uuid::new_v4()),
+        leader_election,
+        workers: 5,
+        client_for: Arc::new(move |account| {
+            kube::Client::new(
+                LocalService::service_account(&api, "kube-system", account),
+                "default",
+            )
+        }),
+    }
 }
 
 /// The ClusterIP of `default/kubernetes`: the first address of the default service CIDR

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use ultrak8s_apiserver::auth::authn::AuthnConfig;
 use ultrak8s_apiserver::auth::serviceaccount::ServiceAccountTokens;
+use ultrak8s_apiserver::http::local::{CONTROLLER_MANAGER_USER, LocalService};
 use ultrak8s_apiserver::pki::{Pki, PkiOptions};
 use ultrak8s_apiserver::server::{ApiConfig, ApiServer, Security};
 use ultrak8s_store::{Durability, Store, StoreConfig};
@@ -47,6 +48,33 @@ impl TestCluster {
     /// A cluster with a fresh data directory and buffered durability (tests need no fsync).
     pub async fn start() -> Result<TestCluster, ClusterError> {
         Self::start_with(AuthnConfig::default()).await
+    }
+
+    /// A cluster whose controllers run in-process (no leader election), each writing as its
+    /// own ServiceAccount, as in `ultrak8s server`.
+    pub async fn start_with_controllers() -> Result<TestCluster, ClusterError> {
+        let cluster = Self::start().await?;
+        let api = Arc::clone(&cluster.api);
+        let options = ultrak8s_controllers::Options {
+            identity: "test".to_owned(),
+            leader_election: false,
+            workers: 2,
+            client_for: Arc::new(move |account| {
+                kube::Client::new(
+                    LocalService::service_account(&api, "kube-system", account),
+                    "default",
+                )
+            }),
+        };
+        let client = kube::Client::new(
+            LocalService::new(&cluster.api, CONTROLLER_MANAGER_USER),
+            "default",
+        );
+        let mut stopped = cluster.stop.subscribe();
+        tokio::spawn(ultrak8s_controllers::run(client, options, async move {
+            let _ = stopped.changed().await;
+        }));
+        Ok(cluster)
     }
 
     /// A cluster that authenticates as `authn` says (static tokens, anonymous requests),

@@ -14,4 +14,8 @@
 //! resource-quota duties still run inside the API server (`apiserver/src/lifecycle.rs`,
 //! `namespace_defaults.rs`, `quota/`) until they move here; the rest of issue 5 is to come.
 
+mod manager;
+pub mod replicaset;
 pub mod runtime;
+
+pub use manager::{ClientFor, LEASE_NAME, LEASE_NAMESPACE, Options, run};

@@ -40,6 +40,23 @@ impl LocalService {
     }
 }
 
+impl LocalService {
+    /// Requests act as the ServiceAccount `namespace/name` (upstream's controllers each act as
+    /// `system:serviceaccount:kube-system:<controller>`, bound to `system:controller:<...>`).
+    pub fn service_account(server: &Arc<ApiServer>, namespace: &str, name: &str) -> LocalService {
+        let mut groups = crate::auth::serviceaccount::groups(namespace);
+        groups.push(AUTHENTICATED_GROUP.to_owned());
+        LocalService {
+            server: Arc::clone(server),
+            user: UserInfo {
+                name: crate::auth::serviceaccount::username(namespace, name),
+                groups,
+                ..UserInfo::default()
+            },
+        }
+    }
+}
+
 impl<B> tower::Service<Request<B>> for LocalService
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,

@@ -55,7 +55,11 @@ pub(crate) fn get_condition<'a>(
     status: &'a DeploymentStatus,
     type_: &str,
 ) -> Option<&'a DeploymentCondition> {
-    status.conditions.iter().flatten().find(|c| c.type_ == type_)
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == type_)
 }
 
 /// `SetDeploymentCondition`: no change when status and reason are the same; the transition
@@ -70,7 +74,10 @@ pub(crate) fn set_condition(status: &mut DeploymentStatus, mut condition: Deploy
         }
     }
     remove_condition(status, &condition.type_.clone());
-    status.conditions.get_or_insert_with(Vec::new).push(condition);
+    status
+        .conditions
+        .get_or_insert_with(Vec::new)
+        .push(condition);
 }
 
 pub(crate) fn remove_condition(status: &mut DeploymentStatus, type_: &str) {
@@ -126,10 +133,22 @@ pub(crate) fn calculate_status(
     });
     let condition = if available >= replicas(d) - max_unavailable(d) {
         let msg = "Deployment has minimum availability.";
-        new_condition(AVAILABLE, "True", MINIMUM_REPLICAS_AVAILABLE, msg.into(), now)
+        new_condition(
+            AVAILABLE,
+            "True",
+            MINIMUM_REPLICAS_AVAILABLE,
+            msg.into(),
+            now,
+        )
     } else {
         let msg = "Deployment does not have minimum availability.";
-        new_condition(AVAILABLE, "False", MINIMUM_REPLICAS_UNAVAILABLE, msg.into(), now)
+        new_condition(
+            AVAILABLE,
+            "False",
+            MINIMUM_REPLICAS_UNAVAILABLE,
+            msg.into(),
+            now,
+        )
     };
     set_condition(&mut status, condition);
     status
@@ -165,24 +184,34 @@ fn deployment_timed_out(d: &Deployment, new: &DeploymentStatus, now: Timestamp) 
     if !has_progress_deadline(d) {
         return false;
     }
-    let Some(condition) = get_condition(new, PROGRESSING) else { return false };
+    let Some(condition) = get_condition(new, PROGRESSING) else {
+        return false;
+    };
     match condition.reason.as_deref() {
         Some(NEW_RS_AVAILABLE) => return false,
         Some(TIMED_OUT) => return true,
         _ => {}
     }
-    let Some(from) = condition.last_update_time.as_ref() else { return true };
+    let Some(from) = condition.last_update_time.as_ref() else {
+        return true;
+    };
     deadline(d, from.0).is_some_and(|deadline| deadline < now)
 }
 
 fn deadline(d: &Deployment, from: Timestamp) -> Option<Timestamp> {
-    from.checked_add(SignedDuration::from_secs(i64::from(progress_deadline_seconds(d)))).ok()
+    from.checked_add(SignedDuration::from_secs(i64::from(
+        progress_deadline_seconds(d),
+    )))
+    .ok()
 }
 
 fn progress_message(d: &Deployment, new: Option<&ReplicaSet>, what: &str) -> String {
     match new {
         Some(rs) => format!("ReplicaSet {:?} {what}.", rs_name(rs)),
-        None => format!("Deployment {:?} {what}.", d.metadata.name.as_deref().unwrap_or("")),
+        None => format!(
+            "Deployment {:?} {what}.",
+            d.metadata.name.as_deref().unwrap_or("")
+        ),
     }
 }
 
@@ -209,13 +238,17 @@ impl Sync {
         if has_progress_deadline(d) && !complete_before {
             if deployment_complete(d, &status) {
                 let msg = progress_message(d, new, "has successfully progressed");
-                set_condition(&mut status, new_condition(PROGRESSING, "True", NEW_RS_AVAILABLE, msg, now));
+                set_condition(
+                    &mut status,
+                    new_condition(PROGRESSING, "True", NEW_RS_AVAILABLE, msg, now),
+                );
             } else if deployment_progressing(d, &status) {
                 // Unlike other conditions, Progressing is refreshed on every sign of progress
                 // (its update time is what the deadline counts from), so it is replaced even
                 // when the reason is unchanged; only the transition time survives.
                 let msg = progress_message(d, new, "is progressing");
-                let mut condition = new_condition(PROGRESSING, "True", REPLICA_SET_UPDATED, msg, now);
+                let mut condition =
+                    new_condition(PROGRESSING, "True", REPLICA_SET_UPDATED, msg, now);
                 if let Some(current) = current {
                     if current.status == "True" {
                         condition.last_transition_time = current.last_transition_time.clone();
@@ -225,7 +258,10 @@ impl Sync {
                 set_condition(&mut status, condition);
             } else if deployment_timed_out(d, &status, now) {
                 let msg = progress_message(d, new, "has timed out progressing");
-                set_condition(&mut status, new_condition(PROGRESSING, "False", TIMED_OUT, msg, now));
+                set_condition(
+                    &mut status,
+                    new_condition(PROGRESSING, "False", TIMED_OUT, msg, now),
+                );
             }
         }
         match replica_failure(all, new) {
@@ -259,7 +295,10 @@ impl Sync {
             (false, true) => (RESUMED, "Deployment is resumed"),
             _ => return,
         };
-        set_condition(status, new_condition(PROGRESSING, "Unknown", reason, message.into(), self.now));
+        set_condition(
+            status,
+            new_condition(PROGRESSING, "Unknown", reason, message.into(), self.now),
+        );
     }
 }
 
@@ -267,7 +306,13 @@ impl Sync {
 /// among all ReplicaSets, as a Deployment condition.
 fn replica_failure(all: &[&ReplicaSet], new: Option<&ReplicaSet>) -> Option<DeploymentCondition> {
     new.into_iter().chain(all.iter().copied()).find_map(|rs| {
-        let c = rs.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == REPLICA_FAILURE)?;
+        let c = rs
+            .status
+            .as_ref()?
+            .conditions
+            .as_ref()?
+            .iter()
+            .find(|c| c.type_ == REPLICA_FAILURE)?;
         Some(DeploymentCondition {
             type_: REPLICA_FAILURE.into(),
             status: c.status.clone(),
@@ -290,10 +335,15 @@ fn requeue_stuck(d: &Deployment, new: &DeploymentStatus, now: Timestamp) -> Opti
     {
         return None;
     }
-    let from = current.last_update_time.as_ref().map_or(Timestamp::UNIX_EPOCH, |t| t.0);
+    let from = current
+        .last_update_time
+        .as_ref()
+        .map_or(Timestamp::UNIX_EPOCH, |t| t.0);
     let after = deadline(d, from)?.duration_since(now);
     if after < SignedDuration::from_secs(1) {
         return Some(Duration::ZERO);
     }
-    Duration::try_from(after).ok().map(|a| a + Duration::from_secs(1))
+    Duration::try_from(after)
+        .ok()
+        .map(|a| a + Duration::from_secs(1))
 }

@@ -39,7 +39,11 @@ pub(crate) enum Strategy {
 }
 
 pub(crate) fn strategy(d: &Deployment) -> Strategy {
-    let type_ = d.spec.as_ref().and_then(|s| s.strategy.as_ref()).and_then(|s| s.type_.as_deref());
+    let type_ = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.strategy.as_ref())
+        .and_then(|s| s.type_.as_deref());
     match type_ {
         None | Some("RollingUpdate") => Strategy::RollingUpdate,
         Some("Recreate") => Strategy::Recreate,
@@ -69,11 +73,17 @@ pub(crate) fn rs_status_replicas(rs: &ReplicaSet) -> i32 {
 }
 
 pub(crate) fn rs_available(rs: &ReplicaSet) -> i32 {
-    rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
+    rs.status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0)
 }
 
 fn rs_ready(rs: &ReplicaSet) -> i32 {
-    rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0)
+    rs.status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0)
 }
 
 /// `intstr.GetScaledValueFromIntOrPercent`: a percentage of `total`, rounded up or down. A
@@ -87,7 +97,11 @@ pub(crate) fn scaled_value(v: Option<&IntOrString>, total: i32, round_up: bool) 
                 return 0;
             };
             let exact = pct as f64 * f64::from(total) / 100.0;
-            let rounded = if round_up { exact.ceil() } else { exact.floor() };
+            let rounded = if round_up {
+                exact.ceil()
+            } else {
+                exact.floor()
+            };
             rounded as i32
         }
     }
@@ -101,7 +115,11 @@ pub(crate) fn resolve_fenceposts(d: &Deployment) -> (i32, i32) {
     if strategy(d) != Strategy::RollingUpdate {
         return (0, 0);
     }
-    let ru = d.spec.as_ref().and_then(|s| s.strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
+    let ru = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.strategy.as_ref())
+        .and_then(|s| s.rolling_update.as_ref());
     let desired = replicas(d);
     let surge = scaled_value(ru.and_then(|r| r.max_surge.as_ref()), desired, true);
     let mut unavailable = scaled_value(ru.and_then(|r| r.max_unavailable.as_ref()), desired, false);
@@ -125,7 +143,12 @@ pub(crate) fn max_unavailable(d: &Deployment) -> i32 {
 
 /// The revision annotation: 0 when absent, `None` when it does not parse (`Revision`).
 pub(crate) fn revision(rs: &ReplicaSet) -> Option<i64> {
-    match rs.metadata.annotations.as_ref().and_then(|a| a.get(REVISION_ANNOTATION)) {
+    match rs
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(REVISION_ANNOTATION))
+    {
         None => Some(0),
         Some(v) => v.parse().ok(),
     }
@@ -148,7 +171,10 @@ pub(crate) fn desired_replicas_annotation(rs: &ReplicaSet) -> Option<i32> {
 pub(crate) fn set_replicas_annotations(rs: &mut ReplicaSet, desired: i32, max: i32) -> bool {
     let annotations = rs.metadata.annotations.get_or_insert_with(BTreeMap::new);
     let mut updated = false;
-    for (key, value) in [(DESIRED_REPLICAS_ANNOTATION, desired), (MAX_REPLICAS_ANNOTATION, max)] {
+    for (key, value) in [
+        (DESIRED_REPLICAS_ANNOTATION, desired),
+        (MAX_REPLICAS_ANNOTATION, max),
+    ] {
         let value = value.to_string();
         if annotations.get(key) != Some(&value) {
             annotations.insert(key.into(), value);
@@ -202,7 +228,10 @@ pub(crate) fn set_new_replica_set_annotations(
 /// Appends `old` to the revision history, dropping the oldest entries to stay within
 /// [`MAX_REV_HISTORY_LENGTH`] characters and not appending when even that cannot make room.
 fn append_revision_history(annotations: &mut BTreeMap<String, String>, old: &str) {
-    let history = annotations.get(REVISION_HISTORY_ANNOTATION).cloned().unwrap_or_default();
+    let history = annotations
+        .get(REVISION_HISTORY_ANNOTATION)
+        .cloned()
+        .unwrap_or_default();
     let entries: Vec<&str> = history.split(',').collect();
     if entries.first().is_none_or(|e| e.is_empty()) {
         annotations.insert(REVISION_HISTORY_ANNOTATION.into(), old.into());
@@ -276,7 +305,10 @@ fn prune_empty(v: &mut Value) -> bool {
 pub(crate) fn find_new_replica_set(d: &Deployment, rss: &[ReplicaSet]) -> Option<usize> {
     let template = d.spec.as_ref().map(|s| &s.template)?;
     rss.iter().position(|rs| {
-        rs.spec.as_ref().and_then(|s| s.template.as_ref()).is_some_and(|t| equal_ignore_hash(t, template))
+        rs.spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref())
+            .is_some_and(|t| equal_ignore_hash(t, template))
     })
 }
 
@@ -289,12 +321,16 @@ pub(crate) fn by_creation(a: &ReplicaSet, b: &ReplicaSet) -> Ordering {
 
 /// `ReplicaSetsBySizeNewer`: largest first, newer first among equals (scaling up).
 pub(crate) fn by_size_newer(a: &ReplicaSet, b: &ReplicaSet) -> Ordering {
-    rs_replicas(b).cmp(&rs_replicas(a)).then_with(|| by_creation(b, a))
+    rs_replicas(b)
+        .cmp(&rs_replicas(a))
+        .then_with(|| by_creation(b, a))
 }
 
 /// `ReplicaSetsBySizeOlder`: largest first, older first among equals (scaling down).
 pub(crate) fn by_size_older(a: &ReplicaSet, b: &ReplicaSet) -> Ordering {
-    rs_replicas(b).cmp(&rs_replicas(a)).then_with(|| by_creation(a, b))
+    rs_replicas(b)
+        .cmp(&rs_replicas(a))
+        .then_with(|| by_creation(a, b))
 }
 
 /// `ReplicaSetsByRevision`: lowest revision first; unparseable or equal revisions fall back to
@@ -348,7 +384,11 @@ pub(crate) fn new_rs_new_replicas(d: &Deployment, all: &[&ReplicaSet], new: &Rep
         return replicas(d);
     }
     // Upstream resolves maxSurge alone here (not through the fenceposts); same rounding.
-    let ru = d.spec.as_ref().and_then(|s| s.strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
+    let ru = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.strategy.as_ref())
+        .and_then(|s| s.rolling_update.as_ref());
     let surge = scaled_value(ru.and_then(|r| r.max_surge.as_ref()), replicas(d), true);
     let current = replica_count(all.iter().copied());
     let max_total = replicas(d) + surge;
@@ -363,7 +403,9 @@ pub(crate) fn new_rs_new_replicas(d: &Deployment, all: &[&ReplicaSet], new: &Rep
 /// the Deployment agree on the desired count.
 pub(crate) fn is_saturated(d: &Deployment, rs: Option<&ReplicaSet>) -> bool {
     let Some(rs) = rs else { return false };
-    let Some(desired) = desired_replicas_annotation(rs) else { return false };
+    let Some(desired) = desired_replicas_annotation(rs) else {
+        return false;
+    };
     let want = replicas(d);
     rs_replicas(rs) == want && desired == want && rs_available(rs) == want
 }
@@ -376,7 +418,11 @@ pub(crate) fn proportion(rs: &ReplicaSet, d: &Deployment, to_add: i32, added: i3
     }
     let fraction = replica_set_fraction(rs, d);
     let allowed = to_add - added;
-    if to_add > 0 { fraction.min(allowed) } else { fraction.max(allowed) }
+    if to_add > 0 {
+        fraction.min(allowed)
+    } else {
+        fraction.max(allowed)
+    }
 }
 
 /// `getReplicaSetFraction`: the size this ReplicaSet would have if the Deployment's new size
@@ -399,16 +445,25 @@ fn replica_set_fraction(rs: &ReplicaSet, d: &Deployment) -> i32 {
 }
 
 pub(crate) fn has_progress_deadline(d: &Deployment) -> bool {
-    d.spec.as_ref().and_then(|s| s.progress_deadline_seconds).is_some_and(|s| s != i32::MAX)
+    d.spec
+        .as_ref()
+        .and_then(|s| s.progress_deadline_seconds)
+        .is_some_and(|s| s != i32::MAX)
 }
 
 pub(crate) fn progress_deadline_seconds(d: &Deployment) -> i32 {
-    d.spec.as_ref().and_then(|s| s.progress_deadline_seconds).unwrap_or(0)
+    d.spec
+        .as_ref()
+        .and_then(|s| s.progress_deadline_seconds)
+        .unwrap_or(0)
 }
 
 /// Whether old ReplicaSets are pruned: the limit is set and not `MaxInt32` (keep all).
 pub(crate) fn revision_history_limit(d: &Deployment) -> Option<i32> {
-    d.spec.as_ref().and_then(|s| s.revision_history_limit).filter(|l| *l != i32::MAX)
+    d.spec
+        .as_ref()
+        .and_then(|s| s.revision_history_limit)
+        .filter(|l| *l != i32::MAX)
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::pods::{
-    controller_of, controller_ref, is_controlled_by, is_pod_active, is_pod_available,
-    is_pod_ready, is_pod_terminating, until_available,
+    controller_of, controller_ref, is_controlled_by, is_pod_active, is_pod_available, is_pod_ready,
+    is_pod_terminating, until_available,
 };
 use super::ranking::pods_to_delete;
 use super::selector::Selector;
@@ -33,7 +33,10 @@ pub struct PodRef {
 
 impl PodRef {
     fn of(pod: &Pod) -> Self {
-        Self { name: pod.metadata.name.clone().unwrap_or_default(), uid: pod.metadata.uid.clone() }
+        Self {
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone(),
+        }
     }
 }
 
@@ -98,7 +101,8 @@ pub fn decide_with_related(
     let uid = rs.metadata.uid.as_deref().unwrap_or_default();
     let being_deleted = rs.metadata.deletion_timestamp.is_some();
     let namespace = rs.metadata.namespace.as_deref();
-    let in_namespace = |p: &&Pod| namespace.is_none() || p.metadata.namespace.as_deref() == namespace;
+    let in_namespace =
+        |p: &&Pod| namespace.is_none() || p.metadata.namespace.as_deref() == namespace;
 
     let mut plan = ReplicaSetPlan::default();
     let mut active: Vec<&Pod> = Vec::new();
@@ -136,20 +140,29 @@ pub fn decide_with_related(
     }
 
     if !being_deleted {
-        let want = usize::try_from(rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1))
-            .unwrap_or(0);
+        let want =
+            usize::try_from(rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)).unwrap_or(0);
         if active.len() < want {
             let count = (want - active.len()).min(BURST_REPLICAS);
-            plan.create = Some(CreatePods { count, pod: pod_from_template(rs) });
+            plan.create = Some(CreatePods {
+                count,
+                pod: pod_from_template(rs),
+            });
         } else if active.len() > want {
             let diff = (active.len() - want).min(BURST_REPLICAS);
             let related: Vec<&Pod> = related.iter().collect();
-            plan.delete =
-                pods_to_delete(&active, &related, diff, now).into_iter().map(PodRef::of).collect();
+            plan.delete = pods_to_delete(&active, &related, diff, now)
+                .into_iter()
+                .map(PodRef::of)
+                .collect();
         }
     }
 
-    let min_ready = rs.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0);
+    let min_ready = rs
+        .spec
+        .as_ref()
+        .and_then(|s| s.min_ready_seconds)
+        .unwrap_or(0);
     plan.status = calculate_status(rs, &active, terminating, now);
     plan.requeue_after = active
         .iter()
@@ -169,12 +182,20 @@ fn rs_selector(rs: &ReplicaSet) -> Option<Selector> {
 /// finalizers and spec, `generateName` `<rs>-`, and the controller reference. The namespace is
 /// set too (upstream leaves it to the create call's path).
 pub fn pod_from_template(rs: &ReplicaSet) -> Pod {
-    let template = rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default();
+    let template = rs
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.clone())
+        .unwrap_or_default();
     let meta = template.metadata.unwrap_or_default();
     let name = rs.metadata.name.clone().unwrap_or_default();
     // `getPodsPrefix`: the dash is dropped when `<name>-` would not be a valid name prefix,
     // which only happens at the 253-character limit of a DNS subdomain.
-    let prefix = if name.len() < 253 { format!("{name}-") } else { name };
+    let prefix = if name.len() < 253 {
+        format!("{name}-")
+    } else {
+        name
+    };
     Pod {
         metadata: ObjectMeta {
             generate_name: Some(prefix),
@@ -208,11 +229,16 @@ fn calculate_status(
         .iter()
         .filter(|p| {
             let labels = p.metadata.labels.as_ref();
-            template_labels.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+            template_labels
+                .iter()
+                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
         })
         .count();
     let ready = active.iter().filter(|p| is_pod_ready(p)).count();
-    let available = active.iter().filter(|p| is_pod_available(p, min_ready, now)).count();
+    let available = active
+        .iter()
+        .filter(|p| is_pod_available(p, min_ready, now))
+        .count();
     let mut status = rs.status.clone().unwrap_or_default();
     status.replicas = count(active.len());
     status.fully_labeled_replicas = omit_zero(fully_labeled);

@@ -23,16 +23,25 @@ fn rs(replicas: i32) -> ReplicaSet {
         spec: Some(ReplicaSetSpec {
             replicas: Some(replicas),
             min_ready_seconds: None,
-            selector: LabelSelector { match_labels: Some(labels.clone()), ..Default::default() },
+            selector: LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..Default::default()
+            },
             template: Some(PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(
-                        labels.into_iter().chain([("tier".into(), "front".into())]).collect(),
+                        labels
+                            .into_iter()
+                            .chain([("tier".into(), "front".into())])
+                            .collect(),
                     ),
                     annotations: Some(BTreeMap::from([("a".into(), "b".into())])),
                     ..Default::default()
                 }),
-                spec: Some(PodSpec { restart_policy: Some("Always".into()), ..Default::default() }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Always".into()),
+                    ..Default::default()
+                }),
             }),
         }),
         status: None,
@@ -51,11 +60,22 @@ fn names(refs: &[PodRef]) -> Vec<&str> {
 #[test]
 fn scale_counts() {
     // (replicas, pods we own, pods to create, pods to delete)
-    let cases = [(3, 3, 0, 0), (5, 2, 3, 0), (1, 4, 0, 3), (0, 2, 0, 2), (2000, 0, 500, 0), (0, 700, 0, 500)];
+    let cases = [
+        (3, 3, 0, 0),
+        (5, 2, 3, 0),
+        (1, 4, 0, 3),
+        (0, 2, 0, 2),
+        (2000, 0, 500, 0),
+        (0, 700, 0, 500),
+    ];
     for (replicas, have, create, delete) in cases {
         let pods: Vec<Pod> = (0..have).map(|i| mine(&format!("p{i}"))).collect();
         let plan = decide(&rs(replicas), &pods, ts(NOW));
-        assert_eq!(plan.create.as_ref().map_or(0, |c| c.count), create, "create {replicas}/{have}");
+        assert_eq!(
+            plan.create.as_ref().map_or(0, |c| c.count),
+            create,
+            "create {replicas}/{have}"
+        );
         assert_eq!(plan.delete.len(), delete, "delete {replicas}/{have}");
     }
 }
@@ -66,12 +86,33 @@ fn created_pod_comes_from_template() {
     let create = plan.create.expect("one pod to create");
     let meta = &create.pod.metadata;
     assert_eq!(meta.generate_name.as_deref(), Some("web-abc-"));
-    assert_eq!(meta.labels.as_ref().and_then(|l| l.get("tier")).map(String::as_str), Some("front"));
-    assert_eq!(meta.annotations.as_ref().and_then(|a| a.get("a")).map(String::as_str), Some("b"));
+    assert_eq!(
+        meta.labels
+            .as_ref()
+            .and_then(|l| l.get("tier"))
+            .map(String::as_str),
+        Some("front")
+    );
+    assert_eq!(
+        meta.annotations
+            .as_ref()
+            .and_then(|a| a.get("a"))
+            .map(String::as_str),
+        Some("b")
+    );
     let owner = &meta.owner_references.as_ref().expect("owner")[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("ReplicaSet", RS_UID));
-    assert_eq!((owner.controller, owner.block_owner_deletion), (Some(true), Some(true)));
-    assert_eq!(create.pod.spec.and_then(|s| s.restart_policy).as_deref(), Some("Always"));
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("ReplicaSet", RS_UID)
+    );
+    assert_eq!(
+        (owner.controller, owner.block_owner_deletion),
+        (Some(true), Some(true))
+    );
+    assert_eq!(
+        create.pod.spec.and_then(|s| s.restart_policy).as_deref(),
+        Some("Always")
+    );
 }
 
 #[test]
@@ -89,7 +130,10 @@ fn deletion_prefers_early_startup_phases() {
         (4, vec!["unscheduled", "pending"]),
         (3, vec!["unscheduled", "pending", "unknown"]),
         (2, vec!["unscheduled", "pending", "unknown", "running"]),
-        (1, vec!["unscheduled", "pending", "unknown", "running", "ready-new"]),
+        (
+            1,
+            vec!["unscheduled", "pending", "unknown", "running", "ready-new"],
+        ),
     ];
     for (replicas, want) in cases {
         let plan = decide(&rs(replicas), &pods, ts(NOW));
@@ -111,7 +155,10 @@ fn adoption_and_release() {
     let plan = decide(&rs(2), &pods, ts(NOW));
     assert_eq!(names(&plan.adopt), ["orphan"]);
     assert_eq!(names(&plan.release), ["relabeled"]);
-    assert!(plan.create.is_none() && plan.delete.is_empty(), "owned + adopted = 2 replicas");
+    assert!(
+        plan.create.is_none() && plan.delete.is_empty(),
+        "owned + adopted = 2 replicas"
+    );
     assert_eq!(plan.status.replicas, 2);
     // fullyLabeled needs the template's extra `tier` label: the adopted orphan lacks it.
     assert_eq!(plan.status.fully_labeled_replicas, Some(1));
@@ -129,7 +176,11 @@ fn adoption_and_release() {
 fn terminating_pods_are_replaced_and_counted() {
     let pods = vec![mine("a"), deleting(mine("b")), phase(mine("c"), "Failed")];
     let plan = decide(&rs(2), &pods, ts(NOW));
-    assert_eq!(plan.create.map(|c| c.count), Some(1), "b is terminating, c failed");
+    assert_eq!(
+        plan.create.map(|c| c.count),
+        Some(1),
+        "b is terminating, c failed"
+    );
     assert_eq!(plan.status.replicas, 1);
     assert_eq!(plan.status.terminating_replicas, Some(1));
 }
@@ -148,7 +199,10 @@ fn status_counts_with_min_ready_seconds() {
     ];
     let plan = decide(&set, &pods, ts(NOW));
     let s = &plan.status;
-    assert_eq!((s.replicas, s.ready_replicas, s.available_replicas), (4, Some(3), Some(1)));
+    assert_eq!(
+        (s.replicas, s.ready_replicas, s.available_replicas),
+        (4, Some(3), Some(1))
+    );
     assert_eq!(s.observed_generation, Some(3));
     // "exactly" becomes available strictly after 30s, i.e. now; "just-ready" in 20s.
     assert_eq!(plan.requeue_after, Some(Duration::from_secs(1)));
@@ -171,13 +225,23 @@ fn status_write_is_skipped_in_steady_state() {
 #[test]
 fn replica_failure_condition() {
     let mut status = ReplicaSetStatus::default();
-    set_replica_failure(&mut status, Some(ManageError::Create("quota exceeded")), ts(NOW));
+    set_replica_failure(
+        &mut status,
+        Some(ManageError::Create("quota exceeded")),
+        ts(NOW),
+    );
     let cond = &status.conditions.as_ref().expect("condition")[0];
-    assert_eq!((cond.type_.as_str(), cond.reason.as_deref()), ("ReplicaFailure", Some("FailedCreate")));
+    assert_eq!(
+        (cond.type_.as_str(), cond.reason.as_deref()),
+        ("ReplicaFailure", Some("FailedCreate"))
+    );
     // A second failure keeps the first condition (upstream only adds when absent).
     set_replica_failure(&mut status, Some(ManageError::Delete("boom")), ts(NOW + 5));
     let conds = status.conditions.as_ref().expect("condition");
-    assert_eq!((conds.len(), conds[0].reason.as_deref()), (1, Some("FailedCreate")));
+    assert_eq!(
+        (conds.len(), conds[0].reason.as_deref()),
+        (1, Some("FailedCreate"))
+    );
     set_replica_failure(&mut status, None, ts(NOW + 9));
     assert_eq!(status.conditions, None);
 }

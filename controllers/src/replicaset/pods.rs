@@ -12,7 +12,9 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 /// The Ready condition's last transition time when the pod is Ready, `None` otherwise (also when
 /// the condition carries no time, which upstream sees as the zero time).
 pub(crate) fn ready_since(pod: &Pod) -> Option<Timestamp> {
-    ready_condition(pod).and_then(|c| c.last_transition_time.as_ref()).map(|t| t.0)
+    ready_condition(pod)
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(|t| t.0)
 }
 
 fn ready_condition(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
@@ -40,24 +42,35 @@ pub(crate) fn is_pod_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp
         return true;
     }
     ready_since(pod).is_some_and(|since| {
-        since.checked_add(SignedDuration::from_secs(i64::from(min_ready_seconds))).is_ok_and(|t| t < now)
+        since
+            .checked_add(SignedDuration::from_secs(i64::from(min_ready_seconds)))
+            .is_ok_and(|t| t < now)
     })
 }
 
 /// How long until a pod that is Ready but not yet available becomes available, `None` when
 /// the pod is not Ready, already available, or `min_ready_seconds` is 0.
-pub(crate) fn until_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> Option<Duration> {
+pub(crate) fn until_available(
+    pod: &Pod,
+    min_ready_seconds: i32,
+    now: Timestamp,
+) -> Option<Duration> {
     if min_ready_seconds <= 0 || is_pod_available(pod, min_ready_seconds, now) {
         return None;
     }
     let since = ready_since(pod)?;
-    let at = since.checked_add(SignedDuration::from_secs(i64::from(min_ready_seconds))).ok()?;
+    let at = since
+        .checked_add(SignedDuration::from_secs(i64::from(min_ready_seconds)))
+        .ok()?;
     let left = at.duration_since(now);
     Some(Duration::try_from(left).unwrap_or(Duration::ZERO))
 }
 
 fn pod_phase(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
 }
 
 /// Whether the pod is Succeeded or Failed.
@@ -99,12 +112,18 @@ pub(crate) fn max_container_restarts(pod: &Pod) -> i32 {
 
 /// The node the pod is bound to, empty when unscheduled.
 pub(crate) fn node_name(pod: &Pod) -> &str {
-    pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("")
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .unwrap_or("")
 }
 
 /// The owner reference marked `controller: true`, if any (`metav1.GetControllerOf`).
 pub(crate) fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references.iter().flatten().find(|r| r.controller == Some(true))
+    meta.owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
 }
 
 /// Whether `meta` is controlled by the object with `uid`.
@@ -141,8 +160,10 @@ pub(crate) mod testing {
     }
 
     pub(crate) fn pod(name: &str, labels: &[(&str, &str)]) -> Pod {
-        let labels: BTreeMap<String, String> =
-            labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Pod {
             metadata: ObjectMeta {
                 name: Some(name.into()),
@@ -153,7 +174,10 @@ pub(crate) mod testing {
                 ..Default::default()
             },
             spec: Some(PodSpec::default()),
-            status: Some(PodStatus { phase: Some("Pending".into()), ..Default::default() }),
+            status: Some(PodStatus {
+                phase: Some("Pending".into()),
+                ..Default::default()
+            }),
         }
     }
 
@@ -180,8 +204,13 @@ pub(crate) mod testing {
     }
 
     pub(crate) fn restarts(mut p: Pod, n: i32) -> Pod {
-        p.status.get_or_insert_with(Default::default).container_statuses =
-            Some(vec![ContainerStatus { name: "c".into(), restart_count: n, ..Default::default() }]);
+        p.status
+            .get_or_insert_with(Default::default)
+            .container_statuses = Some(vec![ContainerStatus {
+            name: "c".into(),
+            restart_count: n,
+            ..Default::default()
+        }]);
         p
     }
 
@@ -216,14 +245,29 @@ mod tests {
     #[test]
     fn availability_with_min_ready_seconds() {
         // (min_ready_seconds, ready since, now, available)
-        let cases = [(0, 100, 100, true), (10, 100, 110, false), (10, 100, 111, true), (10, 100, 105, false)];
+        let cases = [
+            (0, 100, 100, true),
+            (10, 100, 110, false),
+            (10, 100, 111, true),
+            (10, 100, 105, false),
+        ];
         for (min_ready, since, now, want) in cases {
             let p = ready(pod("p", &[]), since);
-            assert_eq!(is_pod_available(&p, min_ready, ts(now)), want, "{min_ready} {since} {now}");
+            assert_eq!(
+                is_pod_available(&p, min_ready, ts(now)),
+                want,
+                "{min_ready} {since} {now}"
+            );
         }
-        assert!(!is_pod_available(&pod("p", &[]), 0, ts(100)), "not ready is never available");
+        assert!(
+            !is_pod_available(&pod("p", &[]), 0, ts(100)),
+            "not ready is never available"
+        );
         let p = ready(pod("p", &[]), 100);
-        assert_eq!(until_available(&p, 10, ts(104)), Some(Duration::from_secs(6)));
+        assert_eq!(
+            until_available(&p, 10, ts(104)),
+            Some(Duration::from_secs(6))
+        );
         assert_eq!(until_available(&p, 10, ts(200)), None);
     }
 

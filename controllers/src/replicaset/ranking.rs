@@ -34,8 +34,10 @@ pub(crate) fn pods_to_delete<'a>(
     for p in related.iter().filter(|p| is_pod_active(p)) {
         *on_node.entry(node_name(p)).or_default() += 1;
     }
-    let mut ranked: Vec<(&Pod, usize)> =
-        pods.iter().map(|p| (*p, on_node.get(node_name(p)).copied().unwrap_or(0))).collect();
+    let mut ranked: Vec<(&Pod, usize)> = pods
+        .iter()
+        .map(|p| (*p, on_node.get(node_name(p)).copied().unwrap_or(0)))
+        .collect();
     stable_sort_by_less(&mut ranked, |a, b| delete_first(a, b, now));
     ranked.into_iter().take(diff).map(|(p, _)| p).collect()
 }
@@ -123,7 +125,11 @@ fn log_rank(t: Timestamp, now: Timestamp) -> i64 {
 /// The pod's deletion cost; 0 when absent or invalid (a `+` sign or leading zeros are
 /// invalid, as in `getDeletionCostFromPodAnnotations`).
 fn deletion_cost(p: &Pod) -> i32 {
-    let Some(value) = p.metadata.annotations.as_ref().and_then(|a| a.get(POD_DELETION_COST))
+    let Some(value) = p
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(POD_DELETION_COST))
     else {
         return 0;
     };
@@ -143,7 +149,7 @@ fn deletion_cost(p: &Pod) -> i32 {
 /// order in every corner (logarithmic buckets fall back to UIDs while equal times fall through
 /// to later criteria), so it must not go to `slice::sort_by`, which may panic on such input;
 /// this never panics and, like Go's `sort.Sort`, just yields some consistent order.
-fn stable_sort_by_less<T: Clone>(items: &mut [T], less: impl Fn(&T, &T) -> bool + Copy) {
+pub(crate) fn stable_sort_by_less<T: Clone>(items: &mut [T], less: impl Fn(&T, &T) -> bool + Copy) {
     if items.len() <= 1 {
         return;
     }
@@ -194,8 +200,10 @@ mod tests {
     const NOW: i64 = 1_000_000;
 
     fn cost(mut p: Pod, c: &str) -> Pod {
-        p.metadata.annotations =
-            Some(BTreeMap::from([(POD_DELETION_COST.to_string(), c.to_string())]));
+        p.metadata.annotations = Some(BTreeMap::from([(
+            POD_DELETION_COST.to_string(),
+            c.to_string(),
+        )]));
         p
     }
 
@@ -209,27 +217,63 @@ mod tests {
     fn upstream_pairwise_order() {
         let running = |n: &str| on_node(phase(pod(n, &[]), "Running"), "node");
         let cases: Vec<(&str, Pod, Pod)> = vec![
-            ("unassigned before assigned", pod("a", &[]), on_node(pod("b", &[]), "node")),
-            ("pending before unknown", on_node(pod("a", &[]), "node"), on_node(phase(pod("b", &[]), "Unknown"), "node")),
-            ("unknown before running", on_node(phase(pod("a", &[]), "Unknown"), "node"), running("b")),
-            ("not ready before ready", running("a"), on_node(ready(pod("b", &[]), NOW - 100), "node")),
-            ("lower deletion cost first", cost(running("a"), "-5"), cost(running("b"), "10")),
+            (
+                "unassigned before assigned",
+                pod("a", &[]),
+                on_node(pod("b", &[]), "node"),
+            ),
+            (
+                "pending before unknown",
+                on_node(pod("a", &[]), "node"),
+                on_node(phase(pod("b", &[]), "Unknown"), "node"),
+            ),
+            (
+                "unknown before running",
+                on_node(phase(pod("a", &[]), "Unknown"), "node"),
+                running("b"),
+            ),
+            (
+                "not ready before ready",
+                running("a"),
+                on_node(ready(pod("b", &[]), NOW - 100), "node"),
+            ),
+            (
+                "lower deletion cost first",
+                cost(running("a"), "-5"),
+                cost(running("b"), "10"),
+            ),
             (
                 "ready recently before ready long ago",
                 on_node(ready(pod("a", &[]), NOW - 10), "node"),
                 on_node(ready(pod("b", &[]), NOW - 100_000), "node"),
             ),
-            ("more restarts first", restarts(running("a"), 5), restarts(running("b"), 1)),
-            ("newer first", created(running("a"), NOW - 10), created(running("b"), NOW - 100_000)),
-            ("no creation time first", {
-                let mut p = running("a");
-                p.metadata.creation_timestamp = None;
-                p
-            }, running("b")),
+            (
+                "more restarts first",
+                restarts(running("a"), 5),
+                restarts(running("b"), 1),
+            ),
+            (
+                "newer first",
+                created(running("a"), NOW - 10),
+                created(running("b"), NOW - 100_000),
+            ),
+            (
+                "no creation time first",
+                {
+                    let mut p = running("a");
+                    p.metadata.creation_timestamp = None;
+                    p
+                },
+                running("b"),
+            ),
         ];
         for (what, first, second) in cases {
             assert_eq!(order(&first, &second, ts(NOW)), Ordering::Less, "{what}");
-            assert_eq!(order(&second, &first, ts(NOW)), Ordering::Greater, "{what} (reversed)");
+            assert_eq!(
+                order(&second, &first, ts(NOW)),
+                Ordering::Greater,
+                "{what} (reversed)"
+            );
         }
     }
 
@@ -243,23 +287,44 @@ mod tests {
 
     #[test]
     fn invalid_deletion_costs_read_as_zero() {
-        for (value, want) in [("+10", 0), ("008", 0), ("0", 0), ("-3", -3), ("7", 7), ("x", 0), ("", 0)] {
-            assert_eq!(deletion_cost(&cost(pod("p", &[]), value)), want, "{value:?}");
+        for (value, want) in [
+            ("+10", 0),
+            ("008", 0),
+            ("0", 0),
+            ("-3", -3),
+            ("7", 7),
+            ("x", 0),
+            ("", 0),
+        ] {
+            assert_eq!(
+                deletion_cost(&cost(pod("p", &[]), value)),
+                want,
+                "{value:?}"
+            );
         }
     }
 
     #[test]
     fn doubled_up_pods_go_first() {
         // Two ready pods of ours; node-1 also runs two pods of a sibling ReplicaSet.
-        let mine = [on_node(ready(pod("p1", &[]), 10), "node-1"), on_node(ready(pod("p2", &[]), 10), "node-2")];
-        let sibling = [on_node(ready(pod("s1", &[]), 10), "node-1"), on_node(ready(pod("s2", &[]), 10), "node-1")];
+        let mine = [
+            on_node(ready(pod("p1", &[]), 10), "node-1"),
+            on_node(ready(pod("p2", &[]), 10), "node-2"),
+        ];
+        let sibling = [
+            on_node(ready(pod("s1", &[]), 10), "node-1"),
+            on_node(ready(pod("s2", &[]), 10), "node-1"),
+        ];
         let pods: Vec<&Pod> = mine.iter().collect();
         let related: Vec<&Pod> = mine.iter().chain(sibling.iter()).collect();
         let chosen = pods_to_delete(&pods, &related, 1, ts(NOW));
         assert_eq!(chosen.iter().map(|p| name(p)).collect::<Vec<_>>(), ["p1"]);
         // Without related pods the ranks tie and the UID decides (p1 < p2 as well, so check
         // the rank matters by flipping which node is crowded).
-        let flipped = [on_node(ready(pod("p1", &[]), 10), "node-2"), on_node(ready(pod("p2", &[]), 10), "node-1")];
+        let flipped = [
+            on_node(ready(pod("p1", &[]), 10), "node-2"),
+            on_node(ready(pod("p2", &[]), 10), "node-1"),
+        ];
         let pods: Vec<&Pod> = flipped.iter().collect();
         let chosen = pods_to_delete(&pods, &related, 1, ts(NOW));
         assert_eq!(chosen.iter().map(|p| name(p)).collect::<Vec<_>>(), ["p2"]);
@@ -270,7 +335,10 @@ mod tests {
         let ps = [on_node(ready(pod("b", &[]), 1), "n"), pod("a", &[])];
         let refs: Vec<&Pod> = ps.iter().collect();
         let chosen = pods_to_delete(&refs, &refs, 5, ts(NOW));
-        assert_eq!(chosen.iter().map(|p| name(p)).collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(
+            chosen.iter().map(|p| name(p)).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
     }
 
     #[test]

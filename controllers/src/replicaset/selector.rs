@@ -73,12 +73,18 @@ mod tests {
     use super::*;
 
     /// Parses and matches; an invalid selector matches nothing.
-    fn selector_matches(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
+    fn selector_matches(
+        selector: &LabelSelector,
+        labels: Option<&BTreeMap<String, String>>,
+    ) -> bool {
         Selector::parse(selector).is_some_and(|s| s.matches(labels))
     }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelectorRequirement {
@@ -89,21 +95,45 @@ mod tests {
         }
     }
 
+    /// (what, selector, labels, matches)
+    type Case = (
+        &'static str,
+        LabelSelector,
+        Option<BTreeMap<String, String>>,
+        bool,
+    );
+
     #[test]
     fn table() {
         let app_web = labels(&[("app", "web"), ("tier", "front")]);
-        let cases: Vec<(&str, LabelSelector, Option<BTreeMap<String, String>>, bool)> = vec![
-            ("empty selects all", LabelSelector::default(), Some(app_web.clone()), true),
-            ("empty selects unlabeled", LabelSelector::default(), None, true),
+        let cases: Vec<Case> = vec![
+            (
+                "empty selects all",
+                LabelSelector::default(),
+                Some(app_web.clone()),
+                true,
+            ),
+            (
+                "empty selects unlabeled",
+                LabelSelector::default(),
+                None,
+                true,
+            ),
             (
                 "matchLabels hit",
-                LabelSelector { match_labels: Some(labels(&[("app", "web")])), ..Default::default() },
+                LabelSelector {
+                    match_labels: Some(labels(&[("app", "web")])),
+                    ..Default::default()
+                },
                 Some(app_web.clone()),
                 true,
             ),
             (
                 "matchLabels miss",
-                LabelSelector { match_labels: Some(labels(&[("app", "db")])), ..Default::default() },
+                LabelSelector {
+                    match_labels: Some(labels(&[("app", "db")])),
+                    ..Default::default()
+                },
                 Some(app_web.clone()),
                 false,
             ),

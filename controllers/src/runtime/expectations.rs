@@ -29,7 +29,12 @@ pub struct Expectations {
 
 impl Expectations {
     /// `owner` is about to create `adds` objects and delete `deletes`.
-    pub fn expect(&self, owner: &ObjectKey, adds: usize, deletes: impl IntoIterator<Item = ObjectKey>) {
+    pub fn expect(
+        &self,
+        owner: &ObjectKey,
+        adds: usize,
+        deletes: impl IntoIterator<Item = ObjectKey>,
+    ) {
         self.pending.lock().insert(
             owner.clone(),
             Pending {

@@ -56,7 +56,10 @@ impl std::fmt::Display for ObjectKey {
 #[derive(Debug)]
 pub enum Event<K> {
     /// Created or changed; the previous version when the cache had one.
-    Applied { new: Arc<K>, old: Option<Arc<K>> },
+    Applied {
+        new: Arc<K>,
+        old: Option<Arc<K>>,
+    },
     Deleted(Arc<K>),
 }
 
@@ -72,9 +75,18 @@ const RETRY: Duration = Duration::from_secs(1);
 
 pub struct Informer<K> {
     cache: RwLock<BTreeMap<ObjectKey, Arc<K>>>,
+    /// Set by [`Informer::stop`]: the list+watch loop ends.
+    stopped: watch::Sender<bool>,
     /// Called on the informer's task with each batch; they must be quick (enqueue keys).
     handlers: RwLock<Vec<Handler<K>>>,
     synced: watch::Sender<bool>,
+}
+
+impl<K> Informer<K> {
+    /// Ends the list+watch loop (the cache stays as it was).
+    pub fn stop(&self) {
+        self.stopped.send_replace(true);
+    }
 }
 
 impl<K> Informer<K>
@@ -86,15 +98,24 @@ where
     pub fn start(api: Api<K>) -> Arc<Informer<K>> {
         let informer = Arc::new(Informer {
             cache: RwLock::new(BTreeMap::new()),
+            stopped: watch::channel(false).0,
             handlers: RwLock::new(Vec::new()),
             synced: watch::channel(false).0,
         });
         let weak = Arc::downgrade(&informer);
         tokio::spawn(async move {
             loop {
-                let Some(informer) = weak.upgrade() else { return };
-                if let Err(error) = informer.list_and_watch(&api).await {
-                    tracing::debug!(kind = %K::kind(&()), %error, "informer restarts");
+                let Some(informer) = weak.upgrade() else {
+                    return;
+                };
+                let mut stopped = informer.stopped.subscribe();
+                tokio::select! {
+                    result = informer.list_and_watch(&api) => {
+                        if let Err(error) = result {
+                            tracing::debug!(kind = %K::kind(&()), %error, "informer restarts");
+                        }
+                    }
+                    _ = stopped.wait_for(|s| *s) => return,
                 }
                 drop(informer);
                 tokio::time::sleep(RETRY).await;
@@ -178,7 +199,8 @@ where
             }
             for (key, new) in &listed {
                 let old = cache.get(key);
-                let changed = old.is_none_or(|o| o.meta().resource_version != new.meta().resource_version);
+                let changed =
+                    old.is_none_or(|o| o.meta().resource_version != new.meta().resource_version);
                 if changed {
                     events.push(Event::Applied {
                         new: Arc::clone(new),
@@ -210,7 +232,8 @@ where
                                     resource_version.clone_from(rv);
                                 }
                                 let new = Arc::new(object);
-                                let old = cache.insert(ObjectKey::of(new.as_ref()), Arc::clone(&new));
+                                let old =
+                                    cache.insert(ObjectKey::of(new.as_ref()), Arc::clone(&new));
                                 events.push(Event::Applied { new, old });
                             }
                             WatchEvent::Deleted(object) => {

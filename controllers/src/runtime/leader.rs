@@ -78,7 +78,10 @@ fn micro_now() -> MicroTime {
     MicroTime(Timestamp::now())
 }
 
-async fn try_acquire_or_renew(api: &Api<Lease>, config: &LeaderConfig) -> Result<Attempt, kube::Error> {
+async fn try_acquire_or_renew(
+    api: &Api<Lease>,
+    config: &LeaderConfig,
+) -> Result<Attempt, kube::Error> {
     let duration_seconds = i32::try_from(config.lease_duration.as_secs()).unwrap_or(i32::MAX);
     let current = api.get_opt(&config.name).await?;
     let Some(mut lease) = current else {
@@ -110,10 +113,11 @@ async fn try_acquire_or_renew(api: &Api<Lease>, config: &LeaderConfig) -> Result
         let renewed = spec.renew_time.as_ref().map(|t| t.0);
         let duration = spec
             .lease_duration_seconds
-            .map_or(config.lease_duration, |s| Duration::from_secs(u64::try_from(s).unwrap_or(0)));
-        let expires = renewed.and_then(|r| {
-            r.checked_add(SignedDuration::try_from(duration).ok()?).ok()
-        });
+            .map_or(config.lease_duration, |s| {
+                Duration::from_secs(u64::try_from(s).unwrap_or(0))
+            });
+        let expires =
+            renewed.and_then(|r| r.checked_add(SignedDuration::try_from(duration).ok()?).ok());
         if expires.is_some_and(|e| e > Timestamp::now()) {
             return Ok(Attempt::Following);
         }
@@ -126,7 +130,10 @@ async fn try_acquire_or_renew(api: &Api<Lease>, config: &LeaderConfig) -> Result
     spec.lease_duration_seconds = Some(duration_seconds);
     spec.renew_time = Some(micro_now());
     // The replace carries the resourceVersion read above: a concurrent writer makes it 409.
-    match api.replace(&config.name, &PostParams::default(), &lease).await {
+    match api
+        .replace(&config.name, &PostParams::default(), &lease)
+        .await
+    {
         Ok(_) => Ok(Attempt::Leading),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(Attempt::Following),
         Err(e) => Err(e),

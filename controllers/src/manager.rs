@@ -1,0 +1,120 @@
+//! Which controllers run, and when: with leader election on, only while this process holds
+//! the `kube-system/kube-controller-manager` Lease; each time it gains the Lease it starts
+//! fresh informers and controllers, and when it loses it, it stops them.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use tokio::sync::watch;
+
+use crate::replicaset::ReplicaSetController;
+use crate::runtime::controller;
+use crate::runtime::informer::{Informer, ObjectKey};
+use crate::runtime::leader::{self, LeaderConfig};
+use crate::runtime::queue::WorkQueue;
+
+pub const LEASE_NAMESPACE: &str = "kube-system";
+pub const LEASE_NAME: &str = "kube-controller-manager";
+
+/// The client a controller writes with, by the controller's ServiceAccount name in
+/// `kube-system` (`replicaset-controller`...): in-process, each acts as its own account, as
+/// kube-controller-manager's `--use-service-account-credentials`; remotely, one client for all.
+pub type ClientFor = Arc<dyn Fn(&str) -> kube::Client + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Options {
+    /// This process's identity in the Lease (`<hostname>_<random>`).
+    pub identity: String,
+    /// Off: run the controllers at once, whatever other processes do (one server).
+    pub leader_election: bool,
+    /// Workers per controller (upstream's `--concurrent-*-syncs`, 5 by default).
+    pub workers: usize,
+    pub client_for: ClientFor,
+}
+
+/// What runs while this process leads.
+struct Running {
+    informers: Vec<Arc<dyn Stoppable>>,
+    queues: Vec<Arc<WorkQueue<ObjectKey>>>,
+}
+
+impl Running {
+    /// Informers read with `client` (the manager's identity may list and watch everything);
+    /// controllers write with their own clients.
+    fn start(client: &kube::Client, options: &Options) -> Running {
+        let workers = options.workers;
+        let pods = Informer::start(Api::<Pod>::all(client.clone()));
+        let replicasets = Informer::start(Api::<ReplicaSet>::all(client.clone()));
+        let rs = ReplicaSetController::new(
+            (options.client_for)("replicaset-controller"),
+            Arc::clone(&replicasets),
+            Arc::clone(&pods),
+        );
+        controller::spawn(Arc::clone(&rs), Arc::clone(&rs.queue), workers);
+        Running {
+            informers: vec![pods, replicasets],
+            queues: vec![Arc::clone(&rs.queue)],
+        }
+    }
+
+    fn stop(self) {
+        for queue in &self.queues {
+            queue.shut_down();
+        }
+        for informer in &self.informers {
+            informer.stop_informer();
+        }
+    }
+}
+
+/// An informer of any kind, to stop it.
+trait Stoppable: Send + Sync {
+    fn stop_informer(&self);
+}
+
+impl<K: Send + Sync> Stoppable for Informer<K> {
+    fn stop_informer(&self) {
+        self.stop();
+    }
+}
+
+/// Runs the controllers until `shutdown` resolves.
+pub async fn run(client: kube::Client, options: Options, shutdown: impl Future<Output = ()>) {
+    let (leading_tx, mut leading) = watch::channel(!options.leader_election);
+    // Without an election the sender stays here: a closed channel would read as "stopped".
+    let _always_leading = if options.leader_election {
+        let api: Api<Lease> = Api::namespaced(client.clone(), LEASE_NAMESPACE);
+        let config = LeaderConfig::new(LEASE_NAMESPACE, LEASE_NAME, &options.identity);
+        tokio::spawn(leader::run(api, config, leading_tx));
+        None
+    } else {
+        Some(leading_tx)
+    };
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            changed = leading.wait_for(|l| *l) => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = &mut shutdown => return,
+        }
+        tracing::info!(identity = %options.identity, "leading: starting controllers");
+        let running = Running::start(&client, &options);
+        tokio::select! {
+            _ = leading.wait_for(|l| !*l) => {
+                tracing::warn!(identity = %options.identity, "lost the lease: stopping controllers");
+                running.stop();
+            }
+            () = &mut shutdown => {
+                running.stop();
+                return;
+            }
+        }
+    }
+}
