@@ -131,3 +131,166 @@ async fn a_replica_set_keeps_its_pods() -> TestResult {
     );
     Ok(())
 }
+
+/// Stands in for kubelets: every pod of `namespace` becomes Running and Ready.
+fn ready_every_pod(client: kube::Client, namespace: &str) -> tokio::task::JoinHandle<()> {
+    let pods: Api<Pod> = Api::namespaced(client, namespace);
+    tokio::spawn(async move {
+        loop {
+            if let Ok(list) = pods.list(&ListParams::default()).await {
+                for pod in list.items {
+                    let ready = pod
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| {
+                            c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        });
+                    if ready || pod.metadata.deletion_timestamp.is_some() {
+                        continue;
+                    }
+                    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+                    let status = json!({"status": {"phase": "Running", "conditions": [
+                        {"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
+                    let name = pod.metadata.name.unwrap_or_default();
+                    let _ = pods
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                        .await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 4
+  selector:
+    matchLabels: {app: web}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 1}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_rolls_out_within_its_surge_and_unavailability() -> TestResult {
+    let cluster = TestCluster::start_with_controllers().await?;
+    let client = cluster.client().await?;
+    let kubelet = ready_every_pod(client.clone(), "default");
+    cluster
+        .kubectl(&["apply", "-f", "-"], Some(DEPLOYMENT))
+        .await
+        .expect_ok("apply");
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sets: Api<ReplicaSet> = Api::namespaced(client, "default");
+    eventually("four available pods of v1", || async {
+        deployments
+            .get("web")
+            .await
+            .ok()
+            .and_then(|d| d.status)
+            .is_some_and(|s| s.available_replicas == Some(4) && s.updated_replicas == Some(4))
+    })
+    .await;
+    let first = sets.list(&ListParams::default()).await?.items;
+    assert_eq!(first.len(), 1, "one ReplicaSet for one template");
+    let first_name = first[0].metadata.name.clone().unwrap_or_default();
+    assert!(first_name.starts_with("web-"));
+
+    cluster
+        .kubectl(
+            &["set", "image", "deployment/web", "nginx=nginx:1.28"],
+            None,
+        )
+        .await
+        .expect_ok("set image");
+    // Watch the rollout: never fewer than replicas - maxUnavailable ready pods, never more
+    // than replicas + maxSurge pods.
+    let mut done = false;
+    for _ in 0..400 {
+        let listed = pods
+            .list(&ListParams::default().labels("app=web"))
+            .await?
+            .items;
+        let live: Vec<&Pod> = listed
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .collect();
+        let ready = live.iter().filter(|p| is_ready(p)).count();
+        assert!(
+            live.len() <= 5,
+            "{} pods exceed replicas + maxSurge",
+            live.len()
+        );
+        assert!(
+            ready >= 3,
+            "only {ready} ready pods, below replicas - maxUnavailable"
+        );
+        let status = deployments.get("web").await?.status.unwrap_or_default();
+        let on_v2 = live.iter().all(|p| {
+            p.spec
+                .as_ref()
+                .is_some_and(|s| s.containers[0].image.as_deref() == Some("nginx:1.28"))
+        });
+        if on_v2
+            && live.len() == 4
+            && status.updated_replicas == Some(4)
+            && status.available_replicas == Some(4)
+        {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(done, "the rollout to nginx:1.28 never finished");
+    let sets_now = sets.list(&ListParams::default()).await?.items;
+    assert_eq!(sets_now.len(), 2, "the old ReplicaSet is kept as history");
+    let old = sets_now
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(&first_name))
+        .expect("old");
+    assert_eq!(old.spec.as_ref().and_then(|s| s.replicas), Some(0));
+    let revision = deployments
+        .get("web")
+        .await?
+        .metadata
+        .annotations
+        .unwrap_or_default();
+    assert_eq!(
+        revision
+            .get("deployment.kubernetes.io/revision")
+            .map(String::as_str),
+        Some("2")
+    );
+    let status = cluster
+        .kubectl(
+            &["rollout", "status", "deployment/web", "--timeout=20s"],
+            None,
+        )
+        .await
+        .expect_ok("rollout status");
+    assert!(status.contains("successfully rolled out"), "{status}");
+    kubelet.abort();
+    Ok(())
+}

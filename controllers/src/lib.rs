@@ -14,6 +14,7 @@
 //! resource-quota duties still run inside the API server (`apiserver/src/lifecycle.rs`,
 //! `namespace_defaults.rs`, `quota/`) until they move here; the rest of issue 5 is to come.
 
+pub mod deployment;
 mod manager;
 pub mod replicaset;
 pub mod runtime;

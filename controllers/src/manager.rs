@@ -5,12 +5,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use tokio::sync::watch;
 
+use crate::deployment::DeploymentController;
 use crate::replicaset::ReplicaSetController;
 use crate::runtime::controller;
 use crate::runtime::informer::{Informer, ObjectKey};
@@ -55,9 +56,17 @@ impl Running {
             Arc::clone(&pods),
         );
         controller::spawn(Arc::clone(&rs), Arc::clone(&rs.queue), workers);
+        let deployments = Informer::start(Api::<Deployment>::all(client.clone()));
+        let deploy = DeploymentController::new(
+            (options.client_for)("deployment-controller"),
+            Arc::clone(&deployments),
+            Arc::clone(&replicasets),
+            Arc::clone(&pods),
+        );
+        controller::spawn(Arc::clone(&deploy), Arc::clone(&deploy.queue), workers);
         Running {
-            informers: vec![pods, replicasets],
-            queues: vec![Arc::clone(&rs.queue)],
+            informers: vec![pods, replicasets, deployments],
+            queues: vec![Arc::clone(&rs.queue), Arc::clone(&deploy.queue)],
         }
     }
 

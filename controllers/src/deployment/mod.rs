@@ -2,7 +2,9 @@
 //! owns into a [`DeploymentPlan`] (the new ReplicaSet, scale changes, history cleanup, revision
 //! and status) without I/O. Mirrors upstream's `pkg/controller/deployment`; the rollback
 //! annotation (`deprecated.deployment.rollback.to`, extensions/v1beta1 only) is not supported.
+//! `controller.rs` is the I/O half: events to keys, the plan performed through the API.
 
+mod controller;
 mod hash;
 mod plan;
 mod recreate;
@@ -11,6 +13,7 @@ mod status;
 mod sync;
 mod util;
 
+pub use controller::DeploymentController;
 pub use hash::compute_hash;
 pub use plan::{
     CreateConflict, DeploymentPlan, PlanEvent, create_conflict, create_failed_status, decide,
