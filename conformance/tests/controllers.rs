@@ -294,3 +294,96 @@ async fn a_deployment_rolls_out_within_its_surge_and_unavailability() -> TestRes
     kubelet.abort();
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_deployment_cascades_as_its_propagation_policy_says() -> TestResult {
+    let cluster = TestCluster::start_with_controllers().await?;
+    let client = cluster.client().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    cluster
+        .kubectl(&["apply", "-f", "-"], Some(DEPLOYMENT))
+        .await
+        .expect_ok("apply");
+    eventually("four pods", || async {
+        active_pods(&pods, "app=web").await == 4
+    })
+    .await;
+    // Background (kubectl's default): the Deployment goes at once, then its ReplicaSet and
+    // pods are collected.
+    cluster
+        .kubectl(&["delete", "deployment", "web"], None)
+        .await
+        .expect_ok("delete");
+    eventually("replica sets collected", || async {
+        sets.list(&ListParams::default())
+            .await
+            .is_ok_and(|l| l.items.is_empty())
+    })
+    .await;
+    eventually("pods collected", || async {
+        pods.list(&ListParams::default().labels("app=web"))
+            .await
+            .is_ok_and(|l| l.items.is_empty())
+    })
+    .await;
+
+    // Orphan: the ReplicaSet stays, without its owner reference.
+    cluster
+        .kubectl(&["apply", "-f", "-"], Some(DEPLOYMENT))
+        .await
+        .expect_ok("apply again");
+    eventually("four pods again", || async {
+        active_pods(&pods, "app=web").await == 4
+    })
+    .await;
+    cluster
+        .kubectl(&["delete", "deployment", "web", "--cascade=orphan"], None)
+        .await
+        .expect_ok("delete orphaning");
+    eventually("the ReplicaSet orphaned", || async {
+        sets.list(&ListParams::default()).await.is_ok_and(|l| {
+            l.items.len() == 1
+                && l.items[0]
+                    .metadata
+                    .owner_references
+                    .as_ref()
+                    .is_none_or(|o| o.is_empty())
+        })
+    })
+    .await;
+    assert_eq!(active_pods(&pods, "app=web").await, 4, "its pods stay");
+
+    // Foreground: the ReplicaSet waits for its pods before it goes.
+    let name = sets.list(&ListParams::default()).await?.items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap_or_default();
+    cluster
+        .kubectl(
+            &[
+                "delete",
+                "replicaset",
+                &name,
+                "--cascade=foreground",
+                "--wait=false",
+            ],
+            None,
+        )
+        .await
+        .expect_ok("delete in the foreground");
+    eventually("all gone", || async {
+        let no_sets = sets
+            .list(&ListParams::default())
+            .await
+            .is_ok_and(|l| l.items.is_empty());
+        let no_pods = pods
+            .list(&ListParams::default().labels("app=web"))
+            .await
+            .is_ok_and(|l| l.items.is_empty());
+        no_sets && no_pods
+    })
+    .await;
+    Ok(())
+}

@@ -12,6 +12,7 @@ use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::deployment::DeploymentController;
+use crate::garbagecollector::GarbageCollector;
 use crate::replicaset::ReplicaSetController;
 use crate::runtime::controller;
 use crate::runtime::informer::{Informer, ObjectKey};
@@ -41,6 +42,8 @@ pub struct Options {
 struct Running {
     informers: Vec<Arc<dyn Stoppable>>,
     queues: Vec<Arc<WorkQueue<ObjectKey>>>,
+    /// The garbage collector, once discovery has told it what to watch.
+    collector: Arc<parking_lot::Mutex<Option<Arc<GarbageCollector>>>>,
 }
 
 impl Running {
@@ -64,9 +67,31 @@ impl Running {
             Arc::clone(&pods),
         );
         controller::spawn(Arc::clone(&deploy), Arc::clone(&deploy.queue), workers);
+        let collector = Arc::new(parking_lot::Mutex::new(None));
+        let slot = Arc::clone(&collector);
+        let (reader, writer) = (
+            client.clone(),
+            (options.client_for)("generic-garbage-collector"),
+        );
+        tokio::spawn(async move {
+            loop {
+                match GarbageCollector::start(writer.clone(), reader.clone()).await {
+                    Ok(gc) => {
+                        controller::spawn(Arc::clone(&gc), Arc::clone(&gc.queue), workers);
+                        *slot.lock() = Some(gc);
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "garbage collector discovery");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
         Running {
             informers: vec![pods, replicasets, deployments],
             queues: vec![Arc::clone(&rs.queue), Arc::clone(&deploy.queue)],
+            collector,
         }
     }
 
@@ -76,6 +101,10 @@ impl Running {
         }
         for informer in &self.informers {
             informer.stop_informer();
+        }
+        if let Some(gc) = self.collector.lock().take() {
+            gc.queue.shut_down();
+            gc.stop();
         }
     }
 }

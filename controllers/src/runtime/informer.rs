@@ -91,7 +91,7 @@ impl<K> Informer<K> {
 
 impl<K> Informer<K>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     /// Starts listing and watching through `api`; the informer lives as long as someone
     /// holds it.
@@ -112,7 +112,7 @@ where
                 tokio::select! {
                     result = informer.list_and_watch(&api) => {
                         if let Err(error) = result {
-                            tracing::debug!(kind = %K::kind(&()), %error, "informer restarts");
+                            tracing::debug!(url = %api.resource_url(), %error, "informer restarts");
                         }
                     }
                     _ = stopped.wait_for(|s| *s) => return,
