@@ -19,7 +19,7 @@ use super::{
     CreateConflict, DeploymentPlan, create_conflict, create_failed_status, decide, old_pods_running,
 };
 use crate::replicaset::pods::controller_of;
-use crate::replicaset::selector::Selector;
+use crate::replicaset::selector::selecting;
 use crate::runtime::controller::{Action, ReconcileError, Reconciler};
 use crate::runtime::informer::{Event, Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
@@ -108,16 +108,12 @@ impl DeploymentController {
 
     /// The Deployments whose selector matches an orphaned ReplicaSet's labels.
     fn matching(&self, rs: &ReplicaSet) -> Vec<ObjectKey> {
-        self.deployments
-            .list(rs.metadata.namespace.as_deref())
-            .iter()
-            .filter(|d| {
-                let selector = d.spec.as_ref().and_then(|s| Selector::parse(&s.selector));
-                selector
-                    .is_some_and(|s| !s.is_everything() && s.matches(rs.metadata.labels.as_ref()))
-            })
-            .map(|d| ObjectKey::of(d.as_ref()))
-            .collect()
+        let deployments = self.deployments.list(rs.metadata.namespace.as_deref());
+        selecting(
+            &deployments,
+            |d| d.spec.as_ref().map(|s| &s.selector),
+            rs.metadata.labels.as_ref(),
+        )
     }
 
     async fn sync(&self, key: ObjectKey) -> Result<Action, ReconcileError> {

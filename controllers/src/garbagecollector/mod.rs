@@ -15,6 +15,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::core::PartialObjectMeta;
 use kube::discovery::{Discovery, Scope, verbs};
 use parking_lot::Mutex;
 use serde_json::json;
@@ -22,7 +23,7 @@ use serde_json::json;
 pub use graph::{Decision, FOREGROUND_FINALIZER, Graph, Identity, Node, ORPHAN_FINALIZER, decide};
 
 use crate::runtime::controller::{Action, ReconcileError, Reconciler};
-use crate::runtime::informer::{Event, Informer, ObjectKey};
+use crate::runtime::informer::{Event, Informer, MetadataOnly, ObjectKey};
 use crate::runtime::queue::WorkQueue;
 
 const QUEUE_CAPACITY: usize = 10_000_000;
@@ -41,7 +42,9 @@ pub struct GarbageCollector {
     resources: HashMap<(String, String), Watched>,
     graph: Mutex<Graph>,
     pub queue: Arc<WorkQueue<ObjectKey>>,
-    informers: Vec<Arc<Informer<DynamicObject>>>,
+    /// Metadata only: the graph needs nothing else, and whole objects of every resource
+    /// would cost more memory than the API server's own cache.
+    informers: Vec<Arc<Informer<PartialObjectMeta<DynamicObject>>>>,
     synced: AtomicBool,
 }
 
@@ -78,7 +81,8 @@ impl GarbageCollector {
         for watched in resources.values() {
             let resource = &watched.resource;
             kinds.push((resource.api_version.clone(), resource.kind.clone()));
-            informers.push(Informer::start(Api::all_with(reader.clone(), resource)));
+            let api = Api::all_with(reader.clone(), resource);
+            informers.push(Informer::start(MetadataOnly(api)));
         }
         let collector = Arc::new(GarbageCollector {
             client,
@@ -112,7 +116,12 @@ impl GarbageCollector {
         }
     }
 
-    fn observe(&self, api_version: &str, kind: &str, events: &[Event<DynamicObject>]) {
+    fn observe(
+        &self,
+        api_version: &str,
+        kind: &str,
+        events: &[Event<PartialObjectMeta<DynamicObject>>],
+    ) {
         let mut work = Vec::new();
         {
             let mut graph = self.graph.lock();

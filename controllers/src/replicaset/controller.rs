@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::decide::{ManageError, decide, set_replica_failure, status_changed};
 use super::pods::{controller_of, controller_ref};
-use super::selector::Selector;
+use super::selector::selecting;
 use crate::runtime::controller::{Action, ReconcileError, Reconciler};
 use crate::runtime::expectations::Expectations;
 use crate::runtime::informer::{Event, Informer, ObjectKey};
@@ -124,17 +124,12 @@ impl ReplicaSetController {
 
     /// The ReplicaSets of the pod's namespace whose selector matches it.
     fn matching(&self, pod: &Pod) -> Vec<ObjectKey> {
-        let namespace = pod.metadata.namespace.as_deref();
-        self.replicasets
-            .list(namespace)
-            .iter()
-            .filter(|rs| {
-                let selector = rs.spec.as_ref().and_then(|s| Selector::parse(&s.selector));
-                selector
-                    .is_some_and(|s| !s.is_everything() && s.matches(pod.metadata.labels.as_ref()))
-            })
-            .map(|rs| ObjectKey::of(rs.as_ref()))
-            .collect()
+        let replicasets = self.replicasets.list(pod.metadata.namespace.as_deref());
+        selecting(
+            &replicasets,
+            |rs| rs.spec.as_ref().map(|s| &s.selector),
+            pod.metadata.labels.as_ref(),
+        )
     }
 
     async fn sync(&self, key: ObjectKey) -> Result<Action, ReconcileError> {

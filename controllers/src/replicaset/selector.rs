@@ -66,6 +66,23 @@ impl Selector {
     }
 }
 
+/// The keys of the `candidates` whose (valid, non-empty) selector matches `labels`: the
+/// owners that may adopt an orphan.
+pub(crate) fn selecting<K: kube::core::Resource>(
+    candidates: &[std::sync::Arc<K>],
+    selector_of: impl Fn(&K) -> Option<&LabelSelector>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Vec<crate::runtime::informer::ObjectKey> {
+    candidates
+        .iter()
+        .filter(|c| {
+            let selector = selector_of(c).and_then(Selector::parse);
+            selector.is_some_and(|s| !s.is_everything() && s.matches(labels))
+        })
+        .map(|c| crate::runtime::informer::ObjectKey::of(c.as_ref()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;

@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{Api, ListParams, WatchEvent, WatchParams};
-use kube::core::Resource;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use kube::api::{Api, ListParams, ObjectList, WatchEvent, WatchParams};
+use kube::core::{PartialObjectMeta, Resource};
 use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -65,6 +67,79 @@ pub enum Event<K> {
 
 type Handler<K> = Box<dyn Fn(&[Event<K>]) + Send + Sync>;
 
+type Watch<K> = BoxStream<'static, Result<WatchEvent<K>, kube::Error>>;
+
+/// Where an informer lists and watches: whole objects ([`Api`]) or only their metadata
+/// ([`MetadataOnly`], `as=PartialObjectMetadata`), for controllers such as the garbage
+/// collector that need nothing else and would otherwise hold every object twice.
+pub trait Source<K: Clone>: Send + Sync + 'static {
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<K>, kube::Error>>;
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<Watch<K>, kube::Error>>;
+    fn describe(&self) -> String;
+}
+
+impl<K> Source<K> for Api<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<K>, kube::Error>> {
+        Box::pin(Api::list(self, params))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<Watch<K>, kube::Error>> {
+        Box::pin(async move { Ok(Api::watch(self, params, resource_version).await?.boxed()) })
+    }
+
+    fn describe(&self) -> String {
+        self.resource_url().to_owned()
+    }
+}
+
+/// Lists and watches only the metadata of `K`'s objects.
+pub struct MetadataOnly<K>(pub Api<K>);
+
+impl<K> Source<PartialObjectMeta<K>> for MetadataOnly<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Send + Sync,
+{
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<PartialObjectMeta<K>>, kube::Error>> {
+        Box::pin(self.0.list_metadata(params))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<Watch<PartialObjectMeta<K>>, kube::Error>> {
+        Box::pin(async move {
+            let stream = self.0.watch_metadata(params, resource_version).await?;
+            Ok(stream.boxed())
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.0.resource_url().to_owned()
+    }
+}
+
 /// Events delivered to handlers per call, at most.
 const CHUNK: usize = 512;
 /// How long a watch request lasts before it is renewed (below the server's minimum of 30
@@ -95,7 +170,7 @@ where
 {
     /// Starts listing and watching through `api`; the informer lives as long as someone
     /// holds it.
-    pub fn start(api: Api<K>) -> Arc<Informer<K>> {
+    pub fn start(api: impl Source<K>) -> Arc<Informer<K>> {
         let informer = Arc::new(Informer {
             cache: RwLock::new(BTreeMap::new()),
             stopped: watch::channel(false).0,
@@ -112,7 +187,7 @@ where
                 tokio::select! {
                     result = informer.list_and_watch(&api) => {
                         if let Err(error) = result {
-                            tracing::debug!(url = %api.resource_url(), %error, "informer restarts");
+                            tracing::debug!(source = %api.describe(), %error, "informer restarts");
                         }
                     }
                     _ = stopped.wait_for(|s| *s) => return,
@@ -175,12 +250,13 @@ where
         }
     }
 
-    async fn list_and_watch(&self, api: &Api<K>) -> Result<(), kube::Error> {
+    async fn list_and_watch(&self, api: &impl Source<K>) -> Result<(), kube::Error> {
         // List, in pages, all at the first page's resourceVersion.
         let mut listed = BTreeMap::new();
         let mut params = ListParams::default().limit(PAGE);
         let resource_version = loop {
             let page = api.list(&params).await?;
+            let page: ObjectList<K> = page;
             for object in page.items {
                 listed.insert(ObjectKey::of(&object), Arc::new(object));
             }
@@ -219,7 +295,7 @@ where
         loop {
             let params = WatchParams::default().timeout(WATCH_TIMEOUT_SECS);
             let stream = api.watch(&params, &resource_version).await?;
-            let mut chunks = Box::pin(stream.ready_chunks(CHUNK));
+            let mut chunks = stream.ready_chunks(CHUNK);
             while let Some(chunk) = chunks.next().await {
                 let mut events = Vec::with_capacity(chunk.len());
                 let mut gone = false;
