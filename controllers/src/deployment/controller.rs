@@ -129,10 +129,18 @@ impl DeploymentController {
             .filter(|rs| controller_of(&rs.metadata).is_some_and(|o| o.uid == uid))
             .map(|rs| rs.as_ref().clone())
             .collect();
+        // Only the pods of its ReplicaSets matter (Recreate waits for the old ones).
+        let owned_uids: Vec<&str> = owned
+            .iter()
+            .filter_map(|rs| rs.metadata.uid.as_deref())
+            .collect();
         let pods: Vec<Pod> = self
             .pods
             .list(Some(&namespace))
             .iter()
+            .filter(|p| {
+                controller_of(&p.metadata).is_some_and(|o| owned_uids.contains(&o.uid.as_str()))
+            })
             .map(|p| p.as_ref().clone())
             .collect();
         let running = old_pods_running(&d, &owned, &pods);

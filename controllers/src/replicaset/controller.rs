@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::decide::{ManageError, decide, set_replica_failure, status_changed};
 use super::pods::{controller_of, controller_ref};
-use super::selector::selecting;
+use super::selector::{Selector, selecting};
 use crate::runtime::controller::{Action, ReconcileError, Reconciler};
 use crate::runtime::expectations::Expectations;
 use crate::runtime::informer::{Event, Informer, ObjectKey};
@@ -138,10 +138,20 @@ impl ReplicaSetController {
             return Ok(Action::Done);
         };
         let namespace = key.namespace.clone().unwrap_or_default();
+        // Only the pods this ReplicaSet controls or might adopt are copied for `decide`: a
+        // namespace may hold many thousands of others.
+        let uid = rs.metadata.uid.clone().unwrap_or_default();
+        let selector = rs.spec.as_ref().and_then(|s| Selector::parse(&s.selector));
         let pods: Vec<Pod> = self
             .pods
             .list(Some(&namespace))
             .iter()
+            .filter(|p| match controller_of(&p.metadata) {
+                Some(owner) => owner.uid == uid,
+                None => selector
+                    .as_ref()
+                    .is_some_and(|s| s.matches(p.metadata.labels.as_ref())),
+            })
             .map(|p| p.as_ref().clone())
             .collect();
         let plan = decide(&rs, &pods, Timestamp::now());
