@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::ResourceQuota;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::usage::{self, Usage, add, pod_is_terminal};
+use super::usage::{self, Usage, add};
 use crate::error::ApiError;
 use crate::registry::WriteOptions;
 use crate::resources::Subresource;
@@ -183,9 +183,12 @@ pub(crate) async fn follow(server: &Arc<ApiServer>) -> Result<(), ApiError> {
                     (_, None, Some(old)) => old.namespace.clone(),
                     // A pod finished.
                     ("pods", Some(new), Some(old)) => {
+                        // The cache extracted the phase already (a selectable field): pod
+                        // status updates, the most frequent writes, are not decoded here.
                         let terminal = |o: &crate::cache::CachedObject| {
-                            serde_json::from_slice::<Value>(&o.bytes)
-                                .is_ok_and(|v| pod_is_terminal(&v))
+                            o.fields
+                                .get("status.phase")
+                                .is_some_and(|p| p == "Succeeded" || p == "Failed")
                         };
                         if !terminal(new) || terminal(old) {
                             continue;
