@@ -43,6 +43,10 @@ pub struct ApiServer {
     pub(crate) root_ca: Option<String>,
     /// One lock per namespace under which ResourceQuota admission charges quotas.
     quota_locks: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// What `/metrics` and the health endpoints report besides the server itself
+    /// (`http/observability.rs`).
+    pub(crate) metrics_sources: RwLock<Vec<crate::http::observability::MetricsSource>>,
+    pub(crate) health_checks: RwLock<Vec<crate::http::observability::HealthCheck>>,
 }
 
 /// How the server authenticates (certificates are always accepted).
@@ -108,6 +112,8 @@ impl ApiServer {
             node_graph: RwLock::new(NodeGraph::default()),
             root_ca: security.root_ca,
             quota_locks: parking_lot::Mutex::new(HashMap::new()),
+            metrics_sources: RwLock::new(Vec::new()),
+            health_checks: RwLock::new(Vec::new()),
         })
     }
 

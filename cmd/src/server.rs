@@ -160,6 +160,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     ));
     if args.controllers {
         let options = controller_options(&api, args.leader_elect);
+        let metrics = Arc::clone(&options.metrics);
+        api.add_metrics_source(Arc::new(move || metrics.render()));
+        let metrics = Arc::clone(&options.metrics);
+        api.add_health_check("controllers", move || metrics.progress(CONTROLLER_STUCK_AFTER));
         let client = kube::Client::new(LocalService::new(&api, CONTROLLER_MANAGER_USER), "default");
         tokio::spawn(ultrak8s_controllers::run(
             client,
@@ -182,6 +186,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A controller whose oldest reconcile has run this long makes `/healthz` fail: it holds
+/// the lease but makes no progress (reconciles take milliseconds to seconds).
+const CONTROLLER_STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The in-process controllers: each writes as its own ServiceAccount in kube-system.
 pub(crate) fn controller_options(
     api: &Arc<ApiServer>,
@@ -193,6 +201,7 @@ pub(crate) fn controller_options(
         identity: format!("{}_{}", hostname.trim(), uuid::Uuid::new_v4()),
         leader_election,
         workers: 5,
+        metrics: Arc::default(),
         client_for: Arc::new(move |account| {
             kube::Client::new(
                 LocalService::service_account(&api, "kube-system", account),

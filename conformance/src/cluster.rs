@@ -59,6 +59,7 @@ impl TestCluster {
             identity: "test".to_owned(),
             leader_election: false,
             workers: 2,
+            metrics: Arc::default(),
             client_for: Arc::new(move |account| {
                 kube::Client::new(
                     LocalService::service_account(&api, "kube-system", account),
@@ -66,6 +67,8 @@ impl TestCluster {
                 )
             }),
         };
+        let metrics = Arc::clone(&options.metrics);
+        cluster.api.add_metrics_source(Arc::new(move || metrics.render()));
         let client = kube::Client::new(
             LocalService::new(&cluster.api, CONTROLLER_MANAGER_USER),
             "default",

@@ -387,3 +387,22 @@ async fn deleting_a_deployment_cascades_as_its_propagation_policy_says() -> Test
     .await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_metrics_are_served_on_metrics() -> TestResult {
+    let cluster = TestCluster::start_with_controllers().await?;
+    let text = cluster
+        .kubectl(&["get", "--raw", "/metrics"], None)
+        .await
+        .expect_ok("get /metrics");
+    for name in ["replicaset", "deployment"] {
+        assert!(text.contains(&format!("workqueue_depth{{name=\"{name}\"}}")), "{text}");
+    }
+    assert!(text.contains("# TYPE workqueue_work_duration_seconds histogram"), "{text}");
+    let health = cluster
+        .kubectl(&["get", "--raw", "/healthz"], None)
+        .await
+        .expect_ok("healthz");
+    assert_eq!(health.trim(), "ok");
+    Ok(())
+}

@@ -17,6 +17,7 @@ use crate::replicaset::ReplicaSetController;
 use crate::runtime::controller;
 use crate::runtime::informer::{Informer, ObjectKey};
 use crate::runtime::leader::{self, LeaderConfig};
+use crate::runtime::metrics::Metrics;
 use crate::runtime::queue::WorkQueue;
 
 pub const LEASE_NAMESPACE: &str = "kube-system";
@@ -36,6 +37,8 @@ pub struct Options {
     /// Workers per controller (upstream's `--concurrent-*-syncs`, 5 by default).
     pub workers: usize,
     pub client_for: ClientFor,
+    /// Where the running controllers' metrics are kept (the server's `/metrics` reads it).
+    pub metrics: Arc<Metrics>,
 }
 
 /// What runs while this process leads.
@@ -58,7 +61,9 @@ impl Running {
             Arc::clone(&replicasets),
             Arc::clone(&pods),
         );
-        controller::spawn(Arc::clone(&rs), Arc::clone(&rs.queue), workers);
+        let metrics = &options.metrics;
+        let stats = metrics.register("replicaset", &rs.queue);
+        controller::spawn(Arc::clone(&rs), Arc::clone(&rs.queue), workers, stats);
         let deployments = Informer::start(Api::<Deployment>::all(client.clone()));
         let deploy = DeploymentController::new(
             (options.client_for)("deployment-controller"),
@@ -66,18 +71,21 @@ impl Running {
             Arc::clone(&replicasets),
             Arc::clone(&pods),
         );
-        controller::spawn(Arc::clone(&deploy), Arc::clone(&deploy.queue), workers);
+        let stats = metrics.register("deployment", &deploy.queue);
+        controller::spawn(Arc::clone(&deploy), Arc::clone(&deploy.queue), workers, stats);
         let collector = Arc::new(parking_lot::Mutex::new(None));
         let slot = Arc::clone(&collector);
         let (reader, writer) = (
             client.clone(),
             (options.client_for)("generic-garbage-collector"),
         );
+        let gc_metrics = Arc::clone(metrics);
         tokio::spawn(async move {
             loop {
                 match GarbageCollector::start(writer.clone(), reader.clone()).await {
                     Ok(gc) => {
-                        controller::spawn(Arc::clone(&gc), Arc::clone(&gc.queue), workers);
+                        let stats = gc_metrics.register("garbagecollector", &gc.queue);
+                        controller::spawn(Arc::clone(&gc), Arc::clone(&gc.queue), workers, stats);
                         *slot.lock() = Some(gc);
                         return;
                     }
@@ -95,7 +103,8 @@ impl Running {
         }
     }
 
-    fn stop(self) {
+    fn stop(self, metrics: &Metrics) {
+        metrics.clear();
         for queue in &self.queues {
             queue.shut_down();
         }
@@ -147,10 +156,10 @@ pub async fn run(client: kube::Client, options: Options, shutdown: impl Future<O
         tokio::select! {
             _ = leading.wait_for(|l| !*l) => {
                 tracing::warn!(identity = %options.identity, "lost the lease: stopping controllers");
-                running.stop();
+                running.stop(&options.metrics);
             }
             () = &mut shutdown => {
-                running.stop();
+                running.stop(&options.metrics);
                 return;
             }
         }

@@ -128,7 +128,8 @@ impl ApiServer {
         match path.as_str() {
             "/version" | "/version/" => return Ok(respond::json_bytes(200, self.version_json())),
             "/healthz" | "/livez" | "/readyz" | "/healthz/ping" | "/livez/ping"
-            | "/readyz/ping" => return Ok(respond::text(200, "ok")),
+            | "/readyz/ping" => return Ok(self.health(&path)),
+            "/metrics" => return Ok(self.metrics()),
             "/openapi/v2" => return self.openapi_v2(accept.as_deref()),
             "/openapi/v3" => return self.openapi_v3_index(),
             oidc::CONFIGURATION_PATH | oidc::JWKS_PATH => {

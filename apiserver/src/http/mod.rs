@@ -7,6 +7,7 @@ mod duplicates;
 mod filters;
 mod handler;
 pub mod local;
+pub mod observability;
 mod openapi;
 pub mod request;
 mod respond;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::informer::ObjectKey;
+use super::metrics::WorkStats;
 use super::queue::WorkQueue;
 
 /// What to do with a key after a successful reconcile.
@@ -37,10 +38,17 @@ pub trait Reconciler: Send + Sync + 'static {
 /// other workers get their share.
 const BATCH: usize = 16;
 
-/// Starts `workers` workers; they stop when the queue is shut down.
-pub fn spawn<R: Reconciler>(reconciler: Arc<R>, queue: Arc<WorkQueue<ObjectKey>>, workers: usize) {
+/// Starts `workers` workers; they stop when the queue is shut down. `stats` counts the
+/// reconciles and their time.
+pub fn spawn<R: Reconciler>(
+    reconciler: Arc<R>,
+    queue: Arc<WorkQueue<ObjectKey>>,
+    workers: usize,
+    stats: Arc<WorkStats>,
+) {
     for _ in 0..workers.max(1) {
         let (reconciler, queue) = (Arc::clone(&reconciler), Arc::clone(&queue));
+        let stats = Arc::clone(&stats);
         tokio::spawn(async move {
             loop {
                 let batch = queue.next_batch(BATCH).await;
@@ -48,7 +56,9 @@ pub fn spawn<R: Reconciler>(reconciler: Arc<R>, queue: Arc<WorkQueue<ObjectKey>>
                     return;
                 }
                 for key in batch {
+                    let started = tokio::time::Instant::now();
                     let outcome = reconciler.reconcile(key.clone()).await;
+                    stats.record(started.elapsed());
                     match outcome {
                         Ok(Action::Done) => queue.forget(&key),
                         Ok(Action::RequeueAfter(delay)) => {
