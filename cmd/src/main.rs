@@ -1,11 +1,13 @@
 //! The `ultrak8s` binary: command line, configuration, wiring and shutdown. Thin: every
 //! capability lives in a library crate; this file only parses flags and starts them.
 //!
-//! Subcommands: `server` (the control plane: the Kubernetes API over the store, and the
-//! store's etcd API), `token` (bootstrap tokens for joining nodes) and `bench` (whole-system
-//! benchmarks beside a real peer, e.g. `bench store` against etcd).
+//! Subcommands: `server` (the control plane: the Kubernetes API over the store, the store's
+//! etcd API, and the controllers), `controllers` (the controllers alone against any API
+//! server), `token` (bootstrap tokens for joining nodes) and `bench` (whole-system benchmarks
+//! beside a real peer, e.g. `bench store` against etcd).
 
 mod bench;
+mod controllers;
 mod server;
 mod token;
 
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Run the control plane on this host, with an embedded store.
     Server(server::ServerArgs),
+    /// Run the controllers alone against an API server (`--kubeconfig`).
+    Controllers(controllers::ControllersArgs),
     /// Bootstrap tokens, with which nodes join.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -50,5 +54,6 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Token(command) => runtime.block_on(token::run(command)),
+        Command::Controllers(args) => runtime.block_on(controllers::run(args)),
     }
 }

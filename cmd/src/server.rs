@@ -163,7 +163,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let metrics = Arc::clone(&options.metrics);
         api.add_metrics_source(Arc::new(move || metrics.render()));
         let metrics = Arc::clone(&options.metrics);
-        api.add_health_check("controllers", move || metrics.progress(CONTROLLER_STUCK_AFTER));
+        api.add_health_check("controllers", move || {
+            metrics.progress(CONTROLLER_STUCK_AFTER)
+        });
         let client = kube::Client::new(LocalService::new(&api, CONTROLLER_MANAGER_USER), "default");
         tokio::spawn(ultrak8s_controllers::run(
             client,

@@ -68,7 +68,9 @@ impl TestCluster {
             }),
         };
         let metrics = Arc::clone(&options.metrics);
-        cluster.api.add_metrics_source(Arc::new(move || metrics.render()));
+        cluster
+            .api
+            .add_metrics_source(Arc::new(move || metrics.render()));
         let client = kube::Client::new(
             LocalService::new(&cluster.api, CONTROLLER_MANAGER_USER),
             "default",

@@ -396,9 +396,15 @@ async fn controller_metrics_are_served_on_metrics() -> TestResult {
         .await
         .expect_ok("get /metrics");
     for name in ["replicaset", "deployment"] {
-        assert!(text.contains(&format!("workqueue_depth{{name=\"{name}\"}}")), "{text}");
+        assert!(
+            text.contains(&format!("workqueue_depth{{name=\"{name}\"}}")),
+            "{text}"
+        );
     }
-    assert!(text.contains("# TYPE workqueue_work_duration_seconds histogram"), "{text}");
+    assert!(
+        text.contains("# TYPE workqueue_work_duration_seconds histogram"),
+        "{text}"
+    );
     let health = cluster
         .kubectl(&["get", "--raw", "/healthz"], None)
         .await

@@ -72,7 +72,12 @@ impl Running {
             Arc::clone(&pods),
         );
         let stats = metrics.register("deployment", &deploy.queue);
-        controller::spawn(Arc::clone(&deploy), Arc::clone(&deploy.queue), workers, stats);
+        controller::spawn(
+            Arc::clone(&deploy),
+            Arc::clone(&deploy.queue),
+            workers,
+            stats,
+        );
         let collector = Arc::new(parking_lot::Mutex::new(None));
         let slot = Arc::clone(&collector);
         let (reader, writer) = (

@@ -36,7 +36,11 @@ impl ApiServer {
     pub(crate) fn metrics(&self) -> Response<Body> {
         let sources: Vec<MetricsSource> = self.metrics_sources.read().clone();
         let text: String = sources.iter().map(|source| source()).collect();
-        respond::with_type(200, Bytes::from(text), "text/plain; version=0.0.4; charset=utf-8")
+        respond::with_type(
+            200,
+            Bytes::from(text),
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
     }
 
     /// `ok`, or 500 with upstream's `[-]<check> failed: <reason>` lines.
@@ -47,11 +51,7 @@ impl ApiServer {
         let checks: Vec<HealthCheck> = self.health_checks.read().clone();
         let failures: Vec<String> = checks
             .iter()
-            .filter_map(|(name, check)| {
-                check()
-                    .err()
-                    .map(|why| format!("[-]{name} failed: {why}"))
-            })
+            .filter_map(|(name, check)| check().err().map(|why| format!("[-]{name} failed: {why}")))
             .collect();
         if failures.is_empty() {
             return respond::text(200, "ok");

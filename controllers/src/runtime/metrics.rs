@@ -41,7 +41,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn register(&self, name: &'static str, queue: &Arc<WorkQueue<ObjectKey>>) -> Arc<WorkStats> {
+    pub fn register(
+        &self,
+        name: &'static str,
+        queue: &Arc<WorkQueue<ObjectKey>>,
+    ) -> Arc<WorkStats> {
         let work = Arc::new(WorkStats::default());
         self.running.write().push(Entry {
             name,
@@ -61,15 +65,31 @@ impl Metrics {
         let running = self.running.read();
         let mut out = String::new();
         let families: [(&str, &str, &str); 5] = [
-            ("workqueue_depth", "gauge", "Current depth of the work queue."),
-            ("workqueue_adds_total", "counter", "Total number of adds handled by the work queue."),
-            ("workqueue_retries_total", "counter", "Total number of retries handled by the work queue."),
+            (
+                "workqueue_depth",
+                "gauge",
+                "Current depth of the work queue.",
+            ),
+            (
+                "workqueue_adds_total",
+                "counter",
+                "Total number of adds handled by the work queue.",
+            ),
+            (
+                "workqueue_retries_total",
+                "counter",
+                "Total number of retries handled by the work queue.",
+            ),
             (
                 "workqueue_longest_running_processor_seconds",
                 "gauge",
                 "How long the longest running reconcile has been running.",
             ),
-            ("workqueue_work_duration_seconds", "histogram", "How long reconciles take."),
+            (
+                "workqueue_work_duration_seconds",
+                "histogram",
+                "How long reconciles take.",
+            ),
         ];
         for (family, kind, help) in families {
             let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} {kind}");
@@ -114,7 +134,8 @@ impl Metrics {
             .iter()
             .filter_map(|e| {
                 let longest = e.queue.metrics().longest_in_flight?;
-                (longest > limit).then(|| format!("{} has run one reconcile for {longest:?}", e.name))
+                (longest > limit)
+                    .then(|| format!("{} has run one reconcile for {longest:?}", e.name))
             })
             .collect();
         if stuck.is_empty() {
@@ -137,14 +158,25 @@ mod tests {
         queue.add(ObjectKey::new(Some("ns"), "a")).expect("room");
         work.record(Duration::from_millis(5));
         let text = metrics.render();
-        assert!(text.contains("workqueue_depth{name=\"replicaset\"} 1"), "{text}");
-        assert!(text.contains("workqueue_adds_total{name=\"replicaset\"} 1"), "{text}");
-        assert!(text.contains("workqueue_work_duration_seconds_count{name=\"replicaset\"} 1"), "{text}");
+        assert!(
+            text.contains("workqueue_depth{name=\"replicaset\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("workqueue_adds_total{name=\"replicaset\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("workqueue_work_duration_seconds_count{name=\"replicaset\"} 1"),
+            "{text}"
+        );
         assert!(metrics.progress(Duration::from_secs(60)).is_ok());
         let taken = queue.next_batch(1).await;
         assert_eq!(taken.len(), 1);
         tokio::time::advance(Duration::from_secs(120)).await;
-        let stuck = metrics.progress(Duration::from_secs(60)).expect_err("stuck");
+        let stuck = metrics
+            .progress(Duration::from_secs(60))
+            .expect_err("stuck");
         assert!(stuck.contains("replicaset"), "{stuck}");
         metrics.clear();
         assert!(!metrics.render().contains("replicaset"));
