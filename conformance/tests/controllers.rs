@@ -412,3 +412,34 @@ async fn controller_metrics_are_served_on_metrics() -> TestResult {
     assert_eq!(health.trim(), "ok");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_candidate_leads_and_another_takes_over_when_it_stops() -> TestResult {
+    use ultrak8s_controllers::runtime::leader::{LeaderConfig, run};
+    let cluster = TestCluster::start().await?;
+    let client = cluster.client().await?;
+    let config = |identity: &str| LeaderConfig {
+        lease_duration: Duration::from_secs(2),
+        renew_deadline: Duration::from_millis(1500),
+        retry_period: Duration::from_millis(200),
+        ..LeaderConfig::new("kube-system", "test-election", identity)
+    };
+    let api = || Api::namespaced(client.clone(), "kube-system");
+    let (a_tx, mut a) = tokio::sync::watch::channel(false);
+    let (b_tx, b) = tokio::sync::watch::channel(false);
+    let first = tokio::spawn(run(api(), config("a"), a_tx));
+    a.wait_for(|l| *l).await?;
+    tokio::spawn(run(api(), config("b"), b_tx));
+    // b follows while a renews.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(*a.borrow() && !*b.borrow(), "exactly one leads");
+    // a stops renewing; b takes over once the lease has expired.
+    first.abort();
+    let mut b = b;
+    tokio::time::timeout(Duration::from_secs(10), b.wait_for(|l| *l)).await??;
+    let lease: k8s_openapi::api::coordination::v1::Lease = api().get("test-election").await?;
+    let spec = lease.spec.unwrap_or_default();
+    assert_eq!(spec.holder_identity.as_deref(), Some("b"));
+    assert_eq!(spec.lease_transitions, Some(1));
+    Ok(())
+}
