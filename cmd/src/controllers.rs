@@ -39,6 +39,7 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
         leader_election: args.leader_elect,
         workers: args.workers,
         metrics: Arc::default(),
+        node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
         client_for: Arc::new(move |_| shared.clone()),
     };
     tracing::info!(kubeconfig = %args.kubeconfig.display(), "ultrak8s controllers starting");

@@ -204,6 +204,7 @@ pub(crate) fn controller_options(
         leader_election,
         workers: 5,
         metrics: Arc::default(),
+        node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
         client_for: Arc::new(move |account| {
             kube::Client::new(
                 LocalService::service_account(&api, "kube-system", account),

@@ -60,6 +60,11 @@ impl TestCluster {
             leader_election: false,
             workers: 2,
             metrics: Arc::default(),
+            // Short, so that tests see silent nodes within seconds.
+            node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes {
+                period: std::time::Duration::from_millis(300),
+                grace: std::time::Duration::from_secs(2),
+            },
             client_for: Arc::new(move |account| {
                 kube::Client::new(
                     LocalService::service_account(&api, "kube-system", account),

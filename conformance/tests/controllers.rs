@@ -443,3 +443,95 @@ async fn one_candidate_leads_and_another_takes_over_when_it_stops() -> TestResul
     assert_eq!(spec.lease_transitions, Some(1));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_node_is_tainted_and_its_pods_evicted_after_their_toleration() -> TestResult {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::core::v1::Node;
+    let cluster = TestCluster::start_with_controllers().await?;
+    let client = cluster.client().await?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let now = || k8s_openapi::jiff::Timestamp::now().to_string();
+    for name in ["silent", "alive"] {
+        let node: Node = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+        nodes.create(&PostParams::default(), &node).await?;
+        let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True",
+            "lastHeartbeatTime": now(), "lastTransitionTime": now()}]}});
+        nodes
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+            .await?;
+        let lease: Lease = serde_json::from_value(json!({"metadata": {"name": name},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now()}}))?;
+        leases.create(&PostParams::default(), &lease).await?;
+    }
+    // "alive" renews its lease as a kubelet does; "silent" never again.
+    let renewer = {
+        let leases = leases.clone();
+        tokio::spawn(async move {
+            loop {
+                let patch =
+                    json!({"spec": {"renewTime": k8s_openapi::jiff::Timestamp::now().to_string()}});
+                let _ = leases
+                    .patch("alive", &PatchParams::default(), &Patch::Merge(&patch))
+                    .await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    for (name, toleration) in [
+        (
+            "short",
+            json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                         "effect": "NoExecute", "tolerationSeconds": 1}),
+        ),
+        ("forever", json!({"operator": "Exists"})),
+    ] {
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": name},
+            "spec": {"nodeName": "silent", "tolerations": [toleration],
+                     "containers": [{"name": "c", "image": "x"}]}}))?;
+        pods.create(&PostParams::default(), &pod).await?;
+    }
+    eventually("the silent node is unreachable", || async {
+        nodes.get("silent").await.is_ok_and(|n| {
+            let tainted = n
+                .spec
+                .and_then(|s| s.taints)
+                .unwrap_or_default()
+                .iter()
+                .any(|t| t.key == "node.kubernetes.io/unreachable" && t.effect == "NoExecute");
+            let unknown = n
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "Unknown");
+            tainted && unknown
+        })
+    })
+    .await;
+    eventually("the pod with a short toleration is evicted", || async {
+        pods.get("short")
+            .await
+            .is_ok_and(|p| p.metadata.deletion_timestamp.is_some())
+            || pods.get_opt("short").await.is_ok_and(|p| p.is_none())
+    })
+    .await;
+    let forever = pods.get("forever").await?;
+    assert!(
+        forever.metadata.deletion_timestamp.is_none(),
+        "tolerates for ever"
+    );
+    let alive = nodes.get("alive").await?;
+    assert!(
+        alive
+            .spec
+            .and_then(|s| s.taints)
+            .unwrap_or_default()
+            .is_empty(),
+        "a renewing node stays"
+    );
+    renewer.abort();
+    Ok(())
+}

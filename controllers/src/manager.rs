@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::deployment::DeploymentController;
 use crate::garbagecollector::GarbageCollector;
+use crate::nodelifecycle::{MonitorTimes, NodeLifecycleController};
 use crate::replicaset::ReplicaSetController;
 use crate::runtime::controller;
 use crate::runtime::informer::{Informer, ObjectKey};
@@ -39,6 +40,8 @@ pub struct Options {
     pub client_for: ClientFor,
     /// Where the running controllers' metrics are kept (the server's `/metrics` reads it).
     pub metrics: Arc<Metrics>,
+    /// Node lifecycle's monitor period and grace period.
+    pub node_monitor: MonitorTimes,
 }
 
 /// What runs while this process leads.
@@ -78,6 +81,22 @@ impl Running {
             workers,
             stats,
         );
+        let nodes = Informer::start(Api::<Node>::all(client.clone()));
+        let leases = Informer::start(Api::<Lease>::namespaced(client.clone(), "kube-node-lease"));
+        let lifecycle = NodeLifecycleController::new(
+            (options.client_for)("node-controller"),
+            Arc::clone(&nodes),
+            Arc::clone(&leases),
+            Arc::clone(&pods),
+            options.node_monitor,
+        );
+        let stats = metrics.register("nodelifecycle", &lifecycle.queue);
+        controller::spawn(
+            Arc::clone(&lifecycle),
+            Arc::clone(&lifecycle.queue),
+            workers,
+            stats,
+        );
         let collector = Arc::new(parking_lot::Mutex::new(None));
         let slot = Arc::clone(&collector);
         let (reader, writer) = (
@@ -102,8 +121,12 @@ impl Running {
             }
         });
         Running {
-            informers: vec![pods, replicasets, deployments],
-            queues: vec![Arc::clone(&rs.queue), Arc::clone(&deploy.queue)],
+            informers: vec![pods, replicasets, deployments, nodes, leases],
+            queues: vec![
+                Arc::clone(&rs.queue),
+                Arc::clone(&deploy.queue),
+                Arc::clone(&lifecycle.queue),
+            ],
             collector,
         }
     }
