@@ -211,11 +211,7 @@ impl Context<'_> {
             }
         }
 
-        for (key, (ports, mut set)) in std::mem::take(&mut desired).into_iter().map(|(k, v)| {
-            // Kept for the "no longer wanted" pass below.
-            desired_keys_insert(&mut BTreeSet::new(), &k);
-            (k, v)
-        }) {
+        for (key, (ports, mut set)) in desired {
             let slices = existing_by_ports.remove(&key).unwrap_or_default();
             let part = self.reconcile_port_mapping(&slices, &mut set, &ports, address_type);
             changes.create.extend(part.create);
@@ -243,5 +239,3 @@ impl Context<'_> {
         changes
     }
 }
-
-fn desired_keys_insert(_keys: &mut BTreeSet<PortKey>, _key: &PortKey) {}
