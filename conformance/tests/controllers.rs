@@ -535,3 +535,101 @@ async fn a_silent_node_is_tainted_and_its_pods_evicted_after_their_toleration() 
     renewer.abort();
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_gets_endpoints_and_slices_of_its_ready_pods() -> TestResult {
+    use k8s_openapi::api::core::v1::{Endpoints, Node, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let cluster = TestCluster::start_with_controllers().await?;
+    let client = cluster.client().await?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({"metadata": {"name": "n1",
+        "labels": {"topology.kubernetes.io/zone": "zone-a"}}}))?;
+    nodes.create(&PostParams::default(), &node).await?;
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let service: Service = serde_json::from_value(json!({"metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "clusterIP": "10.96.0.20",
+                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}))?;
+    services.create(&PostParams::default(), &service).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for (i, ready) in [(1, true), (2, true), (3, false)] {
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": format!("web-{i}"),
+            "labels": {"app": "web"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx",
+                     "ports": [{"name": "http", "containerPort": 8080}]}]}}))?;
+        pods.create(&PostParams::default(), &pod).await?;
+        let status = json!({"status": {"phase": "Running", "podIP": format!("10.0.0.{i}"),
+            "podIPs": [{"ip": format!("10.0.0.{i}")}],
+            "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}});
+        pods.patch_status(
+            &format!("web-{i}"),
+            &PatchParams::default(),
+            &Patch::Merge(&status),
+        )
+        .await?;
+    }
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
+    eventually("two ready addresses and one not ready", || async {
+        endpoints
+            .get("web")
+            .await
+            .ok()
+            .and_then(|e| e.subsets)
+            .is_some_and(|subsets| {
+                let ready: usize = subsets
+                    .iter()
+                    .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+                    .sum();
+                let not_ready: usize = subsets
+                    .iter()
+                    .map(|s| s.not_ready_addresses.as_ref().map_or(0, Vec::len))
+                    .sum();
+                let port = subsets
+                    .first()
+                    .and_then(|s| s.ports.as_ref())
+                    .and_then(|p| p.first())
+                    .map(|p| p.port);
+                ready == 2 && not_ready == 1 && port == Some(8080)
+            })
+    })
+    .await;
+    let slices: Api<EndpointSlice> = Api::namespaced(client, "default");
+    eventually("one slice with three endpoints in zone-a", || async {
+        slices
+            .list(&ListParams::default().labels("kubernetes.io/service-name=web"))
+            .await
+            .is_ok_and(|l| {
+                l.items.len() == 1
+                    && l.items[0].endpoints.len() == 3
+                    && l.items[0]
+                        .endpoints
+                        .iter()
+                        .all(|e| e.zone.as_deref() == Some("zone-a"))
+                    && l.items[0]
+                        .endpoints
+                        .iter()
+                        .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+                        .count()
+                        == 2
+            })
+    })
+    .await;
+    // A pod that goes leaves both.
+    pods.delete("web-1", &DeleteParams::default()).await?;
+    eventually("one ready address left", || async {
+        endpoints
+            .get("web")
+            .await
+            .ok()
+            .and_then(|e| e.subsets)
+            .is_some_and(|subsets| {
+                subsets
+                    .iter()
+                    .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+                    .sum::<usize>()
+                    == 1
+            })
+    })
+    .await;
+    Ok(())
+}

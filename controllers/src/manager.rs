@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::deployment::DeploymentController;
+use crate::endpoints::{EndpointsController, EndpointsInformers};
 use crate::garbagecollector::GarbageCollector;
 use crate::nodelifecycle::{MonitorTimes, NodeLifecycleController};
 use crate::replicaset::ReplicaSetController;
@@ -97,6 +99,23 @@ impl Running {
             workers,
             stats,
         );
+        let services = Informer::start(Api::<Service>::all(client.clone()));
+        let endpoints = Informer::start(Api::<Endpoints>::all(client.clone()));
+        let slices = Informer::start(Api::<EndpointSlice>::all(client.clone()));
+        let endpoints_controller = EndpointsController::new(
+            (options.client_for)("endpoint-controller"),
+            (options.client_for)("endpointslice-controller"),
+            EndpointsInformers {
+                services: Arc::clone(&services),
+                pods: Arc::clone(&pods),
+                nodes: Arc::clone(&nodes),
+                endpoints: Arc::clone(&endpoints),
+                slices: Arc::clone(&slices),
+            },
+        );
+        let stats = metrics.register("endpoints", &endpoints_controller.queue);
+        let queue = Arc::clone(&endpoints_controller.queue);
+        controller::spawn(Arc::clone(&endpoints_controller), queue, workers, stats);
         let collector = Arc::new(parking_lot::Mutex::new(None));
         let slot = Arc::clone(&collector);
         let (reader, writer) = (
@@ -121,11 +140,21 @@ impl Running {
             }
         });
         Running {
-            informers: vec![pods, replicasets, deployments, nodes, leases],
+            informers: vec![
+                pods,
+                replicasets,
+                deployments,
+                nodes,
+                leases,
+                services,
+                endpoints,
+                slices,
+            ],
             queues: vec![
                 Arc::clone(&rs.queue),
                 Arc::clone(&deploy.queue),
                 Arc::clone(&lifecycle.queue),
+                Arc::clone(&endpoints_controller.queue),
             ],
             collector,
         }

@@ -36,8 +36,7 @@ pub(super) fn spec(service: &Service) -> Option<&ServiceSpec> {
 /// in case a selector is ever added to it.
 pub fn is_managed(service: &Service) -> bool {
     let meta = &service.metadata;
-    if meta.namespace.as_deref() == Some("default") && meta.name.as_deref() == Some("kubernetes")
-    {
+    if meta.namespace.as_deref() == Some("default") && meta.name.as_deref() == Some("kubernetes") {
         return false;
     }
     let Some(spec) = spec(service) else {

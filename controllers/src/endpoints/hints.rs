@@ -68,10 +68,7 @@ fn wanted(mode: HintMode, endpoint: &Endpoint) -> Option<Option<EndpointHints>> 
             if !is_ready(endpoint) {
                 return None;
             }
-            let for_zones = endpoint
-                .zone
-                .clone()
-                .map(|name| vec![ForZone { name }]);
+            let for_zones = endpoint.zone.clone().map(|name| vec![ForZone { name }]);
             let for_nodes = endpoint
                 .node_name
                 .clone()
@@ -104,9 +101,17 @@ pub(super) fn needs_update(mode: HintMode, slice: &EndpointSlice) -> bool {
                     return Vec::new();
                 };
                 if zones {
-                    h.for_zones.iter().flatten().map(|z| z.name.clone()).collect()
+                    h.for_zones
+                        .iter()
+                        .flatten()
+                        .map(|z| z.name.clone())
+                        .collect()
                 } else {
-                    h.for_nodes.iter().flatten().map(|n| n.name.clone()).collect()
+                    h.for_nodes
+                        .iter()
+                        .flatten()
+                        .map(|n| n.name.clone())
+                        .collect()
                 }
             };
             list(&want, true) != list(&endpoint.hints, true)

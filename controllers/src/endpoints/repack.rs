@@ -60,7 +60,11 @@ pub fn repack_subsets(subsets: &[EndpointSubset]) -> Vec<EndpointSubset> {
             _ => vec![None],
         };
         let ready = subset.addresses.iter().flatten().map(|a| (a, true));
-        let not_ready = subset.not_ready_addresses.iter().flatten().map(|a| (a, false));
+        let not_ready = subset
+            .not_ready_addresses
+            .iter()
+            .flatten()
+            .map(|a| (a, false));
         let all: Vec<(&EndpointAddress, bool)> = ready.chain(not_ready).collect();
         for port in ports {
             for &(address, is_ready) in &all {
@@ -104,7 +108,11 @@ pub fn repack_subsets(subsets: &[EndpointSubset]) -> Vec<EndpointSubset> {
 /// `LessEndpointAddress`: by IP bytes, then an address without a target before one with, then
 /// by target UID.
 fn compare_addresses(a: &EndpointAddress, b: &EndpointAddress) -> Ordering {
-    let uid = |x: &EndpointAddress| x.target_ref.as_ref().map(|r| r.uid.clone().unwrap_or_default());
+    let uid = |x: &EndpointAddress| {
+        x.target_ref
+            .as_ref()
+            .map(|r| r.uid.clone().unwrap_or_default())
+    };
     a.ip.as_bytes()
         .cmp(b.ip.as_bytes())
         .then_with(|| uid(a).cmp(&uid(b)))
@@ -124,10 +132,11 @@ fn subset_order_key(subset: &EndpointSubset) -> (Vec<PortKey>, Vec<AddressKey>, 
 /// `SortSubsets`: addresses by IP and UID, ports and subsets in a canonical order.
 pub(super) fn sort_subsets(subsets: &mut [EndpointSubset]) {
     for subset in subsets.iter_mut() {
-        for list in [&mut subset.addresses, &mut subset.not_ready_addresses] {
-            if let Some(list) = list {
-                list.sort_by(compare_addresses);
-            }
+        for list in [&mut subset.addresses, &mut subset.not_ready_addresses]
+            .into_iter()
+            .flatten()
+        {
+            list.sort_by(compare_addresses);
         }
         if let Some(ports) = &mut subset.ports {
             ports.sort_by_key(port_key);

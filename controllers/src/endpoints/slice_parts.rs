@@ -12,9 +12,8 @@ use k8s_openapi::api::discovery::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::common::{
-    LABEL_HEADLESS, LABEL_TOPOLOGY_ZONE, find_port, is_headless, is_ipv6_string,
-    is_service_ip_set, parse_ip_sloppy, pod_ips, pod_reference, protocol_of,
-    published_hostname, spec,
+    LABEL_HEADLESS, LABEL_TOPOLOGY_ZONE, find_port, is_headless, is_ipv6_string, is_service_ip_set,
+    parse_ip_sloppy, pod_ips, pod_reference, protocol_of, published_hostname, spec,
 };
 use crate::replicaset::pods::{is_pod_ready, node_name};
 
@@ -92,7 +91,10 @@ pub(super) fn equal_beyond_hash(a: &Endpoint, b: &Endpoint) -> bool {
 /// Service, so that no traffic is lost until the families are defaulted.
 pub(super) fn address_types(service: &Service) -> Vec<&'static str> {
     let mut types = Vec::new();
-    for family in spec(service).and_then(|s| s.ip_families.as_deref()).unwrap_or_default() {
+    for family in spec(service)
+        .and_then(|s| s.ip_families.as_deref())
+        .unwrap_or_default()
+    {
         let address_type = match family.as_str() {
             "IPv4" => IPV4,
             "IPv6" => IPV6,
@@ -106,8 +108,14 @@ pub(super) fn address_types(service: &Service) -> Vec<&'static str> {
         return types;
     }
     if is_service_ip_set(service) {
-        let cluster_ip = spec(service).and_then(|s| s.cluster_ip.as_deref()).unwrap_or_default();
-        return vec![if is_ipv6_string(cluster_ip) { IPV6 } else { IPV4 }];
+        let cluster_ip = spec(service)
+            .and_then(|s| s.cluster_ip.as_deref())
+            .unwrap_or_default();
+        return vec![if is_ipv6_string(cluster_ip) {
+            IPV6
+        } else {
+            IPV4
+        }];
     }
     vec![IPV4, IPV6]
 }
@@ -116,7 +124,9 @@ pub(super) fn address_types(service: &Service) -> Vec<&'static str> {
 /// pod does not have. Pods exposing different numbers under one port name thus end up in
 /// different slices.
 pub(super) fn endpoint_ports(service: &Service, pod: &Pod) -> Vec<SlicePort> {
-    let ports = spec(service).and_then(|s| s.ports.as_deref()).unwrap_or_default();
+    let ports = spec(service)
+        .and_then(|s| s.ports.as_deref())
+        .unwrap_or_default();
     if ports.is_empty() && is_headless(service) {
         return Vec::new();
     }
@@ -206,7 +216,11 @@ pub(super) fn owned_by(slice: &EndpointSlice, service: &Service) -> bool {
 
 /// `newEndpointSlice`: an empty slice for `ports` and `address_type`, named by the API server
 /// from `<service>-`, owned by the Service and labelled for it.
-pub(super) fn new_slice(service: &Service, ports: &[SlicePort], address_type: &str) -> EndpointSlice {
+pub(super) fn new_slice(
+    service: &Service,
+    ports: &[SlicePort],
+    address_type: &str,
+) -> EndpointSlice {
     let name = service.metadata.name.clone().unwrap_or_default();
     // `getEndpointSlicePrefix`: the dash is dropped only where `<name>-` would be too long
     // for a name prefix, which a Service name (a DNS label) never is.

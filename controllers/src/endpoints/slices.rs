@@ -199,7 +199,9 @@ impl Context<'_> {
             let key = port_key(&ports);
             ports.sort_by_key(|p| port_key(std::slice::from_ref(p)));
             // The port mapping is wanted even when the pod is then skipped, as upstream.
-            let (_, set) = desired.entry(key).or_insert_with(|| (ports, EndpointSet::new()));
+            let (_, set) = desired
+                .entry(key)
+                .or_insert_with(|| (ports, EndpointSet::new()));
             let node = self.nodes.get(node_name(pod)).copied();
             if node.is_none() && !publish_not_ready {
                 missing.insert(pod.metadata.name.clone().unwrap_or_default());
@@ -223,8 +225,9 @@ impl Context<'_> {
             changes.delete.extend(slices.into_iter().cloned());
         }
 
-        // With no slice left, a placeholder without ports or endpoints stands for the Service
-        // (so that consumers can tell "no endpoints" from "not synced yet").
+        // With no slice left, an empty placeholder slice (no ports, no endpoints) stands for
+        // the Service, so that readers see a synced Service without endpoints; an existing
+        // placeholder is kept rather than deleted and recreated.
         if existing.len() == changes.delete.len() && changes.create.is_empty() {
             let placeholder = new_slice(self.service, &[], address_type);
             if changes.delete.len() == 1 && is_placeholder(&changes.delete[0], &placeholder) {
@@ -238,4 +241,170 @@ impl Context<'_> {
         self.reuse_deleted(&mut changes);
         changes
     }
+
+    /// `reconcileByPortMapping`, in three steps:
+    /// 1. keep in each existing slice the endpoints still wanted (updated where their
+    ///    conditions, node, zone or target changed), refresh its labels, and mark it for update
+    ///    or, once empty, deletion;
+    /// 2. top up the slices already being updated, fullest first;
+    /// 3. put what is left into the unchanged slice it fills best when it fits in one, else
+    ///    into new slices.
+    fn reconcile_port_mapping(
+        &self,
+        existing: &[&EndpointSlice],
+        desired: &mut EndpointSet,
+        ports: &[SlicePort],
+        address_type: &str,
+    ) -> Changes {
+        let mut slots: Vec<(EndpointSlice, State)> = Vec::with_capacity(existing.len());
+        for slice in existing {
+            let mut kept = Vec::with_capacity(slice.endpoints.len());
+            let mut changed = false;
+            for endpoint in &slice.endpoints {
+                // A duplicate of an endpoint already kept finds nothing and is dropped.
+                if let Some(want) = desired.remove(&endpoint_key(endpoint)) {
+                    changed |= !equal_beyond_hash(&want, endpoint);
+                    kept.push(want);
+                }
+            }
+            let (labels, labels_changed) =
+                slice_labels(slice.metadata.labels.as_ref(), self.service);
+            let mut slice = (*slice).clone();
+            let state = if changed || kept.len() != slice.endpoints.len() {
+                if kept.is_empty() {
+                    State::Delete
+                } else {
+                    slice.endpoints = kept;
+                    slice.metadata.labels = Some(labels);
+                    State::Update
+                }
+            } else if labels_changed {
+                slice.metadata.labels = Some(labels);
+                State::Update
+            } else {
+                State::Unchanged
+            };
+            slots.push((slice, state));
+        }
+
+        if !desired.is_empty() {
+            let mut updating: Vec<usize> = (0..slots.len())
+                .filter(|&i| slots[i].1 == State::Update)
+                .collect();
+            updating.sort_by_key(|&i| std::cmp::Reverse(slots[i].0.endpoints.len()));
+            for i in updating {
+                fill(&mut slots[i].0.endpoints, desired, self.max);
+            }
+        }
+
+        let mut create = Vec::new();
+        while !desired.is_empty() {
+            let target = if desired.len() < self.max {
+                slice_to_fill(&slots, desired.len(), self.max)
+            } else {
+                None
+            };
+            match target {
+                Some(i) => {
+                    fill(&mut slots[i].0.endpoints, desired, self.max);
+                    slots[i].1 = State::Update;
+                }
+                None => {
+                    let mut slice = new_slice(self.service, ports, address_type);
+                    fill(&mut slice.endpoints, desired, self.max);
+                    create.push(slice);
+                }
+            }
+        }
+
+        let mut changes = Changes {
+            create,
+            ..Changes::default()
+        };
+        for (slice, state) in slots {
+            match state {
+                State::Unchanged => {}
+                State::Update => changes.update.push(slice),
+                State::Delete => changes.delete.push(slice),
+            }
+        }
+        changes
+    }
+
+    /// Hints for the slices being written, and updates for unchanged slices whose hints are
+    /// wrong (`trafficdist.ReconcileHints` / `RemoveHintsFromSlices`).
+    fn reconcile_hints(&self, existing: &[&EndpointSlice], changes: &mut Changes) {
+        let changed: BTreeSet<String> = changes
+            .update
+            .iter()
+            .chain(&changes.delete)
+            .filter_map(|s| s.metadata.name.clone())
+            .collect();
+        for slice in existing {
+            let name = slice.metadata.name.as_deref().unwrap_or_default();
+            if !changed.contains(name) && needs_update(self.hints, slice) {
+                changes.update.push((*slice).clone());
+            }
+        }
+        for slice in changes.create.iter_mut().chain(changes.update.iter_mut()) {
+            apply(self.hints, slice);
+        }
+    }
+
+    /// `finalize`: a slice to create and one to delete become an update of the latter, when it
+    /// is this Service's and of the same address type (a slice of an older Service of the same
+    /// name is left to the garbage collector).
+    fn reuse_deleted(&self, changes: &mut Changes) {
+        let mut i = 0;
+        while i < changes.delete.len() {
+            let Some(last) = changes.create.last() else {
+                break;
+            };
+            let candidate = &changes.delete[i];
+            if candidate.address_type == last.address_type && owned_by(candidate, self.service) {
+                let old = changes.delete.remove(i);
+                if let Some(mut slice) = changes.create.pop() {
+                    slice.metadata.name = old.metadata.name;
+                    changes.update.push(slice);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
 }
+
+/// Moves endpoints from `desired`, in key order, into `endpoints` until it holds `max`.
+fn fill(endpoints: &mut Vec<Endpoint>, desired: &mut EndpointSet, max: usize) {
+    while endpoints.len() < max {
+        let Some((_, endpoint)) = desired.pop_first() else {
+            break;
+        };
+        endpoints.push(endpoint);
+    }
+}
+
+/// `getSliceToFill`: the unchanged slice that `count` more endpoints would bring closest to
+/// full, if any has room for all of them.
+fn slice_to_fill(slots: &[(EndpointSlice, State)], count: usize, max: usize) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None;
+    for (i, (slice, state)) in slots.iter().enumerate() {
+        if *state != State::Unchanged {
+            continue;
+        }
+        let Some(room) = max.checked_sub(slice.endpoints.len() + count) else {
+            continue;
+        };
+        if best.is_none_or(|(closest, _)| room < closest) {
+            best = Some((room, i));
+            if room == 0 {
+                break;
+            }
+        }
+    }
+    best.map(|(_, i)| i)
+}
+
+#[cfg(test)]
+#[path = "slices_tests.rs"]
+mod tests;

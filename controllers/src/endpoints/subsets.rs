@@ -12,9 +12,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
 use super::common::{
-    ANNOTATION_LAST_CHANGE_TRIGGER_TIME, LABEL_HEADLESS, find_port, is_headless, is_managed,
-    is_ipv6_string, is_service_ip_set, non_empty, non_empty_map, pod_ips, pod_reference,
-    protocol_of, published_hostname, selected_pods, should_pod_be_in_endpoints, spec,
+    ANNOTATION_LAST_CHANGE_TRIGGER_TIME, LABEL_HEADLESS, find_port, is_headless, is_ipv6_string,
+    is_managed, is_service_ip_set, non_empty, non_empty_map, pod_ips, pod_reference, protocol_of,
+    published_hostname, selected_pods, should_pod_be_in_endpoints, spec,
 };
 use super::repack::{comparable_subsets, repack_subsets};
 use super::trigger_time::format_trigger_time;
@@ -216,8 +216,7 @@ fn pod_address(service: &Service, pod: &Pod) -> Option<EndpointAddress> {
 /// `capacityAnnotationSetCorrectly`: an object holding more than the capacity must be
 /// truncated, and one within it must not carry the over-capacity annotation.
 fn capacity_annotation_set_correctly(endpoints: &Endpoints) -> bool {
-    if count_addresses(endpoints.subsets.as_deref().unwrap_or_default()) > MAX_ENDPOINTS_CAPACITY
-    {
+    if count_addresses(endpoints.subsets.as_deref().unwrap_or_default()) > MAX_ENDPOINTS_CAPACITY {
         return false;
     }
     !endpoints

@@ -51,7 +51,11 @@ impl TriggerTimeTracker {
                 continue;
             };
             let name = pod.metadata.name.clone().unwrap_or_default();
-            if state.last_pod_triggers.get(&name).is_none_or(|last| trigger > *last) {
+            if state
+                .last_pod_triggers
+                .get(&name)
+                .is_none_or(|last| trigger > *last)
+            {
                 earliest_change = Some(earliest_change.map_or(trigger, |t| t.min(trigger)));
             }
             pod_triggers.insert(name, trigger);
@@ -140,14 +144,24 @@ mod tests {
         let svc = service(100);
         let a = ready(pod("a", &[("app", "web")]), 200);
         let b = ready(pod("b", &[("app", "web")]), 300);
-        assert_eq!(tracker.compute(&svc, &[a.clone(), b.clone()]), Some(ts(100)));
-        assert_eq!(tracker.compute(&svc, &[a.clone(), b.clone()]), None, "nothing changed");
+        assert_eq!(
+            tracker.compute(&svc, &[a.clone(), b.clone()]),
+            Some(ts(100))
+        );
+        assert_eq!(
+            tracker.compute(&svc, &[a.clone(), b.clone()]),
+            None,
+            "nothing changed"
+        );
 
         // b turns unready at 400 and a new pod c becomes ready at 350: the earliest wins.
         let b2 = not_ready_since(b, 400);
         let c = ready(pod("c", &[("app", "web")]), 350);
         let others = ready(pod("x", &[("app", "db")]), 10);
-        assert_eq!(tracker.compute(&svc, &[a.clone(), b2.clone(), c, others]), Some(ts(350)));
+        assert_eq!(
+            tracker.compute(&svc, &[a.clone(), b2.clone(), c, others]),
+            Some(ts(350))
+        );
 
         tracker.delete_service("default", "web");
         assert_eq!(tracker.compute(&svc, &[a, b2]), Some(ts(100)), "forgotten");
