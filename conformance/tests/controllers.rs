@@ -633,3 +633,90 @@ async fn a_service_gets_endpoints_and_slices_of_its_ready_pods() -> TestResult {
     .await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_indexed_job_completes_with_every_index() -> TestResult {
+    use k8s_openapi::api::batch::v1::Job;
+    let cluster = TestCluster::start_with_controllers().await?;
+    let client = cluster.client().await?;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "train"},
+        "spec": {
+            "completions": 3, "parallelism": 2, "completionMode": "Indexed",
+            "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "c", "image": "trainer"}]}},
+        },
+    }))?;
+    jobs.create(&PostParams::default(), &job).await?;
+    // Stands in for kubelets: every running pod of the job succeeds, and its index is noted.
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let mut indexes = std::collections::BTreeSet::new();
+    let mut most_at_once = 0;
+    let mut complete = false;
+    for _ in 0..400 {
+        let listed = pods
+            .list(&ListParams::default().labels("batch.kubernetes.io/job-name=train"))
+            .await?;
+        let running: Vec<&Pod> = listed
+            .items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Succeeded"))
+            .collect();
+        most_at_once = most_at_once.max(running.len());
+        for pod in running {
+            let index = pod
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("batch.kubernetes.io/job-completion-index"))
+                .cloned()
+                .unwrap_or_default();
+            indexes.insert(index);
+            let status = json!({"status": {"phase": "Succeeded", "containerStatuses": [{
+                "name": "c", "image": "trainer", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}});
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let _ = pods
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                .await;
+        }
+        let status = jobs.get("train").await?.status.unwrap_or_default();
+        let done = status
+            .conditions
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Complete" && c.status == "True");
+        if done {
+            assert_eq!(status.completed_indexes.as_deref(), Some("0-2"));
+            assert_eq!(status.succeeded, Some(3));
+            complete = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(complete, "the job never completed");
+    assert_eq!(
+        indexes,
+        ["0", "1", "2"].map(String::from).into_iter().collect()
+    );
+    assert!(
+        most_at_once <= 2,
+        "parallelism 2, saw {most_at_once} pods at once"
+    );
+    // Counted pods lose their tracking finalizer.
+    eventually("finalizers removed", || async {
+        pods.list(&ListParams::default().labels("batch.kubernetes.io/job-name=train"))
+            .await
+            .is_ok_and(|l| {
+                l.items.iter().all(|p| {
+                    !p.metadata
+                        .finalizers
+                        .as_ref()
+                        .is_some_and(|f| f.iter().any(|f| f == "batch.kubernetes.io/job-tracking"))
+                })
+            })
+    })
+    .await;
+    Ok(())
+}

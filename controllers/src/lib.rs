@@ -10,14 +10,15 @@
 //!   reconciler that reads informers and writes through the API.
 //! - `manager.rs`: which controllers run, leader election around them.
 //!
-//! Running today: replicaset, deployment, garbage collector, node lifecycle, endpoints and
-//! EndpointSlices. The namespace, serviceaccount, root CA and
+//! Running today: replicaset, deployment, job, garbage collector, node lifecycle, endpoints
+//! and EndpointSlices. The namespace, serviceaccount, root CA and
 //! resource-quota duties still run inside the API server (`apiserver/src/lifecycle.rs`,
 //! `namespace_defaults.rs`, `quota/`) until they move here; the rest of issue 5 is to come.
 
 pub mod deployment;
 pub mod endpoints;
 pub mod garbagecollector;
+pub mod job;
 mod manager;
 pub mod nodelifecycle;
 pub mod replicaset;

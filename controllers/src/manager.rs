@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 use crate::deployment::DeploymentController;
 use crate::endpoints::{EndpointsController, EndpointsInformers};
 use crate::garbagecollector::GarbageCollector;
+use crate::job::JobController;
 use crate::nodelifecycle::{MonitorTimes, NodeLifecycleController};
 use crate::replicaset::ReplicaSetController;
 use crate::runtime::controller;
@@ -83,6 +85,14 @@ impl Running {
             workers,
             stats,
         );
+        let jobs = Informer::start(Api::<Job>::all(client.clone()));
+        let job = JobController::new(
+            (options.client_for)("job-controller"),
+            Arc::clone(&jobs),
+            Arc::clone(&pods),
+        );
+        let stats = metrics.register("job", &job.queue);
+        controller::spawn(Arc::clone(&job), Arc::clone(&job.queue), workers, stats);
         let nodes = Informer::start(Api::<Node>::all(client.clone()));
         let leases = Informer::start(Api::<Lease>::namespaced(client.clone(), "kube-node-lease"));
         let lifecycle = NodeLifecycleController::new(
@@ -149,12 +159,14 @@ impl Running {
                 services,
                 endpoints,
                 slices,
+                jobs,
             ],
             queues: vec![
                 Arc::clone(&rs.queue),
                 Arc::clone(&deploy.queue),
                 Arc::clone(&lifecycle.queue),
                 Arc::clone(&endpoints_controller.queue),
+                Arc::clone(&job.queue),
             ],
             collector,
         }

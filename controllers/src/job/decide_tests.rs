@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{
     JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
-    PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule, SuccessPolicy,
-    SuccessPolicyRule,
+    PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule, SuccessPolicy, SuccessPolicyRule,
 };
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateTerminated, ContainerStatus, PodCondition, PodSpec,
@@ -15,7 +14,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::super::indexed::COMPLETION_INDEX;
+use super::super::indexed::{COMPLETION_INDEX, completion_index};
 use super::super::podutil::TRACKING_FINALIZER;
 use super::*;
 use crate::replicaset::pods::testing::ts;
@@ -106,7 +105,11 @@ impl Cluster {
         for c in &plan.create {
             self.created += 1;
             let mut pod = c.pod.clone();
-            let name = format!("{}{}", pod.metadata.generate_name.clone().unwrap_or_default(), self.created);
+            let name = format!(
+                "{}{}",
+                pod.metadata.generate_name.clone().unwrap_or_default(),
+                self.created
+            );
             pod.metadata.uid = Some(format!("uid-{name}"));
             pod.metadata.name = Some(name);
             pod.metadata.creation_timestamp = Some(Time(ts(self.now)));
@@ -185,8 +188,17 @@ fn set_phase(p: &mut Pod, phase: &str) {
 
 /// The container exits with `exit_code` at `now`; the pod Succeeds on 0 and Fails otherwise.
 fn terminate(p: &mut Pod, exit_code: i32, now: Timestamp) {
-    set_phase(p, if exit_code == 0 { "Succeeded" } else { "Failed" });
-    p.status.get_or_insert_with(Default::default).container_statuses = Some(vec![ContainerStatus {
+    set_phase(
+        p,
+        if exit_code == 0 {
+            "Succeeded"
+        } else {
+            "Failed"
+        },
+    );
+    p.status
+        .get_or_insert_with(Default::default)
+        .container_statuses = Some(vec![ContainerStatus {
         name: "main".into(),
         state: Some(ContainerState {
             terminated: Some(ContainerStateTerminated {
@@ -201,7 +213,11 @@ fn terminate(p: &mut Pod, exit_code: i32, now: Timestamp) {
 }
 
 fn condition<'a>(status: &'a JobStatus, type_: &str) -> Option<&'a JobCondition> {
-    status.conditions.iter().flatten().find(|c| c.type_ == type_)
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == type_)
 }
 
 /// `(type, reason, message)` of each condition, for comparisons.
@@ -233,7 +249,11 @@ fn non_indexed_job_runs_to_completion_two_at_a_time() {
         let plan = c.sync();
         assert_eq!(plan.create.len(), created, "step {i}");
         assert_eq!(c.status().succeeded, succeeded, "step {i}");
-        assert!(c.status().uncounted_terminated_pods.is_some_and(|u| u.succeeded.is_none()));
+        assert!(
+            c.status()
+                .uncounted_terminated_pods
+                .is_some_and(|u| u.succeeded.is_none())
+        );
         c.now += 10;
         c.finish(None, 0);
     }
@@ -241,15 +261,36 @@ fn non_indexed_job_runs_to_completion_two_at_a_time() {
     assert_eq!(
         conditions(&status),
         [
-            cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
-            cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods"),
+            cond(
+                "SuccessCriteriaMet",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods"
+            ),
+            cond(
+                "Complete",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods"
+            ),
         ]
     );
     assert_eq!(status.completion_time, Some(Time(ts(T0 + 30))));
     assert_eq!(status.start_time, Some(Time(ts(T0))));
-    assert_eq!((status.active, status.ready, status.terminating), (None, Some(0), Some(0)));
-    assert!(c.pods.iter().all(|p| p.metadata.finalizers.is_none()), "every pod was counted");
-    assert_eq!(c.sync(), JobPlan { status, ..JobPlan::default() }, "a finished job is left alone");
+    assert_eq!(
+        (status.active, status.ready, status.terminating),
+        (None, Some(0), Some(0))
+    );
+    assert!(
+        c.pods.iter().all(|p| p.metadata.finalizers.is_none()),
+        "every pod was counted"
+    );
+    assert_eq!(
+        c.sync(),
+        JobPlan {
+            status,
+            ..JobPlan::default()
+        },
+        "a finished job is left alone"
+    );
 }
 
 #[test]
@@ -273,7 +314,10 @@ fn created_pods_carry_labels_finalizer_and_owner() {
         assert_eq!(labels.get(k).map(String::as_str), Some(v), "{k}");
     }
     let owner = &meta.owner_references.as_ref().expect("owned")[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("Job", "job-uid", Some(true)));
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+        ("Job", "job-uid", Some(true))
+    );
     let spec = pod.spec.as_ref().expect("spec");
     assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
     assert_eq!(spec.hostname, None);
@@ -290,13 +334,28 @@ fn indexed_job_fills_completed_indexes() {
     let pod = &plan.create[1].pod;
     assert_eq!(pod.metadata.generate_name.as_deref(), Some("pi-1-"));
     for map in [&pod.metadata.annotations, &pod.metadata.labels] {
-        assert_eq!(map.as_ref().and_then(|m| m.get(COMPLETION_INDEX)).map(String::as_str), Some("1"));
+        assert_eq!(
+            map.as_ref()
+                .and_then(|m| m.get(COMPLETION_INDEX))
+                .map(String::as_str),
+            Some("1")
+        );
     }
     let spec = pod.spec.as_ref().expect("spec");
     assert_eq!(spec.hostname.as_deref(), Some("pi-1"));
     let env = spec.containers[0].env.as_ref().expect("index variable");
-    let field = env[0].value_from.as_ref().and_then(|v| v.field_ref.as_ref()).map(|f| f.field_path.as_str());
-    assert_eq!((env[0].name.as_str(), field), ("JOB_COMPLETION_INDEX", Some("metadata.labels['batch.kubernetes.io/job-completion-index']")));
+    let field = env[0]
+        .value_from
+        .as_ref()
+        .and_then(|v| v.field_ref.as_ref())
+        .map(|f| f.field_path.as_str());
+    assert_eq!(
+        (env[0].name.as_str(), field),
+        (
+            "JOB_COMPLETION_INDEX",
+            Some("metadata.labels['batch.kubernetes.io/job-completion-index']")
+        )
+    );
 
     // (indexes finishing before the sync, indexes it creates, completedIndexes after it)
     let steps: [(&[i64], &[i64], Option<&str>); 3] = [
@@ -311,7 +370,11 @@ fn indexed_job_fills_completed_indexes() {
         let plan = c.sync();
         let created: Vec<i64> = plan.create.iter().filter_map(|p| p.index).collect();
         assert_eq!(created, create, "after {finish:?}");
-        assert_eq!(c.status().completed_indexes.as_deref(), completed, "after {finish:?}");
+        assert_eq!(
+            c.status().completed_indexes.as_deref(),
+            completed,
+            "after {finish:?}"
+        );
     }
     let status = c.status();
     assert_eq!(status.succeeded, Some(4));
@@ -326,22 +389,47 @@ fn backoff_limit_exceeded_fails_the_job() {
     c.sync();
     c.finish(None, 1);
     let plan = c.sync();
-    assert!(plan.create.is_empty(), "the replacement waits out the backoff");
+    assert!(
+        plan.create.is_empty(),
+        "the replacement waits out the backoff"
+    );
     assert_eq!(plan.requeue_after, Some(Duration::from_secs(10)));
     assert_eq!(c.status().failed, Some(1));
     c.now += 10;
-    assert_eq!(c.sync().create.len(), 1, "replaced once the backoff is over");
+    assert_eq!(
+        c.sync().create.len(),
+        1,
+        "replaced once the backoff is over"
+    );
     c.finish(None, 1);
     let plan = c.sync();
-    let limit = cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
-    assert_eq!(conditions(&plan.status), [limit.clone()], "interim condition first");
+    let limit = cond(
+        "FailureTarget",
+        "BackoffLimitExceeded",
+        "Job has reached the specified backoff limit",
+    );
+    assert_eq!(
+        conditions(&plan.status),
+        std::slice::from_ref(&limit),
+        "interim condition first"
+    );
     let status = c.status();
     assert_eq!(status.failed, Some(2));
     assert_eq!(
         conditions(&status),
-        [limit, cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]
+        [
+            limit,
+            cond(
+                "Failed",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit"
+            )
+        ]
     );
-    assert_eq!(status.completion_time, None, "only a complete job has a completion time");
+    assert_eq!(
+        status.completion_time, None,
+        "only a complete job has a completion time"
+    );
 }
 
 #[test]
@@ -360,7 +448,11 @@ fn replacements_back_off_exponentially_up_to_ten_minutes() {
         c.now -= 700;
         let plan = c.sync();
         assert!(plan.create.is_empty(), "{failures} failures");
-        assert_eq!(plan.requeue_after, Some(Duration::from_secs(delay)), "{failures} failures");
+        assert_eq!(
+            plan.requeue_after,
+            Some(Duration::from_secs(delay)),
+            "{failures} failures"
+        );
     }
 }
 
@@ -376,10 +468,19 @@ fn restarts_of_on_failure_pods_count_against_the_backoff_limit() {
     for (restarts, failed) in [(1, false), (2, true)] {
         let pod = &mut c.pods[0];
         set_phase(pod, "Running");
-        pod.status.get_or_insert_with(Default::default).container_statuses =
-            Some(vec![ContainerStatus { name: "main".into(), restart_count: restarts, ..Default::default() }]);
+        pod.status
+            .get_or_insert_with(Default::default)
+            .container_statuses = Some(vec![ContainerStatus {
+            name: "main".into(),
+            restart_count: restarts,
+            ..Default::default()
+        }]);
         let plan = c.decide();
-        assert_eq!(condition(&plan.status, "FailureTarget").is_some(), failed, "{restarts} restarts");
+        assert_eq!(
+            condition(&plan.status, "FailureTarget").is_some(),
+            failed,
+            "{restarts} restarts"
+        );
         assert_eq!(plan.delete.len(), usize::from(failed));
     }
 }
@@ -393,7 +494,10 @@ fn rule(action: &str, codes: Option<&[i32]>, condition: Option<&str>) -> PodFail
             values: v.to_vec(),
         }),
         on_pod_conditions: condition.map(|t| {
-            vec![PodFailurePolicyOnPodConditionsPattern { type_: t.into(), status: Some("True".into()) }]
+            vec![PodFailurePolicyOnPodConditionsPattern {
+                type_: t.into(),
+                status: Some("True".into()),
+            }]
         }),
     }
 }
@@ -412,23 +516,46 @@ fn fail_job_rule_fails_the_job_and_stops_the_rest() {
     let now = ts(c.now);
     terminate(&mut c.pods[0], 42, now);
     let plan = c.sync();
-    let message = format!("Container main for pod default/{first} failed with exit code 42 matching FailJob rule at index 0");
-    assert_eq!(conditions(&plan.status), [cond("FailureTarget", "PodFailurePolicy", &message)]);
+    let message = format!(
+        "Container main for pod default/{first} failed with exit code 42 matching FailJob rule at index 0"
+    );
+    assert_eq!(
+        conditions(&plan.status),
+        [cond("FailureTarget", "PodFailurePolicy", &message)]
+    );
     assert_eq!(plan.delete.len(), 1);
-    assert!(!plan.delete[0].remove_finalizer_first, "the stopped pod is counted first");
+    assert!(
+        !plan.delete[0].remove_finalizer_first,
+        "the stopped pod is counted first"
+    );
     assert_eq!(plan.remove_finalizers.len(), 2);
-    assert_eq!(c.status().failed, Some(2), "the stopped pod counts as failed");
-    assert!(condition(&c.status(), "Failed").is_none(), "a pod is still terminating");
+    assert_eq!(
+        c.status().failed,
+        Some(2),
+        "the stopped pod counts as failed"
+    );
+    assert!(
+        condition(&c.status(), "Failed").is_none(),
+        "a pod is still terminating"
+    );
     c.settle();
     c.sync();
-    assert_eq!(conditions(&c.status())[1], cond("Failed", "PodFailurePolicy", &message));
+    assert_eq!(
+        conditions(&c.status())[1],
+        cond("Failed", "PodFailurePolicy", &message)
+    );
 }
 
 #[test]
 fn ignore_and_count_rules() {
     // (rule, exit code, pod condition, counted as failed)
     let cases = [
-        (rule("Ignore", None, Some("DisruptionTarget")), 137, true, None),
+        (
+            rule("Ignore", None, Some("DisruptionTarget")),
+            137,
+            true,
+            None,
+        ),
         (rule("Ignore", Some(&[3]), None), 3, false, None),
         (rule("Count", Some(&[3]), None), 3, false, Some(1)),
         (rule("Ignore", Some(&[3]), None), 4, false, Some(1)),
@@ -442,7 +569,10 @@ fn ignore_and_count_rules() {
         let now = ts(c.now);
         terminate(&mut c.pods[0], code, now);
         if disrupted {
-            c.pods[0].status.get_or_insert_with(Default::default).conditions = Some(vec![PodCondition {
+            c.pods[0]
+                .status
+                .get_or_insert_with(Default::default)
+                .conditions = Some(vec![PodCondition {
                 type_: "DisruptionTarget".into(),
                 status: "True".into(),
                 ..Default::default()
@@ -451,8 +581,16 @@ fn ignore_and_count_rules() {
         let plan = c.sync();
         assert_eq!(c.status().failed, failed, "{rule:?} exit {code}");
         let failing = condition(&plan.status, "FailureTarget").is_some();
-        assert_eq!(failing, failed.is_some(), "backoffLimit 0 is exceeded by a counted failure");
-        assert_eq!(plan.remove_finalizers.len(), 1, "an ignored failure is still released");
+        assert_eq!(
+            failing,
+            failed.is_some(),
+            "backoffLimit 0 is exceeded by a counted failure"
+        );
+        assert_eq!(
+            plan.remove_finalizers.len(),
+            1,
+            "an ignored failure is still released"
+        );
     }
 }
 
@@ -467,9 +605,19 @@ fn fail_index_rule_and_max_failed_indexes() {
     let counts: Vec<_> = plan
         .create
         .iter()
-        .map(|p| p.pod.metadata.annotations.as_ref().and_then(|a| a.get(super::super::indexed::INDEX_FAILURE_COUNT)).cloned())
+        .map(|p| {
+            p.pod
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(super::super::indexed::INDEX_FAILURE_COUNT))
+                .cloned()
+        })
         .collect();
-    assert_eq!(counts, [Some("0".to_owned()), Some("0".into()), Some("0".into())]);
+    assert_eq!(
+        counts,
+        [Some("0".to_owned()), Some("0".into()), Some("0".into())]
+    );
 
     // A FailIndex exit fails index 2 at once; it is not retried.
     c.finish(Some(2), 7);
@@ -480,15 +628,32 @@ fn fail_index_rule_and_max_failed_indexes() {
     // Index 0 fails once: its pod is kept until a replacement carries the count.
     c.finish(Some(0), 1);
     let plan = c.sync();
-    assert!(plan.remove_finalizers.is_empty(), "the failed pod waits for its replacement");
+    assert!(
+        plan.remove_finalizers.is_empty(),
+        "the failed pod waits for its replacement"
+    );
     assert_eq!(plan.requeue_after, Some(Duration::from_secs(10)));
     c.now += 10;
     let plan = c.sync();
     assert_eq!(plan.create.len(), 1);
-    let annotations = plan.create[0].pod.metadata.annotations.clone().unwrap_or_default();
-    assert_eq!(annotations.get(super::super::indexed::INDEX_FAILURE_COUNT).map(String::as_str), Some("1"));
+    let annotations = plan.create[0]
+        .pod
+        .metadata
+        .annotations
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get(super::super::indexed::INDEX_FAILURE_COUNT)
+            .map(String::as_str),
+        Some("1")
+    );
     let plan = c.sync();
-    assert_eq!(plan.remove_finalizers.len(), 1, "released once the replacement runs");
+    assert_eq!(
+        plan.remove_finalizers.len(),
+        1,
+        "released once the replacement runs"
+    );
 
     // The replacement fails too: index 0 has used up its retries, two indexes failed.
     c.finish(Some(0), 1);
@@ -496,7 +661,11 @@ fn fail_index_rule_and_max_failed_indexes() {
     assert_eq!(plan.status.failed_indexes.as_deref(), Some("0,2"));
     assert_eq!(
         conditions(&plan.status),
-        [cond("FailureTarget", "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes")]
+        [cond(
+            "FailureTarget",
+            "MaxFailedIndexesExceeded",
+            "Job has exceeded the specified maximal number of failed indexes"
+        )]
     );
     assert_eq!(plan.delete.len(), 1, "index 1 is stopped");
 }
@@ -505,22 +674,46 @@ fn fail_index_rule_and_max_failed_indexes() {
 fn success_policy_completes_the_job_early() {
     let mut spec = indexed(3, 3);
     spec.success_policy = Some(SuccessPolicy {
-        rules: vec![SuccessPolicyRule { succeeded_indexes: Some("0".into()), succeeded_count: None }],
+        rules: vec![SuccessPolicyRule {
+            succeeded_indexes: Some("0".into()),
+            succeeded_count: None,
+        }],
     });
     let mut c = Cluster::new(spec);
     c.sync();
     c.finish(Some(0), 0);
     let plan = c.sync();
-    let met = cond("SuccessCriteriaMet", "SuccessPolicy", "Matched rules at index 0");
-    assert_eq!(conditions(&plan.status), [met.clone()]);
+    let met = cond(
+        "SuccessCriteriaMet",
+        "SuccessPolicy",
+        "Matched rules at index 0",
+    );
+    assert_eq!(conditions(&plan.status), std::slice::from_ref(&met));
     assert_eq!(plan.delete.len(), 2, "the others are stopped");
-    assert!(plan.finished.as_ref().is_some_and(|f| f.type_ == "Complete"));
-    assert!(condition(&c.status(), "Complete").is_none(), "stopped pods still terminate");
+    assert!(
+        plan.finished
+            .as_ref()
+            .is_some_and(|f| f.type_ == "Complete")
+    );
+    assert!(
+        condition(&c.status(), "Complete").is_none(),
+        "stopped pods still terminate"
+    );
     c.settle();
     c.sync();
     let status = c.status();
-    assert_eq!(conditions(&status), [met, cond("Complete", "SuccessPolicy", "Matched rules at index 0")]);
-    assert_eq!((status.succeeded, status.failed), (Some(1), None), "stopped pods are not failures");
+    assert_eq!(
+        conditions(&status),
+        [
+            met,
+            cond("Complete", "SuccessPolicy", "Matched rules at index 0")
+        ]
+    );
+    assert_eq!(
+        (status.succeeded, status.failed),
+        (Some(1), None),
+        "stopped pods are not failures"
+    );
 }
 
 #[test]
@@ -531,11 +724,21 @@ fn suspend_and_resume() {
     c.now += 30;
     let plan = c.sync();
     assert_eq!(plan.delete.len(), 2);
-    assert!(plan.delete.iter().all(|d| d.remove_finalizer_first), "suspended pods are no failures");
+    assert!(
+        plan.delete.iter().all(|d| d.remove_finalizer_first),
+        "suspended pods are no failures"
+    );
     let status = c.status();
-    assert_eq!(conditions(&status), [cond("Suspended", "JobSuspended", "Job suspended")]);
+    assert_eq!(
+        conditions(&status),
+        [cond("Suspended", "JobSuspended", "Job suspended")]
+    );
     assert_eq!((status.active, status.terminating), (None, Some(2)));
-    assert_eq!(status.start_time, Some(Time(ts(T0))), "kept while suspended");
+    assert_eq!(
+        status.start_time,
+        Some(Time(ts(T0))),
+        "kept while suspended"
+    );
     c.settle();
     assert!(c.pods.is_empty());
 
@@ -544,9 +747,19 @@ fn suspend_and_resume() {
     let plan = c.sync();
     assert_eq!(plan.create.len(), 2);
     let status = c.status();
-    assert_eq!(conditions(&status), [cond("Suspended", "JobResumed", "Job resumed")]);
-    assert_eq!(condition(&status, "Suspended").map(|c| c.status.as_str()), Some("False"));
-    assert_eq!(status.start_time, Some(Time(ts(T0 + 60))), "the deadline restarts");
+    assert_eq!(
+        conditions(&status),
+        [cond("Suspended", "JobResumed", "Job resumed")]
+    );
+    assert_eq!(
+        condition(&status, "Suspended").map(|c| c.status.as_str()),
+        Some("False")
+    );
+    assert_eq!(
+        status.start_time,
+        Some(Time(ts(T0 + 60))),
+        "the deadline restarts"
+    );
     assert_eq!(status.failed, None);
 }
 
@@ -557,7 +770,10 @@ fn created_suspended_job_has_no_start_time() {
     let plan = Cluster::new(spec).decide();
     assert!(plan.create.is_empty());
     assert_eq!(plan.status.start_time, None);
-    assert_eq!(conditions(&plan.status), [cond("Suspended", "JobSuspended", "Job suspended")]);
+    assert_eq!(
+        conditions(&plan.status),
+        [cond("Suspended", "JobSuspended", "Job suspended")]
+    );
 }
 
 #[test]
@@ -570,7 +786,11 @@ fn active_deadline() {
     assert_eq!(c.sync().requeue_after, Some(Duration::from_secs(60)));
     c.now += 60;
     let plan = c.sync();
-    let exceeded = cond("FailureTarget", "DeadlineExceeded", "Job was active longer than specified deadline");
+    let exceeded = cond(
+        "FailureTarget",
+        "DeadlineExceeded",
+        "Job was active longer than specified deadline",
+    );
     assert_eq!(conditions(&plan.status), [exceeded]);
     assert_eq!(plan.delete.len(), 1);
     c.settle();
@@ -586,19 +806,44 @@ fn finalizers_go_only_after_the_pods_are_counted() {
     c.sync();
     c.finish(None, 0);
     let plan = c.decide();
-    let uids: Vec<String> = c.pods.iter().filter_map(|p| p.metadata.uid.clone()).collect();
-    let uncounted = plan.status.uncounted_terminated_pods.clone().unwrap_or_default();
-    assert_eq!(uncounted.succeeded.as_ref(), Some(&uids), "recorded before the finalizers go");
+    let uids: Vec<String> = c
+        .pods
+        .iter()
+        .filter_map(|p| p.metadata.uid.clone())
+        .collect();
+    let uncounted = plan
+        .status
+        .uncounted_terminated_pods
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(
+        uncounted.succeeded.as_ref(),
+        Some(&uids),
+        "recorded before the finalizers go"
+    );
     assert_eq!(plan.status.succeeded, None, "not counted twice");
-    let released: Vec<_> = plan.remove_finalizers.iter().filter_map(|r| r.uid.clone()).collect();
+    let released: Vec<_> = plan
+        .remove_finalizers
+        .iter()
+        .filter_map(|r| r.uid.clone())
+        .collect();
     assert_eq!(released, uids);
     assert!(plan.finished.is_some() && condition(&plan.status, "Complete").is_none());
 
     // Only one removal went through: that pod is counted, the job waits for the other.
     let partial = plan.status_after_removal(&uids[..1]).expect("a change");
     assert_eq!(partial.succeeded, Some(1));
-    assert_eq!(partial.uncounted_terminated_pods.and_then(|u| u.succeeded), Some(uids[1..].to_vec()));
-    assert!(condition(&plan.status_after_removal(&uids).expect("a change"), "Complete").is_some());
+    assert_eq!(
+        partial.uncounted_terminated_pods.and_then(|u| u.succeeded),
+        Some(uids[1..].to_vec())
+    );
+    assert!(
+        condition(
+            &plan.status_after_removal(&uids).expect("a change"),
+            "Complete"
+        )
+        .is_some()
+    );
 
     // A removal in flight counts as done: the pod is not listed again.
     c.job.status = Some(plan.status.clone());
@@ -616,7 +861,10 @@ fn work_queue_completes_when_one_succeeded_and_none_run() {
     terminate(&mut c.pods[0], 0, now);
     let plan = c.sync();
     assert!(plan.create.is_empty(), "after a success nothing new starts");
-    assert!(condition(&c.status(), "Complete").is_none(), "one pod still runs");
+    assert!(
+        condition(&c.status(), "Complete").is_none(),
+        "one pod still runs"
+    );
     c.finish(None, 1);
     c.sync();
     let status = c.status();
@@ -628,19 +876,34 @@ fn work_queue_completes_when_one_succeeded_and_none_run() {
 fn surplus_pods_go_in_deletion_order() {
     let mut c = Cluster::new(spec(Some(10), 3));
     c.sync();
-    let (a, b) = (c.pods[0].metadata.name.clone(), c.pods[1].metadata.name.clone());
+    let (a, b) = (
+        c.pods[0].metadata.name.clone(),
+        c.pods[1].metadata.name.clone(),
+    );
     for (p, node) in c.pods.iter_mut().zip(["n1", "n1", ""]) {
-        p.spec.get_or_insert_with(Default::default).node_name = (!node.is_empty()).then(|| node.into());
+        p.spec.get_or_insert_with(Default::default).node_name =
+            (!node.is_empty()).then(|| node.into());
     }
     set_phase(&mut c.pods[0], "Running");
     c.spec().parallelism = Some(1);
     let plan = c.sync();
-    let names: Vec<_> = plan.delete.iter().map(|d| Some(d.pod.name.clone())).collect();
+    let names: Vec<_> = plan
+        .delete
+        .iter()
+        .map(|d| Some(d.pod.name.clone()))
+        .collect();
     let unscheduled = c.pods[2].metadata.name.clone();
-    assert_eq!(names, [unscheduled, b], "unscheduled first, then pending before running");
+    assert_eq!(
+        names,
+        [unscheduled, b],
+        "unscheduled first, then pending before running"
+    );
     assert!(plan.delete.iter().all(|d| d.remove_finalizer_first));
     assert_eq!(c.active_names(), [a.unwrap_or_default()]);
-    assert_eq!((c.status().active, c.status().terminating), (Some(1), Some(2)));
+    assert_eq!(
+        (c.status().active, c.status().terminating),
+        (Some(1), Some(2))
+    );
 }
 
 #[test]
@@ -657,7 +920,11 @@ fn duplicated_and_out_of_range_indexes_are_removed() {
     c.pods.extend(extra);
     let plan = c.decide();
     let names: Vec<_> = plan.delete.iter().map(|d| d.pod.name.as_str()).collect();
-    assert_eq!(names, ["extra-0", "extra-5"], "the newer duplicate and the index past completions");
+    assert_eq!(
+        names,
+        ["extra-0", "extra-5"],
+        "the newer duplicate and the index past completions"
+    );
 }
 
 #[test]

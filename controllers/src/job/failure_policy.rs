@@ -168,3 +168,7 @@ fn succeeded_indexes_rule(
     }
     covered == required.total() || count.is_some_and(|c| covered >= i64::from(c))
 }
+
+#[cfg(test)]
+#[path = "failure_policy_tests.rs"]
+mod tests;

@@ -178,7 +178,10 @@ fn is_index_failed(job: &Job, pod: &Pod, limit: i32) -> bool {
     if !is_pod_failed(pod, job) {
         return false;
     }
-    let policy = job.spec.as_ref().and_then(|s| s.pod_failure_policy.as_ref());
+    let policy = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.pod_failure_policy.as_ref());
     let m = match_pod_failure_policy(policy, pod);
     if m.action == Some(Action::FailIndex) {
         return true;
@@ -282,7 +285,10 @@ pub(super) fn new_index_failure_counts(job: &Job, replaced: Option<&Pod>) -> (i3
         return (0, 0);
     };
     let (mut counted, mut ignored) = (failure_count(p), ignored_failure_count(p));
-    let policy = job.spec.as_ref().and_then(|s| s.pod_failure_policy.as_ref());
+    let policy = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.pod_failure_policy.as_ref());
     if match_pod_failure_policy(policy, p).counts {
         counted = counted.saturating_add(1);
     } else {
@@ -328,3 +334,7 @@ pub(super) fn generate_name_with_index(job: &str, index: i64) -> String {
     let cut = job.get(..keep).unwrap_or(job);
     format!("{cut}{suffix}")
 }
+
+#[cfg(test)]
+#[path = "indexed_tests.rs"]
+mod tests;

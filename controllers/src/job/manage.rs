@@ -76,7 +76,11 @@ pub(super) fn manage_job(s: &mut SyncCtx<'_>, plan: &mut JobPlan) {
         s.active_count += count;
         return;
     }
-    let mut busy: BTreeSet<i64> = s.active.iter().filter_map(|p| completion_index(p)).collect();
+    let mut busy: BTreeSet<i64> = s
+        .active
+        .iter()
+        .filter_map(|p| completion_index(p))
+        .collect();
     if only_replace_failed(s.job) {
         let terminating = s.pods.iter().filter(|p| is_pod_terminating(p));
         busy.extend(terminating.filter_map(|p| completion_index(p)));

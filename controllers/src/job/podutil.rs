@@ -60,19 +60,21 @@ pub(super) fn is_pod_failed(pod: &Pod, job: &Job) -> bool {
 /// else the creation time (`getFinishedTime`).
 pub(super) fn finished_time(pod: &Pod) -> Option<Timestamp> {
     let status = pod.status.as_ref();
-    let from_containers = status.and_then(|s| s.container_statuses.as_ref()).and_then(|cs| {
-        let mut latest: Option<Timestamp> = None;
-        for c in cs {
-            let at = c
-                .state
-                .as_ref()
-                .and_then(|s| s.terminated.as_ref())
-                .and_then(|t| t.finished_at.as_ref())?
-                .0;
-            latest = Some(latest.map_or(at, |l| l.max(at)));
-        }
-        latest
-    });
+    let from_containers = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|cs| {
+            let mut latest: Option<Timestamp> = None;
+            for c in cs {
+                let at = c
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.terminated.as_ref())
+                    .and_then(|t| t.finished_at.as_ref())?
+                    .0;
+                latest = Some(latest.map_or(at, |l| l.max(at)));
+            }
+            latest
+        });
     if from_containers.is_some() {
         return from_containers;
     }
@@ -86,10 +88,7 @@ pub(super) fn finished_time(pod: &Pod) -> Option<Timestamp> {
     }
     if let Some(deleted) = &pod.metadata.deletion_timestamp {
         let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
-        return deleted
-            .0
-            .checked_sub(SignedDuration::from_secs(grace))
-            .ok();
+        return deleted.0.checked_sub(SignedDuration::from_secs(grace)).ok();
     }
     pod.metadata.creation_timestamp.as_ref().map(|t| t.0)
 }

@@ -16,10 +16,11 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use super::decide::{JobPlan, SyncCtx, count, failed_from_target, omit_zero};
+use super::decide::{JobPlan, SyncCtx, count, count_i64, omit_zero};
 use super::failure_policy::match_pod_failure_policy;
 use super::indexed::{completion_index, valid_index};
 use super::podutil::{is_pod_failed, phase, uid};
+use super::terminal::failed_from_target;
 
 /// At most this many UIDs wait in `uncountedTerminatedPods` (with the indexes newly counted),
 /// keeping the status near 20 KB and a big job from starving the others (`MaxUncountedPods`).
@@ -28,7 +29,11 @@ pub const MAX_UNCOUNTED_PODS: usize = 500;
 /// Puts the finished tracked pods into the uncounted lists (or `completedIndexes`), plans the
 /// removal of their finalizers, records the interim condition and, when nothing is left to
 /// remove, the terminal one.
-pub(super) fn track_and_remove_finalizers(s: &mut SyncCtx<'_>, status: &mut JobStatus, plan: &mut JobPlan) {
+pub(super) fn track_and_remove_finalizers(
+    s: &mut SyncCtx<'_>,
+    status: &mut JobStatus,
+    plan: &mut JobPlan,
+) {
     let mut order = s.pods.clone();
     if s.indexed {
         // Indexes are counted in order (`byCompletionIndex`); pods without one come first.
@@ -97,7 +102,7 @@ pub(super) fn track_and_remove_finalizers(s: &mut SyncCtx<'_>, status: &mut JobS
         s.succeeded_indexes = s.succeeded_indexes.with_ordered_indexes(new_succeeded);
         let completed = s.succeeded_indexes.to_string();
         status.completed_indexes = (!completed.is_empty()).then_some(completed);
-        status.succeeded = omit_zero(count(usize::try_from(s.succeeded_indexes.total()).unwrap_or(0)));
+        status.succeeded = omit_zero(count_i64(s.succeeded_indexes.total()));
         status.failed_indexes = s.failed_indexes.as_ref().map(ToString::to_string);
     }
 
@@ -167,7 +172,10 @@ fn count_uncounted(status: &mut JobStatus, gone: impl Fn(&str) -> bool) {
         }
         count(n)
     };
-    let (succeeded, failed) = (moved(&mut uncounted.succeeded), moved(&mut uncounted.failed));
+    let (succeeded, failed) = (
+        moved(&mut uncounted.succeeded),
+        moved(&mut uncounted.failed),
+    );
     if succeeded > 0 {
         status.succeeded = omit_zero(status.succeeded.unwrap_or(0).saturating_add(succeeded));
     }
@@ -224,11 +232,22 @@ impl JobPlan {
 
 /// A True condition stamped `now` (`newCondition`); empty reasons and messages are left out as
 /// Go's `omitempty` leaves them.
-pub(super) fn new_condition(type_: &str, reason: &str, message: &str, now: Timestamp) -> JobCondition {
+pub(super) fn new_condition(
+    type_: &str,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> JobCondition {
     with_status(type_, "True", reason, message, now)
 }
 
-fn with_status(type_: &str, status: &str, reason: &str, message: &str, now: Timestamp) -> JobCondition {
+fn with_status(
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> JobCondition {
     JobCondition {
         type_: type_.into(),
         status: status.into(),
@@ -240,7 +259,10 @@ fn with_status(type_: &str, status: &str, reason: &str, message: &str, now: Time
 }
 
 /// The condition of that type whatever its status.
-pub(super) fn find_condition<'a>(list: &'a [JobCondition], type_: &str) -> Option<&'a JobCondition> {
+pub(super) fn find_condition<'a>(
+    list: &'a [JobCondition],
+    type_: &str,
+) -> Option<&'a JobCondition> {
     list.iter().find(|c| c.type_ == type_)
 }
 
@@ -298,7 +320,9 @@ fn normalized(s: &JobStatus) -> JobStatus {
     if s.conditions.as_ref().is_some_and(Vec::is_empty) {
         s.conditions = None;
     }
-    let uncounted = s.uncounted_terminated_pods.get_or_insert_with(Default::default);
+    let uncounted = s
+        .uncounted_terminated_pods
+        .get_or_insert_with(Default::default);
     for list in [&mut uncounted.succeeded, &mut uncounted.failed] {
         if list.as_ref().is_some_and(Vec::is_empty) {
             *list = None;
