@@ -720,3 +720,47 @@ async fn an_indexed_job_completes_with_every_index() -> TestResult {
     .await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_with_a_ttl_is_deleted_with_its_pods() -> TestResult {
+    use k8s_openapi::api::batch::v1::Job;
+    let cluster = TestCluster::start_with_controllers().await?;
+    let client = cluster.client().await?;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "once"},
+        "spec": {"ttlSecondsAfterFinished": 1,
+                 "template": {"spec": {"restartPolicy": "Never",
+                     "containers": [{"name": "c", "image": "x"}]}}},
+    }))?;
+    jobs.create(&PostParams::default(), &job).await?;
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let selector = "batch.kubernetes.io/job-name=once";
+    eventually("its pod", || async {
+        pods.list(&ListParams::default().labels(selector))
+            .await
+            .is_ok_and(|l| l.items.len() == 1)
+    })
+    .await;
+    let name = pods
+        .list(&ListParams::default().labels(selector))
+        .await?
+        .items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap_or_default();
+    let status = json!({"status": {"phase": "Succeeded"}});
+    pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    eventually("the job and its pod are gone", || async {
+        let job_gone = jobs.get_opt("once").await.is_ok_and(|j| j.is_none());
+        let pods_gone = pods
+            .list(&ListParams::default().labels(selector))
+            .await
+            .is_ok_and(|l| l.items.is_empty());
+        job_gone && pods_gone
+    })
+    .await;
+    Ok(())
+}

@@ -18,12 +18,14 @@ use crate::endpoints::{EndpointsController, EndpointsInformers};
 use crate::garbagecollector::GarbageCollector;
 use crate::job::JobController;
 use crate::nodelifecycle::{MonitorTimes, NodeLifecycleController};
+use crate::podgc::PodGc;
 use crate::replicaset::ReplicaSetController;
 use crate::runtime::controller;
 use crate::runtime::informer::{Informer, ObjectKey};
 use crate::runtime::leader::{self, LeaderConfig};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::queue::WorkQueue;
+use crate::ttlafterfinished::TtlAfterFinished;
 
 pub const LEASE_NAMESPACE: &str = "kube-system";
 pub const LEASE_NAME: &str = "kube-controller-manager";
@@ -54,6 +56,8 @@ struct Running {
     queues: Vec<Arc<WorkQueue<ObjectKey>>>,
     /// The garbage collector, once discovery has told it what to watch.
     collector: Arc<parking_lot::Mutex<Option<Arc<GarbageCollector>>>>,
+    /// Ends the periodic passes (pod GC).
+    stop_passes: watch::Sender<bool>,
 }
 
 impl Running {
@@ -93,7 +97,20 @@ impl Running {
         );
         let stats = metrics.register("job", &job.queue);
         controller::spawn(Arc::clone(&job), Arc::clone(&job.queue), workers, stats);
+        let ttl = TtlAfterFinished::new(
+            (options.client_for)("ttl-after-finished-controller"),
+            Arc::clone(&jobs),
+        );
+        let stats = metrics.register("ttlafterfinished", &ttl.queue);
+        controller::spawn(Arc::clone(&ttl), Arc::clone(&ttl.queue), workers, stats);
         let nodes = Informer::start(Api::<Node>::all(client.clone()));
+        let (stop_passes, passes_stopped) = watch::channel(false);
+        PodGc::start(
+            (options.client_for)("pod-garbage-collector"),
+            Arc::clone(&pods),
+            Arc::clone(&nodes),
+            passes_stopped,
+        );
         let leases = Informer::start(Api::<Lease>::namespaced(client.clone(), "kube-node-lease"));
         let lifecycle = NodeLifecycleController::new(
             (options.client_for)("node-controller"),
@@ -167,13 +184,16 @@ impl Running {
                 Arc::clone(&lifecycle.queue),
                 Arc::clone(&endpoints_controller.queue),
                 Arc::clone(&job.queue),
+                Arc::clone(&ttl.queue),
             ],
+            stop_passes,
             collector,
         }
     }
 
     fn stop(self, metrics: &Metrics) {
         metrics.clear();
+        self.stop_passes.send_replace(true);
         for queue in &self.queues {
             queue.shut_down();
         }
