@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, Preconditions};
 use parking_lot::Mutex;
 
+use crate::runtime::controller::gone_or_changed;
 use crate::runtime::informer::{Informer, ObjectKey};
 
 const CHECK_PERIOD: Duration = Duration::from_secs(20);
@@ -163,9 +164,8 @@ impl PodGc {
             ..DeleteParams::default()
         };
         match api.delete(&key.name, &params).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
-            Err(error) => Err(error),
+            Err(error) if !gone_or_changed(&error) => Err(error),
+            _ => Ok(()),
         }
     }
 }

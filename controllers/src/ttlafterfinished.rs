@@ -10,7 +10,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, DeleteParams, Preconditions, PropagationPolicy};
 
-use crate::runtime::controller::{Action, ReconcileError, Reconciler};
+use crate::runtime::controller::{Action, ReconcileError, Reconciler, ignore_gone};
 use crate::runtime::informer::{Event, Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
 
@@ -82,13 +82,8 @@ impl TtlAfterFinished {
             }),
             ..DeleteParams::default()
         };
-        match api.delete(&key.name, &params).await {
-            Ok(_) => Ok(Action::Done),
-            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {
-                Ok(Action::Done)
-            }
-            Err(error) => Err(ReconcileError::Api(error)),
-        }
+        ignore_gone(api.delete(&key.name, &params).await)?;
+        Ok(Action::Done)
     }
 }
 

@@ -171,16 +171,15 @@ impl ApiServer {
         if attrs.verb != "get" || attrs.name.is_empty() || !attrs.subresource.is_empty() {
             return Ok(deny("can only get individual resources of this type"));
         }
-        let resource = self
-            .resources
-            .get("storage.k8s.io", "v1", "volumeattachments")
-            .ok_or_else(|| ApiError::internal("no volumeattachments"))?;
-        let attachment: Option<VolumeAttachment> =
-            match self.registry.get(resource, None, &attrs.name).await {
-                Ok(bytes) => serde_json::from_slice(&bytes).ok(),
-                Err(e) if e.code == 404 => None,
-                Err(e) => return Err(e),
-            };
+        let attachment: Option<VolumeAttachment> = self
+            .lookup_in(
+                "storage.k8s.io",
+                "v1",
+                "volumeattachments",
+                None,
+                &attrs.name,
+            )
+            .await?;
         Ok(Some(match attachment {
             Some(a) if a.spec.node_name == node => Decision::Allow,
             _ => Decision::Deny(format!(

@@ -58,10 +58,7 @@ impl DeploymentController {
         let weak = Arc::downgrade(&controller);
         deployments.add_handler(move |events| {
             let Some(this) = weak.upgrade() else { return };
-            let keys = events.iter().map(|e| match e {
-                Event::Applied { new, .. } => ObjectKey::of(new.as_ref()),
-                Event::Deleted(old) => ObjectKey::of(old.as_ref()),
-            });
+            let keys = events.iter().map(|e| ObjectKey::of(e.object().as_ref()));
             this.enqueue(keys.collect());
         });
         let weak = Arc::downgrade(&controller);

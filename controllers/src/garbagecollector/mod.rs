@@ -22,7 +22,7 @@ use serde_json::json;
 
 pub use graph::{Decision, FOREGROUND_FINALIZER, Graph, Identity, Node, ORPHAN_FINALIZER, decide};
 
-use crate::runtime::controller::{Action, ReconcileError, Reconciler};
+use crate::runtime::controller::{Action, ReconcileError, Reconciler, ignore_gone};
 use crate::runtime::informer::{Event, Informer, MetadataOnly, ObjectKey};
 use crate::runtime::queue::WorkQueue;
 
@@ -254,7 +254,7 @@ impl GarbageCollector {
                     }),
                     ..DeleteParams::default()
                 };
-                tolerate(api.delete(name, &params).await.map(|_| ()))
+                ignore_gone(api.delete(name, &params).await)
             }
             Decision::RemoveOwners(uids) => {
                 let owners: Vec<&OwnerReference> = node
@@ -266,10 +266,9 @@ impl GarbageCollector {
                     "ownerReferences": owners,
                     "resourceVersion": node.resource_version,
                 }});
-                tolerate(
+                ignore_gone(
                     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                        .await
-                        .map(|_| ()),
+                        .await,
                 )
             }
             Decision::RemoveFinalizer(finalizer) => {
@@ -298,7 +297,7 @@ impl GarbageCollector {
                             &Patch::Merge(&patch),
                         )
                         .await;
-                    tolerate(result.map(|_| ()))?;
+                    ignore_gone(result)?;
                 }
                 self.remove_finalizer(&api, node, ORPHAN_FINALIZER).await
             }
@@ -313,11 +312,10 @@ impl GarbageCollector {
                         propagation_policy: Some(kube::api::PropagationPolicy::Foreground),
                         ..DeleteParams::default()
                     };
-                    tolerate(
+                    ignore_gone(
                         dependent_api
                             .delete(&dependent.identity.name, &params)
-                            .await
-                            .map(|_| ()),
+                            .await,
                     )?;
                 }
                 Ok(())
@@ -336,25 +334,14 @@ impl GarbageCollector {
             "finalizers": finalizers,
             "resourceVersion": node.resource_version,
         }});
-        tolerate(
+        ignore_gone(
             api.patch(
                 &node.identity.name,
                 &PatchParams::default(),
                 &Patch::Merge(&patch),
             )
-            .await
-            .map(|_| ()),
+            .await,
         )
-    }
-}
-
-/// A write that found its object gone (404) or changed (409) is not a failure: the event of
-/// that change brings the object back to the queue.
-fn tolerate(result: Result<(), kube::Error>) -> Result<(), ReconcileError> {
-    match result {
-        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
-        Err(error) => Err(ReconcileError::Api(error)),
-        Ok(()) => Ok(()),
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::{PodRef, TRACKING_FINALIZER, decide_with_pending};
 use crate::replicaset::pods::controller_of;
-use crate::runtime::controller::{Action, ReconcileError, Reconciler};
+use crate::runtime::controller::{Action, ReconcileError, Reconciler, ignore_gone};
 use crate::runtime::expectations::Expectations;
 use crate::runtime::informer::{Event, Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
@@ -154,7 +154,7 @@ impl JobController {
                 if let Err(error) = pod_api.delete(&delete.pod.name, &params).await {
                     let pod_key = ObjectKey::new(Some(&namespace), &delete.pod.name);
                     self.expectations.deletion_observed(&key, &pod_key);
-                    tolerate(Err(error))?;
+                    ignore_gone::<()>(Err(error))?;
                 }
             }
         }
@@ -219,24 +219,14 @@ impl JobController {
         let patch = json!({
             "metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]},
         });
-        tolerate(
+        ignore_gone(
             api.patch(
                 &pod.name,
                 &PatchParams::default(),
                 &Patch::Strategic(&patch),
             )
-            .await
-            .map(|_| ()),
+            .await,
         )
-    }
-}
-
-/// A pod that is already gone (404) or changed (409) needs nothing more from this sync.
-fn tolerate(result: Result<(), kube::Error>) -> Result<(), ReconcileError> {
-    match result {
-        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
-        Err(error) => Err(ReconcileError::Api(error)),
-        Ok(()) => Ok(()),
     }
 }
 

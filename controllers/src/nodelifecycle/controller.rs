@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 
 use super::decide::{Eviction, decide_node, pod_eviction};
-use crate::runtime::controller::{Action, ReconcileError, Reconciler};
+use crate::runtime::controller::{Action, ReconcileError, Reconciler, gone_or_changed};
 use crate::runtime::informer::{Event, Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
 
@@ -239,7 +239,7 @@ impl NodeLifecycleController {
                     }),
                     ..DeleteParams::default()
                 };
-                tolerate(api.delete(&key.name, &params).await.map(|_| ()))?;
+                tolerate(api.delete(&key.name, &params).await)?;
                 Ok(Action::Done)
             }
         }
@@ -272,9 +272,8 @@ fn zone_of(node: &Node) -> String {
 /// A write to an object that changed or went meanwhile is picked up on the next pass.
 fn tolerate<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
     match result {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
-        Err(error) => Err(error),
+        Err(error) if !gone_or_changed(&error) => Err(error),
+        _ => Ok(()),
     }
 }
 

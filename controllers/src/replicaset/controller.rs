@@ -16,7 +16,9 @@ use serde_json::json;
 use super::decide::{ManageError, decide, set_replica_failure, status_changed};
 use super::pods::{controller_of, controller_ref};
 use super::selector::{Selector, selecting};
-use crate::runtime::controller::{Action, ReconcileError, Reconciler};
+use crate::runtime::controller::{
+    Action, ReconcileError, Reconciler, gone_or_changed, ignore_gone,
+};
 use crate::runtime::expectations::Expectations;
 use crate::runtime::informer::{Event, Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
@@ -210,7 +212,7 @@ impl ReplicaSetController {
                         // Not deleted: do not wait to see it go.
                         let pod_key = ObjectKey::new(Some(&namespace), &pod.name);
                         self.expectations.deletion_observed(&key, &pod_key);
-                        if !is_gone(&error) {
+                        if !gone_or_changed(&error) {
                             failure = Some(error);
                         }
                     }
@@ -279,19 +281,6 @@ impl ReplicaSetController {
             batch = (batch * 2).min(count - made);
         }
         None
-    }
-}
-
-fn is_gone(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.code == 404 || status.code == 409)
-}
-
-/// A write to an object that is gone or changed meanwhile is not an error of this sync.
-fn ignore_gone<T>(result: Result<T, kube::Error>) -> Result<(), ReconcileError> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(error) if is_gone(&error) => Ok(()),
-        Err(error) => Err(ReconcileError::Api(error)),
     }
 }
 

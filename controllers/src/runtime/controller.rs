@@ -28,6 +28,20 @@ pub enum ReconcileError {
     Other(String),
 }
 
+/// Whether an API error says the object is gone (404) or changed meanwhile (409). Neither
+/// fails a sync: the event of that change brings the key back.
+pub fn gone_or_changed(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404 || status.code == 409)
+}
+
+/// `result`, with an object gone or changed meanwhile counted as done.
+pub fn ignore_gone<T>(result: Result<T, kube::Error>) -> Result<(), ReconcileError> {
+    match result {
+        Err(error) if !gone_or_changed(&error) => Err(ReconcileError::Api(error)),
+        _ => Ok(()),
+    }
+}
+
 /// One controller's logic for one key.
 pub trait Reconciler: Send + Sync + 'static {
     fn name(&self) -> &'static str;

@@ -65,6 +65,16 @@ pub enum Event<K> {
     Deleted(Arc<K>),
 }
 
+impl<K> Event<K> {
+    /// The object the event is about (its last version when deleted).
+    pub fn object(&self) -> &Arc<K> {
+        match self {
+            Event::Applied { new, .. } => new,
+            Event::Deleted(old) => old,
+        }
+    }
+}
+
 type Handler<K> = Box<dyn Fn(&[Event<K>]) + Send + Sync>;
 
 type Watch<K> = BoxStream<'static, Result<WatchEvent<K>, kube::Error>>;
