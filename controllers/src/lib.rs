@@ -18,6 +18,7 @@
 pub mod deployment;
 pub mod endpoints;
 pub mod garbagecollector;
+pub mod history;
 pub mod job;
 mod manager;
 pub mod nodelifecycle;

@@ -5,7 +5,7 @@
 //! `controller.rs` is the I/O half: events to keys, the plan performed through the API.
 
 mod controller;
-mod hash;
+pub(crate) mod hash;
 mod plan;
 mod recreate;
 mod rolling;
