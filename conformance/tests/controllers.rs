@@ -133,6 +133,70 @@ async fn a_replica_set_keeps_its_pods() -> TestResult {
 }
 
 /// Stands in for kubelets: every pod of `namespace` becomes Running and Ready.
+/// A ReplicationController (the v1 predecessor of ReplicaSets) through kubectl: it keeps its
+/// pods, owns them as a ReplicationController, reports status, and follows `kubectl scale`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replication_controller_keeps_its_pods_through_kubectl() -> TestResult {
+    let cluster = TestCluster::start_with_controllers().await?;
+    let client = cluster.client().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let manifest = r#"
+apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: legacy
+spec:
+  replicas: 2
+  selector:
+    app: legacy
+  template:
+    metadata:
+      labels:
+        app: legacy
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+"#;
+    cluster
+        .kubectl(&["apply", "-f", "-"], Some(manifest))
+        .await
+        .expect_ok("apply rc");
+    eventually("two pods", || async {
+        active_pods(&pods, "app=legacy").await == 2
+    })
+    .await;
+    let listed = pods.list(&ListParams::default().labels("app=legacy")).await?;
+    for pod in &listed.items {
+        let owner = pod.metadata.owner_references.as_ref().and_then(|o| o.first());
+        assert_eq!(
+            owner.map(|o| (o.api_version.as_str(), o.kind.as_str(), o.name.as_str())),
+            Some(("v1", "ReplicationController", "legacy"))
+        );
+    }
+    cluster
+        .kubectl(&["scale", "rc", "legacy", "--replicas=4"], None)
+        .await
+        .expect_ok("scale rc");
+    eventually("four pods and status says so", || async {
+        let status = cluster
+            .kubectl(&["get", "rc", "legacy", "-o", "jsonpath={.status.replicas}"], None)
+            .await
+            .expect_ok("get rc");
+        active_pods(&pods, "app=legacy").await == 4 && status.trim() == "4"
+    })
+    .await;
+    cluster
+        .kubectl(&["delete", "rc", "legacy"], None)
+        .await
+        .expect_ok("delete rc");
+    eventually("pods go with it", || async {
+        active_pods(&pods, "app=legacy").await == 0
+    })
+    .await;
+    Ok(())
+}
+
 fn ready_every_pod(client: kube::Client, namespace: &str) -> tokio::task::JoinHandle<()> {
     let pods: Api<Pod> = Api::namespaced(client, namespace);
     tokio::spawn(async move {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, ReplicationController, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::Api;
 use tokio::sync::watch;
@@ -19,7 +19,7 @@ use crate::garbagecollector::GarbageCollector;
 use crate::job::JobController;
 use crate::nodelifecycle::{MonitorTimes, NodeLifecycleController};
 use crate::podgc::PodGc;
-use crate::replicaset::ReplicaSetController;
+use crate::replicaset::{ReplicaSetController, ReplicationControllerController};
 use crate::runtime::controller;
 use crate::runtime::informer::{Informer, ObjectKey};
 use crate::runtime::leader::{self, LeaderConfig};
@@ -75,6 +75,14 @@ impl Running {
         let metrics = &options.metrics;
         let stats = metrics.register("replicaset", &rs.queue);
         controller::spawn(Arc::clone(&rs), Arc::clone(&rs.queue), workers, stats);
+        let rcs = Informer::start(Api::<ReplicationController>::all(client.clone()));
+        let rc = ReplicationControllerController::new(
+            (options.client_for)("replication-controller"),
+            Arc::clone(&rcs),
+            Arc::clone(&pods),
+        );
+        let stats = metrics.register("replicationcontroller", &rc.queue);
+        controller::spawn(Arc::clone(&rc), Arc::clone(&rc.queue), workers, stats);
         let deployments = Informer::start(Api::<Deployment>::all(client.clone()));
         let deploy = DeploymentController::new(
             (options.client_for)("deployment-controller"),
@@ -170,6 +178,7 @@ impl Running {
             informers: vec![
                 pods,
                 replicasets,
+                rcs,
                 deployments,
                 nodes,
                 leases,
@@ -180,6 +189,7 @@ impl Running {
             ],
             queues: vec![
                 Arc::clone(&rs.queue),
+                Arc::clone(&rc.queue),
                 Arc::clone(&deploy.queue),
                 Arc::clone(&lifecycle.queue),
                 Arc::clone(&endpoints_controller.queue),

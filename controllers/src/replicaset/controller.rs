@@ -1,5 +1,6 @@
-//! The ReplicaSet controller's I/O half (upstream `replica_set.go`, `syncReplicaSet`): routes
-//! pod and ReplicaSet events to ReplicaSet keys, and performs the plan `decide.rs` makes
+//! The ReplicaSet controller's I/O half (upstream `replica_set.go`, `syncReplicaSet`), for
+//! ReplicaSets and, through [`ReplicaOwner`], ReplicationControllers: routes pod and owner
+//! events to owner keys, and performs the plan `decide.rs` makes
 //! through the API, with expectations so that a sync never acts on a cache that has not seen
 //! its own last writes, and pods created in slow-start batches (1, 2, 4...) so that a
 //! ReplicaSet whose pods are all refused fails fast.
@@ -8,14 +9,15 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use serde_json::json;
 
 use super::decide::{ManageError, decide, set_replica_failure, status_changed};
-use super::pods::{controller_of, controller_ref};
-use super::selector::{Selector, selecting};
+use super::owner::{ReplicaOwner, owner_ref, refers_to};
+use super::pods::controller_of;
+use super::selector::Selector;
 use crate::runtime::controller::{
     Action, ReconcileError, Reconciler, gone_or_changed, ignore_gone,
 };
@@ -25,39 +27,41 @@ use crate::runtime::queue::WorkQueue;
 
 /// The first batch of creates; each next one doubles (upstream's `SlowStartInitialBatchSize`).
 const SLOW_START_INITIAL: usize = 1;
-/// Distinct ReplicaSets the queue tracks at most.
+/// Distinct owners the queue tracks at most.
 const QUEUE_CAPACITY: usize = 1_000_000;
 
-pub struct ReplicaSetController {
+pub type ReplicaSetController = ReplicaController<ReplicaSet>;
+pub type ReplicationControllerController = ReplicaController<ReplicationController>;
+
+pub struct ReplicaController<K> {
     client: kube::Client,
-    replicasets: Arc<Informer<ReplicaSet>>,
+    owners: Arc<Informer<K>>,
     pods: Arc<Informer<Pod>>,
     pub queue: Arc<WorkQueue<ObjectKey>>,
     expectations: Expectations,
 }
 
-/// The ReplicaSet controlling a pod, by key.
-fn owner_key(pod: &Pod) -> Option<ObjectKey> {
+/// The owner of kind `K` controlling a pod, by key.
+fn owner_key<K: ReplicaOwner>(pod: &Pod) -> Option<ObjectKey> {
     let owner = controller_of(&pod.metadata)?;
-    (owner.kind == "ReplicaSet" && owner.api_version.starts_with("apps/"))
-        .then(|| ObjectKey::new(pod.metadata.namespace.as_deref(), &owner.name))
+    refers_to::<K>(owner).then(|| ObjectKey::new(pod.metadata.namespace.as_deref(), &owner.name))
 }
 
-impl ReplicaSetController {
+impl<K: ReplicaOwner> ReplicaController<K> {
     pub fn new(
         client: kube::Client,
-        replicasets: Arc<Informer<ReplicaSet>>,
+        owners: Arc<Informer<K>>,
         pods: Arc<Informer<Pod>>,
-    ) -> Arc<ReplicaSetController> {
-        let controller = Arc::new(ReplicaSetController {
+    ) -> Arc<ReplicaController<K>> {
+        let controller = Arc::new(ReplicaController {
             client,
-            replicasets: Arc::clone(&replicasets),
+            owners: Arc::clone(&owners),
             pods: Arc::clone(&pods),
             queue: Arc::new(WorkQueue::new(QUEUE_CAPACITY)),
             expectations: Expectations::default(),
         });
         let weak = Arc::downgrade(&controller);
-        replicasets.add_handler(move |events| {
+        owners.add_handler(move |events| {
             let Some(this) = weak.upgrade() else { return };
             let keys = events.iter().map(|e| match e {
                 Event::Applied { new, .. } => ObjectKey::of(new.as_ref()),
@@ -69,7 +73,7 @@ impl ReplicaSetController {
             });
             let keys: Vec<ObjectKey> = keys.collect();
             if let Err(full) = this.queue.add_all(keys) {
-                tracing::warn!(%full, "replicaset queue");
+                tracing::warn!(%full, controller = K::CONTROLLER, "queue");
             }
         });
         let weak = Arc::downgrade(&controller);
@@ -80,18 +84,18 @@ impl ReplicaSetController {
                 this.pod_event(event, &mut keys);
             }
             if let Err(full) = this.queue.add_all(keys) {
-                tracing::warn!(%full, "replicaset queue");
+                tracing::warn!(%full, controller = K::CONTROLLER, "queue");
             }
         });
         controller
     }
 
-    /// The ReplicaSets a pod event concerns (upstream `addPod`, `updatePod`, `deletePod`).
+    /// The owners a pod event concerns (upstream `addPod`, `updatePod`, `deletePod`).
     fn pod_event(&self, event: &Event<Pod>, keys: &mut Vec<ObjectKey>) {
         match event {
             Event::Applied { new, old } => {
                 let pod_key = ObjectKey::of(new.as_ref());
-                match owner_key(new) {
+                match owner_key::<K>(new) {
                     Some(owner) => {
                         if old.is_none() {
                             self.expectations.creation_observed(&owner);
@@ -104,18 +108,18 @@ impl ReplicaSetController {
                         }
                         keys.push(owner);
                     }
-                    // An orphan: every ReplicaSet that may adopt it.
+                    // An orphan: every owner that may adopt it.
                     None => keys.extend(self.matching(new)),
                 }
                 // The controller changed: the old one must notice too.
-                if let Some(previous) = old.as_ref().and_then(|o| owner_key(o))
-                    && Some(&previous) != owner_key(new).as_ref()
+                if let Some(previous) = old.as_ref().and_then(|o| owner_key::<K>(o))
+                    && Some(&previous) != owner_key::<K>(new).as_ref()
                 {
                     keys.push(previous);
                 }
             }
             Event::Deleted(pod) => {
-                if let Some(owner) = owner_key(pod) {
+                if let Some(owner) = owner_key::<K>(pod) {
                     self.expectations
                         .deletion_observed(&owner, &ObjectKey::of(pod.as_ref()));
                     keys.push(owner);
@@ -124,21 +128,27 @@ impl ReplicaSetController {
         }
     }
 
-    /// The ReplicaSets of the pod's namespace whose selector matches it.
+    /// The owners in the pod's namespace whose (valid, non-empty) selector matches it.
     fn matching(&self, pod: &Pod) -> Vec<ObjectKey> {
-        let replicasets = self.replicasets.list(pod.metadata.namespace.as_deref());
-        selecting(
-            &replicasets,
-            |rs| rs.spec.as_ref().map(|s| &s.selector),
-            pod.metadata.labels.as_ref(),
-        )
+        let labels = pod.metadata.labels.as_ref();
+        self.owners
+            .list(pod.metadata.namespace.as_deref())
+            .iter()
+            .filter(|owner| {
+                let rs = owner.as_replicaset();
+                let selector = rs.spec.as_ref().and_then(|s| Selector::parse(&s.selector));
+                selector.is_some_and(|s| !s.is_everything() && s.matches(labels))
+            })
+            .map(|owner| ObjectKey::of(owner.as_ref()))
+            .collect()
     }
 
     async fn sync(&self, key: ObjectKey) -> Result<Action, ReconcileError> {
-        let Some(rs) = self.replicasets.get(&key) else {
+        let Some(owner) = self.owners.get(&key) else {
             self.expectations.forget(&key);
             return Ok(Action::Done);
         };
+        let rs = owner.as_replicaset();
         let namespace = key.namespace.clone().unwrap_or_default();
         // Only the pods this ReplicaSet controls or might adopt are copied for `decide`: a
         // namespace may hold many thousands of others.
@@ -158,7 +168,7 @@ impl ReplicaSetController {
             .collect();
         let plan = decide(&rs, &pods, Timestamp::now());
         let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
-        let reference = controller_ref(&rs);
+        let reference = owner_ref(owner.as_ref());
         for pod in &plan.adopt {
             let patch = json!({"metadata": {
                 "ownerReferences": [reference],
@@ -191,8 +201,10 @@ impl ReplicaSetController {
         if self.expectations.satisfied(&key) && rs.metadata.deletion_timestamp.is_none() {
             if let Some(create) = &plan.create {
                 self.expectations.expect(&key, create.count, []);
+                let mut template = create.pod.clone();
+                template.metadata.owner_references = Some(vec![reference.clone()]);
                 failure = self
-                    .create_pods(&key, &pod_api, &create.pod, create.count)
+                    .create_pods(&key, &pod_api, &template, create.count)
                     .await;
             } else if !plan.delete.is_empty() {
                 let keys = plan
@@ -233,10 +245,9 @@ impl ReplicaSetController {
             // A PUT of the status with the version read (upstream's `UpdateStatus`; the
             // controller's role may update, not patch, `replicasets/status`): a newer version
             // makes it 409, and the event of that version brings another sync.
-            let rs_api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &namespace);
-            let mut updated = rs.as_ref().clone();
-            updated.status = Some(status);
-            let result = rs_api
+            let api: Api<K> = Api::namespaced(self.client.clone(), &namespace);
+            let updated = owner.with_status(status);
+            let result = api
                 .replace_status(&key.name, &PostParams::default(), &updated)
                 .await;
             ignore_gone(result)?;
@@ -284,9 +295,9 @@ impl ReplicaSetController {
     }
 }
 
-impl Reconciler for ReplicaSetController {
+impl<K: ReplicaOwner> Reconciler for ReplicaController<K> {
     fn name(&self) -> &'static str {
-        "replicaset"
+        K::CONTROLLER
     }
 
     fn reconcile(&self, key: ObjectKey) -> BoxFuture<'_, Result<Action, ReconcileError>> {
