@@ -20,9 +20,8 @@
 //! - `openapi/`: the OpenAPI v2 and v3 documents, generated from the k8s-openapi types with
 //!   upstream's patch and list extensions (`extensions.rs`, `scripts/gen-openapi-extensions`).
 //! - `pki.rs`: the cluster CA, serving and client certificates, the admin kubeconfig.
-//! - `lifecycle.rs`: namespace termination; `namespace_defaults.rs`: the `default`
-//!   ServiceAccount and `kube-root-ca.crt` of every namespace (until issue 5's controllers); `server.rs`: the server and what exists from the
-//!   first start; `error.rs`: errors and their one translation into `metav1.Status`.
+//! - `lifecycle.rs`: the registry's part of namespace deletion (the namespace controller
+//!   deletes the content); `server.rs`: the server and what exists from the first start; `error.rs`: errors and their one translation into `metav1.Status`.
 //!
 //! - `auth/`: authentication, impersonation, authorization (RBAC, Node) and the review APIs.
 //! - `admission/`: the admission plugins every client write passes (mutating, then
@@ -36,7 +35,6 @@ pub mod conversion;
 pub mod error;
 pub mod http;
 mod lifecycle;
-mod namespace_defaults;
 pub mod object;
 pub mod openapi;
 pub mod patch;

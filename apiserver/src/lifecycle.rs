@@ -1,20 +1,16 @@
-//! Namespace deletion: a deleted namespace turns `Terminating` (new content is refused),
-//! its content is deleted, and then the namespace itself (upstream splits this between the
-//! namespace registry and the namespace controller; the controller proper is issue 5, this
-//! is the part `kubectl delete namespace` needs to finish).
+//! Namespace deletion, the registry's part (upstream `pkg/registry/core/namespace/storage`):
+//! a deleted namespace turns `Terminating` (new content is refused) and stays until the
+//! namespace controller has deleted its content and removed the `kubernetes` finalizer
+//! through `namespaces/finalize`; the registry then deletes it (the last finalizer gone). A
+//! namespace that no finalizer holds is deleted at once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::registry::{DeleteOptions, Deleted, ListOptions};
+use crate::registry::{DeleteOptions, Deleted};
 use crate::server::ApiServer;
-use crate::strategy::namespace::KUBERNETES_FINALIZER;
-
-/// How often a terminating namespace is swept while content with finalizers remains.
-const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
 
 impl ApiServer {
     pub(crate) async fn delete_namespace(
@@ -33,6 +29,14 @@ impl ApiServer {
         let namespaces = self.namespaces()?.clone();
         let current = self.registry.get(&namespaces, None, name).await?;
         let ns: Value = serde_json::from_slice(&current).map_err(ApiError::internal)?;
+        let held = |path: &str| {
+            ns.pointer(path)
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty())
+        };
+        if !held("/spec/finalizers") && !held("/metadata/finalizers") {
+            return self.registry.delete(&namespaces, None, name, opts).await;
+        }
         if opts.dry_run {
             return Ok(Deleted::Pending(current));
         }
@@ -47,13 +51,6 @@ impl ApiServer {
                 .replace_whole(&namespaces, None, name, marked)
                 .await?;
         }
-        let server = Arc::clone(self);
-        let ns_name = name.to_owned();
-        tokio::spawn(async move {
-            if let Err(error) = server.finalize_namespace(&ns_name).await {
-                tracing::warn!(namespace = %ns_name, %error, "namespace cleanup failed");
-            }
-        });
         let bytes = self.registry.get(&namespaces, None, name).await?;
         Ok(Deleted::Pending(bytes))
     }
@@ -62,61 +59,5 @@ impl ApiServer {
         self.resources
             .get("", "v1", "namespaces")
             .ok_or_else(|| ApiError::internal("no namespaces resource"))
-    }
-
-    /// Deletes everything in the namespace, then the namespace.
-    async fn finalize_namespace(&self, name: &str) -> Result<(), ApiError> {
-        loop {
-            let mut remaining = 0;
-            let mut seen = std::collections::HashSet::new();
-            for resource in self.resources.all() {
-                // Versions of one resource share storage; sweep each storage once.
-                if !resource.namespaced || !seen.insert(resource.storage) {
-                    continue;
-                }
-                let deleted = self
-                    .registry
-                    .delete_collection(
-                        resource,
-                        Some(name),
-                        &ListOptions::default(),
-                        &DeleteOptions {
-                            grace_period_seconds: Some(0),
-                            ..DeleteOptions::default()
-                        },
-                    )
-                    .await?;
-                remaining += deleted
-                    .iter()
-                    .filter(|d| matches!(d, Deleted::Pending(_)))
-                    .count();
-            }
-            if remaining == 0 {
-                break;
-            }
-            tokio::time::sleep(SWEEP_INTERVAL).await;
-        }
-        let namespaces = self.namespaces()?;
-        // Drop the `kubernetes` finalizer from spec (what `/finalize` does), then the object.
-        let current = self.registry.get(namespaces, None, name).await?;
-        let mut ns: Value = serde_json::from_slice(&current).map_err(ApiError::internal)?;
-        if let Some(finalizers) = ns
-            .pointer_mut("/spec/finalizers")
-            .and_then(Value::as_array_mut)
-        {
-            finalizers.retain(|f| f != KUBERNETES_FINALIZER);
-        }
-        self.registry
-            .replace_whole(namespaces, None, name, ns)
-            .await?;
-        match self
-            .registry
-            .delete(namespaces, None, name, &DeleteOptions::default())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.code == 404 => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 }

@@ -27,6 +27,10 @@ pub enum Subresource {
     Eviction,
     /// `serviceaccounts/token`: a TokenRequest for a bound token.
     Token,
+    /// `namespaces/finalize`: replaces only `.spec.finalizers`.
+    Finalize,
+    /// `certificatesigningrequests/approval`: replaces only `.status.conditions`.
+    Approval,
 }
 
 impl Subresource {
@@ -37,6 +41,8 @@ impl Subresource {
             Subresource::Binding => "binding",
             Subresource::Eviction => "eviction",
             Subresource::Token => "token",
+            Subresource::Finalize => "finalize",
+            Subresource::Approval => "approval",
         }
     }
 }
@@ -245,7 +251,7 @@ pub fn builtin() -> Vec<Resource> {
             namespace::NamespaceStrategy,
             Extra {
                 short_names: &["ns"],
-                subresources: STATUS,
+                subresources: &[Subresource::Status, Subresource::Finalize],
                 ..NONE
             },
         ),
@@ -360,7 +366,11 @@ pub fn builtin() -> Vec<Resource> {
         // node.k8s.io/v1
         plain::<nodev1::RuntimeClass>(NONE),
         // certificates.k8s.io/v1
-        plain::<certificates::CertificateSigningRequest>(status(&["csr"])),
+        plain::<certificates::CertificateSigningRequest>(Extra {
+            short_names: &["csr"],
+            subresources: &[Subresource::Status, Subresource::Approval],
+            ..NONE
+        }),
         // admissionregistration.k8s.io/v1
         plain::<admission::MutatingWebhookConfiguration>(NONE),
         plain::<admission::ValidatingWebhookConfiguration>(NONE),

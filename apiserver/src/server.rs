@@ -39,8 +39,6 @@ pub struct ApiServer {
     /// What each node's pods reference (the Node authorizer's graph), fed from the pods
     /// cache. A `parking_lot` lock, never held across an await.
     pub(crate) node_graph: RwLock<NodeGraph>,
-    /// The cluster CA (PEM) published in every namespace as `kube-root-ca.crt`.
-    pub(crate) root_ca: Option<String>,
     /// One lock per namespace under which ResourceQuota admission charges quotas.
     quota_locks: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// What `/metrics` and the health endpoints report besides the server itself
@@ -54,8 +52,6 @@ pub struct ApiServer {
 pub struct Security {
     pub authn: AuthnConfig,
     pub service_account_tokens: Option<ServiceAccountTokens>,
-    /// The cluster CA in PEM, for the `kube-root-ca.crt` ConfigMaps.
-    pub root_ca: Option<String>,
 }
 
 /// Settings of the API server that the binary decides.
@@ -110,7 +106,6 @@ impl ApiServer {
             service_account_tokens: security.service_account_tokens,
             rbac: RbacAuthorizer::default(),
             node_graph: RwLock::new(NodeGraph::default()),
-            root_ca: security.root_ca,
             quota_locks: parking_lot::Mutex::new(HashMap::new()),
             metrics_sources: RwLock::new(Vec::new()),
             health_checks: RwLock::new(Vec::new()),
@@ -127,8 +122,7 @@ impl ApiServer {
         self.watch_rbac().await?;
         crate::auth::policy::follow_aggregation(self).await?;
         crate::auth::node::follow_pods(self).await?;
-        crate::quota::follow(self).await?;
-        crate::namespace_defaults::follow(self).await
+        crate::quota::follow(self).await
     }
 
     async fn bootstrap_objects(&self, config: &ApiConfig) -> Result<(), ApiError> {

@@ -20,6 +20,13 @@ pub struct ControllersArgs {
     /// Workers per controller.
     #[arg(long, default_value_t = 5)]
     workers: usize,
+    /// The controllers to run: `*`, names, `-name` (as `ultrak8s server --controllers`).
+    #[arg(long, default_value = "*", value_parser = crate::server::parse_controllers)]
+    controllers: ultrak8s_controllers::Selection,
+    /// The CA bundle published in every namespace as `kube-root-ca.crt` (default: the
+    /// kubeconfig's certificate authority, as kube-controller-manager's `--root-ca-file`).
+    #[arg(long)]
+    root_ca_file: Option<PathBuf>,
 }
 
 pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
@@ -31,6 +38,18 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
     )
     .await
     .context("kubeconfig")?;
+    let root_ca = match &args.root_ca_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => config.root_cert.as_ref().map(|certs| {
+            certs
+                .iter()
+                .map(|der| pem_certificate(der))
+                .collect::<String>()
+        }),
+    };
     let client = kube::Client::try_from(config).context("client")?;
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let shared = client.clone();
@@ -40,6 +59,8 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
         workers: args.workers,
         metrics: Arc::default(),
         node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
+        controllers: args.controllers,
+        root_ca,
         client_for: Arc::new(move |_| shared.clone()),
     };
     tracing::info!(kubeconfig = %args.kubeconfig.display(), "ultrak8s controllers starting");
@@ -48,4 +69,17 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
     })
     .await;
     Ok(())
+}
+
+/// One DER certificate as PEM.
+fn pem_certificate(der: &[u8]) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
 }

@@ -68,10 +68,11 @@ pub struct ServerArgs {
     /// The audiences the API accepts in ServiceAccount tokens (default: the issuer).
     #[arg(long = "api-audiences", value_delimiter = ',')]
     api_audiences: Vec<String>,
-    /// Run the controllers in this process (they reach the API in-process, each as its own
-    /// ServiceAccount).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    controllers: bool,
+    /// The controllers to run in this process (they reach the API in-process, each as its
+    /// own ServiceAccount): `*` for all, names to add, `-name` to leave one out (upstream's
+    /// syntax, e.g. `*,-podgc`); empty for none.
+    #[arg(long, default_value = "*", value_parser = parse_controllers)]
+    controllers: ultrak8s_controllers::Selection,
     /// Run the controllers only while this server holds the
     /// `kube-system/kube-controller-manager` Lease (several servers, one active set).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -130,7 +131,6 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         tokens.audiences = args.api_audiences.clone();
     }
     security.service_account_tokens = Some(tokens);
-    security.root_ca = Some(pki.ca_pem().to_owned());
     let api = ApiServer::with_security(Arc::clone(&store), security);
     let api_config = ApiConfig {
         advertise_address: advertise,
@@ -158,8 +158,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         facade_config,
         stopped(stop_rx.clone()),
     ));
-    if args.controllers {
-        let options = controller_options(&api, args.leader_elect);
+    if args.controllers != ultrak8s_controllers::Selection::none() {
+        let mut options = controller_options(&api, args.leader_elect);
+        options.controllers = args.controllers.clone();
+        options.root_ca = Some(pki.ca_pem().to_owned());
         let metrics = Arc::clone(&options.metrics);
         api.add_metrics_source(Arc::new(move || metrics.render()));
         let metrics = Arc::clone(&options.metrics);
@@ -188,6 +190,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub(crate) fn parse_controllers(spec: &str) -> Result<ultrak8s_controllers::Selection, String> {
+    ultrak8s_controllers::Selection::parse(spec)
+}
+
 /// A controller whose oldest reconcile has run this long makes `/healthz` fail: it holds
 /// the lease but makes no progress (reconciles take milliseconds to seconds).
 const CONTROLLER_STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
@@ -205,6 +211,8 @@ pub(crate) fn controller_options(
         workers: 5,
         metrics: Arc::default(),
         node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
+        controllers: ultrak8s_controllers::Selection::all(),
+        root_ca: None,
         client_for: Arc::new(move |account| {
             kube::Client::new(
                 LocalService::service_account(&api, "kube-system", account),

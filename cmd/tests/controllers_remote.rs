@@ -67,7 +67,7 @@ fn remote_controllers_lead_and_reconcile_over_https() {
             "127.0.0.1",
             "--etcd-listen",
             &format!("127.0.0.1:{etcd_port}"),
-            "--controllers=false",
+            "--controllers=",
         ],
         dir.path(),
     );

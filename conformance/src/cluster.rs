@@ -32,6 +32,8 @@ pub enum ClusterError {
     Io(#[from] std::io::Error),
     #[error("client: {0}")]
     Client(String),
+    #[error("controllers: {0}")]
+    Controllers(String),
 }
 
 pub struct TestCluster {
@@ -54,7 +56,16 @@ impl TestCluster {
     /// own ServiceAccount, as in `ultrak8s server`.
     pub async fn start_with_controllers() -> Result<TestCluster, ClusterError> {
         let cluster = Self::start().await?;
-        let api = Arc::clone(&cluster.api);
+        // The namespace controllers run in every test cluster already.
+        let rest = "*,-namespace,-serviceaccount,-root-ca-cert-publisher";
+        let selection = ultrak8s_controllers::Selection::parse(rest).map_err(ClusterError::Controllers)?;
+        cluster.spawn_controllers(selection, true);
+        Ok(cluster)
+    }
+
+    /// Runs `selection` in-process; `metrics`: whether the server's `/metrics` shows theirs.
+    fn spawn_controllers(&self, controllers: ultrak8s_controllers::Selection, metrics: bool) {
+        let api = Arc::clone(&self.api);
         let options = ultrak8s_controllers::Options {
             identity: "test".to_owned(),
             leader_election: false,
@@ -65,6 +76,8 @@ impl TestCluster {
                 period: std::time::Duration::from_millis(300),
                 grace: std::time::Duration::from_secs(2),
             },
+            controllers,
+            root_ca: Some(self.pki.ca_pem().to_owned()),
             client_for: Arc::new(move |account| {
                 kube::Client::new(
                     LocalService::service_account(&api, "kube-system", account),
@@ -72,19 +85,19 @@ impl TestCluster {
                 )
             }),
         };
-        let metrics = Arc::clone(&options.metrics);
-        cluster
-            .api
-            .add_metrics_source(Arc::new(move || metrics.render()));
+        if metrics {
+            let metrics = Arc::clone(&options.metrics);
+            self.api
+                .add_metrics_source(Arc::new(move || metrics.render()));
+        }
         let client = kube::Client::new(
-            LocalService::new(&cluster.api, CONTROLLER_MANAGER_USER),
+            LocalService::new(&self.api, CONTROLLER_MANAGER_USER),
             "default",
         );
-        let mut stopped = cluster.stop.subscribe();
+        let mut stopped = self.stop.subscribe();
         tokio::spawn(ultrak8s_controllers::run(client, options, async move {
             let _ = stopped.changed().await;
         }));
-        Ok(cluster)
     }
 
     /// A cluster that authenticates as `authn` says (static tokens, anonymous requests),
@@ -106,7 +119,6 @@ impl TestCluster {
             service_account_tokens: Some(ServiceAccountTokens::new(Arc::clone(
                 pki.service_account_key(),
             ))),
-            root_ca: Some(pki.ca_pem().to_owned()),
         };
         let api = ApiServer::with_security(Arc::clone(&store), security);
         api.bootstrap(&ApiConfig {
@@ -124,7 +136,7 @@ impl TestCluster {
                 let _ = stopped.changed().await;
             },
         ));
-        Ok(TestCluster {
+        let cluster = TestCluster {
             url,
             kubeconfig: pki.admin_kubeconfig_path(),
             pki: Arc::new(pki),
@@ -132,7 +144,13 @@ impl TestCluster {
             api,
             stop,
             dir,
-        })
+        };
+        // What every cluster has: namespaces terminate, and each holds its `default`
+        // ServiceAccount and `kube-root-ca.crt`.
+        let basics = "namespace,serviceaccount,root-ca-cert-publisher";
+        let selection = ultrak8s_controllers::Selection::parse(basics).map_err(ClusterError::Controllers)?;
+        cluster.spawn_controllers(selection, false);
+        Ok(cluster)
     }
 
     pub fn data_dir(&self) -> &std::path::Path {

@@ -20,11 +20,14 @@ pub mod endpoints;
 pub mod garbagecollector;
 pub mod history;
 pub mod job;
+pub mod namespace;
 mod manager;
 pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
+pub mod rootcapublisher;
 pub mod runtime;
+pub mod serviceaccount;
 pub mod ttlafterfinished;
 
-pub use manager::{ClientFor, LEASE_NAME, LEASE_NAMESPACE, Options, run};
+pub use manager::{CONTROLLERS, ClientFor, LEASE_NAME, LEASE_NAMESPACE, Options, Selection, run};

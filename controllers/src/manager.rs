@@ -2,13 +2,16 @@
 //! the `kube-system/kube-controller-manager` Lease; each time it gains the Lease it starts
 //! fresh informers and controllers, and when it loses it, it stops them.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    Endpoints, Namespace, Node, Pod, ReplicationController, Service, ServiceAccount,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::Api;
 use tokio::sync::watch;
@@ -17,14 +20,17 @@ use crate::deployment::DeploymentController;
 use crate::endpoints::{EndpointsController, EndpointsInformers};
 use crate::garbagecollector::GarbageCollector;
 use crate::job::JobController;
+use crate::namespace::NamespaceController;
 use crate::nodelifecycle::{MonitorTimes, NodeLifecycleController};
 use crate::podgc::PodGc;
 use crate::replicaset::{ReplicaSetController, ReplicationControllerController};
-use crate::runtime::controller;
+use crate::rootcapublisher::RootCaPublisher;
+use crate::runtime::controller::{self, Reconciler};
 use crate::runtime::informer::{Informer, ObjectKey};
 use crate::runtime::leader::{self, LeaderConfig};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::queue::WorkQueue;
+use crate::serviceaccount::ServiceAccountController;
 use crate::ttlafterfinished::TtlAfterFinished;
 
 pub const LEASE_NAMESPACE: &str = "kube-system";
@@ -48,6 +54,139 @@ pub struct Options {
     pub metrics: Arc<Metrics>,
     /// Node lifecycle's monitor period and grace period.
     pub node_monitor: MonitorTimes,
+    /// Which controllers run.
+    pub controllers: Selection,
+    /// The CA bundle (PEM) published in every namespace as `kube-root-ca.crt`.
+    pub root_ca: Option<String>,
+}
+
+/// Every controller by the name `--controllers` and the metrics use.
+pub const CONTROLLERS: &[&str] = &[
+    "replicaset",
+    "replicationcontroller",
+    "deployment",
+    "job",
+    "ttlafterfinished",
+    "podgc",
+    "nodelifecycle",
+    "endpoints",
+    "garbagecollector",
+    "namespace",
+    "serviceaccount",
+    "root-ca-cert-publisher",
+];
+
+/// Which controllers run: upstream's `--controllers` syntax, `*` for all, a name to add
+/// one, `-name` to leave one out (`*,-podgc`); an empty list runs none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    all: bool,
+    on: BTreeSet<String>,
+    off: BTreeSet<String>,
+}
+
+impl Selection {
+    pub fn all() -> Selection {
+        Selection {
+            all: true,
+            on: BTreeSet::new(),
+            off: BTreeSet::new(),
+        }
+    }
+
+    pub fn none() -> Selection {
+        Selection {
+            all: false,
+            on: BTreeSet::new(),
+            off: BTreeSet::new(),
+        }
+    }
+
+    /// Parses a comma-separated list; unknown names are refused with the known ones.
+    pub fn parse(spec: &str) -> Result<Selection, String> {
+        let mut selection = Selection::none();
+        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if item == "*" {
+                selection.all = true;
+                continue;
+            }
+            let (set, name) = match item.strip_prefix('-') {
+                Some(name) => (&mut selection.off, name),
+                None => (&mut selection.on, item),
+            };
+            if !CONTROLLERS.contains(&name) {
+                return Err(format!(
+                    "unknown controller {name:?}; known: {}",
+                    CONTROLLERS.join(", ")
+                ));
+            }
+            set.insert(name.to_owned());
+        }
+        Ok(selection)
+    }
+
+    pub fn enabled(&self, name: &str) -> bool {
+        !self.off.contains(name) && (self.all || self.on.contains(name))
+    }
+}
+
+/// Shared informers, each started by the first controller that needs it.
+struct Informers {
+    client: kube::Client,
+    started: Vec<Arc<dyn Stoppable>>,
+    pods: Option<Arc<Informer<Pod>>>,
+    nodes: Option<Arc<Informer<Node>>>,
+    replicasets: Option<Arc<Informer<ReplicaSet>>>,
+    jobs: Option<Arc<Informer<Job>>>,
+    namespaces: Option<Arc<Informer<Namespace>>>,
+}
+
+impl Informers {
+    fn start<K>(&mut self, api: Api<K>) -> Arc<Informer<K>>
+    where
+        K: kube::core::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K: Send + Sync + 'static,
+    {
+        let informer = Informer::start(api);
+        self.started.push(Arc::clone(&informer) as Arc<dyn Stoppable>);
+        informer
+    }
+
+    fn shared<K>(
+        &mut self,
+        slot: fn(&mut Informers) -> &mut Option<Arc<Informer<K>>>,
+    ) -> Arc<Informer<K>>
+    where
+        K: kube::core::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned,
+        K: std::fmt::Debug + Send + Sync + 'static,
+    {
+        if let Some(informer) = slot(self) {
+            return Arc::clone(informer);
+        }
+        let informer = self.start(Api::<K>::all(self.client.clone()));
+        *slot(self) = Some(Arc::clone(&informer));
+        informer
+    }
+
+    fn pods(&mut self) -> Arc<Informer<Pod>> {
+        self.shared(|i| &mut i.pods)
+    }
+
+    fn nodes(&mut self) -> Arc<Informer<Node>> {
+        self.shared(|i| &mut i.nodes)
+    }
+
+    fn replicasets(&mut self) -> Arc<Informer<ReplicaSet>> {
+        self.shared(|i| &mut i.replicasets)
+    }
+
+    fn jobs(&mut self) -> Arc<Informer<Job>> {
+        self.shared(|i| &mut i.jobs)
+    }
+
+    fn namespaces(&mut self) -> Arc<Informer<Namespace>> {
+        self.shared(|i| &mut i.namespaces)
+    }
 }
 
 /// What runs while this process leads.
@@ -56,6 +195,7 @@ struct Running {
     queues: Vec<Arc<WorkQueue<ObjectKey>>>,
     /// The garbage collector, once discovery has told it what to watch.
     collector: Arc<parking_lot::Mutex<Option<Arc<GarbageCollector>>>>,
+    root_ca: Option<Arc<RootCaPublisher>>,
     /// Ends the periodic passes (pod GC).
     stop_passes: watch::Sender<bool>,
 }
@@ -65,139 +205,151 @@ impl Running {
     /// controllers write with their own clients.
     fn start(client: &kube::Client, options: &Options) -> Running {
         let workers = options.workers;
-        let pods = Informer::start(Api::<Pod>::all(client.clone()));
-        let replicasets = Informer::start(Api::<ReplicaSet>::all(client.clone()));
-        let rs = ReplicaSetController::new(
-            (options.client_for)("replicaset-controller"),
-            Arc::clone(&replicasets),
-            Arc::clone(&pods),
-        );
+        let on = |name: &str| options.controllers.enabled(name);
         let metrics = &options.metrics;
-        let stats = metrics.register("replicaset", &rs.queue);
-        controller::spawn(Arc::clone(&rs), Arc::clone(&rs.queue), workers, stats);
-        let rcs = Informer::start(Api::<ReplicationController>::all(client.clone()));
-        let rc = ReplicationControllerController::new(
-            (options.client_for)("replication-controller"),
-            Arc::clone(&rcs),
-            Arc::clone(&pods),
-        );
-        let stats = metrics.register("replicationcontroller", &rc.queue);
-        controller::spawn(Arc::clone(&rc), Arc::clone(&rc.queue), workers, stats);
-        let deployments = Informer::start(Api::<Deployment>::all(client.clone()));
-        let deploy = DeploymentController::new(
-            (options.client_for)("deployment-controller"),
-            Arc::clone(&deployments),
-            Arc::clone(&replicasets),
-            Arc::clone(&pods),
-        );
-        let stats = metrics.register("deployment", &deploy.queue);
-        controller::spawn(
-            Arc::clone(&deploy),
-            Arc::clone(&deploy.queue),
-            workers,
-            stats,
-        );
-        let jobs = Informer::start(Api::<Job>::all(client.clone()));
-        let job = JobController::new(
-            (options.client_for)("job-controller"),
-            Arc::clone(&jobs),
-            Arc::clone(&pods),
-        );
-        let stats = metrics.register("job", &job.queue);
-        controller::spawn(Arc::clone(&job), Arc::clone(&job.queue), workers, stats);
-        let ttl = TtlAfterFinished::new(
-            (options.client_for)("ttl-after-finished-controller"),
-            Arc::clone(&jobs),
-        );
-        let stats = metrics.register("ttlafterfinished", &ttl.queue);
-        controller::spawn(Arc::clone(&ttl), Arc::clone(&ttl.queue), workers, stats);
-        let nodes = Informer::start(Api::<Node>::all(client.clone()));
+        let writer = |account: &str| (options.client_for)(account);
+        let mut informers = Informers {
+            client: client.clone(),
+            started: Vec::new(),
+            pods: None,
+            nodes: None,
+            replicasets: None,
+            jobs: None,
+            namespaces: None,
+        };
+        let mut queues = Vec::new();
+        let mut run = |name: &'static str, reconciler: Arc<dyn Reconciler>, queue: &Arc<WorkQueue<ObjectKey>>| {
+            let stats = metrics.register(name, queue);
+            controller::spawn(reconciler, Arc::clone(queue), workers, stats);
+            queues.push(Arc::clone(queue));
+        };
+        if on("replicaset") {
+            let rs = ReplicaSetController::new(
+                writer("replicaset-controller"),
+                informers.replicasets(),
+                informers.pods(),
+            );
+            run("replicaset", rs.clone(), &rs.queue);
+        }
+        if on("replicationcontroller") {
+            let rcs = informers.start(Api::<ReplicationController>::all(client.clone()));
+            let rc = ReplicationControllerController::new(
+                writer("replication-controller"),
+                rcs,
+                informers.pods(),
+            );
+            run("replicationcontroller", rc.clone(), &rc.queue);
+        }
+        if on("deployment") {
+            let deployments = informers.start(Api::<Deployment>::all(client.clone()));
+            let deploy = DeploymentController::new(
+                writer("deployment-controller"),
+                deployments,
+                informers.replicasets(),
+                informers.pods(),
+            );
+            run("deployment", deploy.clone(), &deploy.queue);
+        }
+        if on("job") {
+            let job = JobController::new(writer("job-controller"), informers.jobs(), informers.pods());
+            run("job", job.clone(), &job.queue);
+        }
+        if on("ttlafterfinished") {
+            let ttl = TtlAfterFinished::new(writer("ttl-after-finished-controller"), informers.jobs());
+            run("ttlafterfinished", ttl.clone(), &ttl.queue);
+        }
         let (stop_passes, passes_stopped) = watch::channel(false);
-        PodGc::start(
-            (options.client_for)("pod-garbage-collector"),
-            Arc::clone(&pods),
-            Arc::clone(&nodes),
-            passes_stopped,
-        );
-        let leases = Informer::start(Api::<Lease>::namespaced(client.clone(), "kube-node-lease"));
-        let lifecycle = NodeLifecycleController::new(
-            (options.client_for)("node-controller"),
-            Arc::clone(&nodes),
-            Arc::clone(&leases),
-            Arc::clone(&pods),
-            options.node_monitor,
-        );
-        let stats = metrics.register("nodelifecycle", &lifecycle.queue);
-        controller::spawn(
-            Arc::clone(&lifecycle),
-            Arc::clone(&lifecycle.queue),
-            workers,
-            stats,
-        );
-        let services = Informer::start(Api::<Service>::all(client.clone()));
-        let endpoints = Informer::start(Api::<Endpoints>::all(client.clone()));
-        let slices = Informer::start(Api::<EndpointSlice>::all(client.clone()));
-        let endpoints_controller = EndpointsController::new(
-            (options.client_for)("endpoint-controller"),
-            (options.client_for)("endpointslice-controller"),
-            EndpointsInformers {
-                services: Arc::clone(&services),
-                pods: Arc::clone(&pods),
-                nodes: Arc::clone(&nodes),
-                endpoints: Arc::clone(&endpoints),
-                slices: Arc::clone(&slices),
-            },
-        );
-        let stats = metrics.register("endpoints", &endpoints_controller.queue);
-        let queue = Arc::clone(&endpoints_controller.queue);
-        controller::spawn(Arc::clone(&endpoints_controller), queue, workers, stats);
+        if on("podgc") {
+            PodGc::start(
+                writer("pod-garbage-collector"),
+                informers.pods(),
+                informers.nodes(),
+                passes_stopped,
+            );
+        }
+        if on("nodelifecycle") {
+            let leases =
+                informers.start(Api::<Lease>::namespaced(client.clone(), "kube-node-lease"));
+            let lifecycle = NodeLifecycleController::new(
+                writer("node-controller"),
+                informers.nodes(),
+                leases,
+                informers.pods(),
+                options.node_monitor,
+            );
+            run("nodelifecycle", lifecycle.clone(), &lifecycle.queue);
+        }
+        if on("endpoints") {
+            let endpoints = EndpointsController::new(
+                writer("endpoint-controller"),
+                writer("endpointslice-controller"),
+                EndpointsInformers {
+                    services: informers.start(Api::<Service>::all(client.clone())),
+                    pods: informers.pods(),
+                    nodes: informers.nodes(),
+                    endpoints: informers.start(Api::<Endpoints>::all(client.clone())),
+                    slices: informers.start(Api::<EndpointSlice>::all(client.clone())),
+                },
+            );
+            run("endpoints", endpoints.clone(), &endpoints.queue);
+        }
+        if on("namespace") {
+            let namespaces = informers.namespaces();
+            let controller = NamespaceController::new(writer("namespace-controller"), &namespaces);
+            run("namespace", controller.clone(), &controller.queue);
+        }
+        if on("serviceaccount") {
+            let accounts = informers.start(Api::<ServiceAccount>::all(client.clone()));
+            let controller = ServiceAccountController::new(
+                writer("service-account-controller"),
+                informers.namespaces(),
+                accounts,
+            );
+            run("serviceaccount", controller.clone(), &controller.queue);
+        }
+        let mut root_ca = None;
+        match (&options.root_ca, on("root-ca-cert-publisher")) {
+            (Some(ca), true) => {
+                let publisher = RootCaPublisher::new(
+                    writer("root-ca-cert-publisher"),
+                    client.clone(),
+                    ca.clone(),
+                    informers.namespaces(),
+                );
+                run("root-ca-cert-publisher", publisher.clone(), &publisher.queue);
+                root_ca = Some(publisher);
+            }
+            (None, true) => tracing::warn!("root-ca-cert-publisher: no root CA given; not running"),
+            _ => {}
+        }
         let collector = Arc::new(parking_lot::Mutex::new(None));
-        let slot = Arc::clone(&collector);
-        let (reader, writer) = (
-            client.clone(),
-            (options.client_for)("generic-garbage-collector"),
-        );
-        let gc_metrics = Arc::clone(metrics);
-        tokio::spawn(async move {
-            loop {
-                match GarbageCollector::start(writer.clone(), reader.clone()).await {
-                    Ok(gc) => {
-                        let stats = gc_metrics.register("garbagecollector", &gc.queue);
-                        controller::spawn(Arc::clone(&gc), Arc::clone(&gc.queue), workers, stats);
-                        *slot.lock() = Some(gc);
-                        return;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "garbage collector discovery");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if on("garbagecollector") {
+            let slot = Arc::clone(&collector);
+            let (reader, writer) = (client.clone(), writer("generic-garbage-collector"));
+            let gc_metrics = Arc::clone(metrics);
+            tokio::spawn(async move {
+                loop {
+                    match GarbageCollector::start(writer.clone(), reader.clone()).await {
+                        Ok(gc) => {
+                            let stats = gc_metrics.register("garbagecollector", &gc.queue);
+                            controller::spawn(Arc::clone(&gc), Arc::clone(&gc.queue), workers, stats);
+                            *slot.lock() = Some(gc);
+                            return;
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "garbage collector discovery");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
                     }
                 }
-            }
-        });
+            });
+        }
         Running {
-            informers: vec![
-                pods,
-                replicasets,
-                rcs,
-                deployments,
-                nodes,
-                leases,
-                services,
-                endpoints,
-                slices,
-                jobs,
-            ],
-            queues: vec![
-                Arc::clone(&rs.queue),
-                Arc::clone(&rc.queue),
-                Arc::clone(&deploy.queue),
-                Arc::clone(&lifecycle.queue),
-                Arc::clone(&endpoints_controller.queue),
-                Arc::clone(&job.queue),
-                Arc::clone(&ttl.queue),
-            ],
+            informers: informers.started,
+            queues,
             stop_passes,
             collector,
+            root_ca,
         }
     }
 
@@ -209,6 +361,9 @@ impl Running {
         }
         for informer in &self.informers {
             informer.stop_informer();
+        }
+        if let Some(publisher) = &self.root_ca {
+            publisher.stop();
         }
         if let Some(gc) = self.collector.lock().take() {
             gc.queue.shut_down();

@@ -32,6 +32,8 @@ pub const AGGREGATED_CONTENT_TYPE: &str =
 fn subresource_verbs(sub: Subresource) -> &'static [&'static str] {
     match sub {
         Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
+        Subresource::Finalize => &["update"],
+        Subresource::Approval => &["get", "patch", "update"],
         Subresource::Binding | Subresource::Eviction | Subresource::Token => &["create"],
     }
 }
@@ -42,7 +44,9 @@ fn subresource_kind(
     sub: Subresource,
 ) -> (&'static str, &'static str, &'static str) {
     match sub {
-        Subresource::Status => (resource.group, resource.version, resource.kind),
+        Subresource::Status | Subresource::Finalize | Subresource::Approval => {
+            (resource.group, resource.version, resource.kind)
+        }
         Subresource::Scale => ("autoscaling", "v1", "Scale"),
         Subresource::Binding => ("", "v1", "Binding"),
         Subresource::Eviction => ("policy", "v1", "Eviction"),

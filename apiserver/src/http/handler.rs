@@ -238,14 +238,13 @@ impl ApiServer {
                     .iter()
                     .copied()
                     .find(|s| s.name() == name)
-                    .or_else(|| {
-                        (resource.kind == "Namespace" && name == "finalize")
-                            .then_some(Subresource::Status)
-                    })
                     .ok_or_else(ApiError::path_not_found)?,
             ),
         };
-        let allow_table = subresource.is_none() || subresource == Some(Subresource::Status);
+        let allow_table = matches!(
+            subresource,
+            None | Some(Subresource::Status | Subresource::Approval)
+        );
         let output = codec::negotiate(accept.as_deref(), allow_table, false)?;
         let include = match query.get("includeObject") {
             None | Some("") | Some("PartialObjectMetadata") => IncludeObject::Metadata,
@@ -282,7 +281,7 @@ impl ApiServer {
         }
         let admission = RequestAdmission::handle(self, user);
         match (info.verb, subresource) {
-            (Verb::Get, None | Some(Subresource::Status)) => {
+            (Verb::Get, None | Some(Subresource::Status | Subresource::Approval)) => {
                 let bytes = registry.get(s, ns, name).await?;
                 respond::object(200, r, out(bytes)?, output, include)
             }
@@ -321,7 +320,10 @@ impl ApiServer {
                 let response = respond::object(201, r, out(written.bytes)?, output, include)?;
                 Ok(respond::warn(response, &written.warnings))
             }
-            (Verb::Update, None | Some(Subresource::Status)) => {
+            (
+                Verb::Update,
+                None | Some(Subresource::Status | Subresource::Finalize | Subresource::Approval),
+            ) => {
                 let mut opts = write_options(&query)?;
                 opts.admission = Some(admission);
                 opts.duplicate_fields = super::duplicates::duplicate_fields(&body);
@@ -333,7 +335,7 @@ impl ApiServer {
                 let response = respond::object(status, r, out(written.bytes)?, output, include)?;
                 Ok(respond::warn(response, &written.warnings))
             }
-            (Verb::Patch, None | Some(Subresource::Status)) => {
+            (Verb::Patch, None | Some(Subresource::Status | Subresource::Approval)) => {
                 let mut opts = write_options(&query)?;
                 opts.admission = Some(admission);
                 let patch_type = codec::patch_type(content_type.as_deref())?;

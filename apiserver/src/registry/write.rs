@@ -234,10 +234,27 @@ impl Registry {
             {
                 return Err(ApiError::stale(resource, name));
             }
-            // A binding writes spec and status at once, past the strategy's update rules.
-            let whole = subresource == Some(Subresource::Binding);
-            if resource.has(Subresource::Status) && !whole {
-                body = split_status(&old_value, body, subresource == Some(Subresource::Status));
+            // A binding writes spec and status at once, past the strategy's update rules; the
+            // finalize and approval subresources each write one field of the stored object.
+            let whole = matches!(
+                subresource,
+                Some(Subresource::Binding | Subresource::Finalize | Subresource::Approval)
+            );
+            match subresource {
+                Some(Subresource::Finalize) => {
+                    body = take_field(&old_value, body, &["spec", "finalizers"]);
+                }
+                Some(Subresource::Approval) => {
+                    body = take_field(&old_value, body, &["status", "conditions"]);
+                }
+                _ if resource.has(Subresource::Status) && !whole => {
+                    let status_update = subresource == Some(Subresource::Status);
+                    body = split_status(&old_value, body, status_update);
+                    if status_update && resource.has(Subresource::Approval) {
+                        body = keep_approval(&old_value, body);
+                    }
+                }
+                _ => {}
             }
             let (mut obj, warnings) = decode_body(resource, body, opts)?;
             set_namespace(resource, obj.as_mut(), namespace)?;
@@ -246,12 +263,12 @@ impl Registry {
                 obj.meta().deletion_grace_period_seconds,
             );
             meta::prepare_for_update(obj.meta_mut(), old.meta());
-            if whole {
+            if subresource == Some(Subresource::Binding) {
                 (
                     obj.meta_mut().deletion_timestamp,
                     obj.meta_mut().deletion_grace_period_seconds,
                 ) = deletion;
-            } else {
+            } else if !whole {
                 resource
                     .kind_ops
                     .prepare_for_update(obj.as_mut(), old.as_ref());
@@ -500,6 +517,68 @@ fn split_status(old: &Value, mut body: Value, status_update: bool) -> Value {
         }
         body
     }
+}
+
+/// The stored object with one field (`path`) and the metadata taken from `body`: what the
+/// `namespaces/finalize` (`spec.finalizers`) and CSR `approval` (`status.conditions`)
+/// subresources may change.
+fn take_field(old: &Value, body: Value, path: &[&str]) -> Value {
+    let mut merged = old.clone();
+    let pick = |value: &Value| {
+        path.iter()
+            .try_fold(value, |v, key| v.get(key))
+            .cloned()
+    };
+    let wanted = pick(&body);
+    if let Some((last, parents)) = path.split_last() {
+        let mut target = &mut merged;
+        for key in parents {
+            if !target.get(key).is_some_and(Value::is_object) {
+                target[*key] = Value::Object(serde_json::Map::new());
+            }
+            target = &mut target[*key];
+        }
+        if let Some(map) = target.as_object_mut() {
+            match wanted {
+                Some(value) => map.insert((*last).to_owned(), value),
+                None => map.remove(*last),
+            };
+        }
+    }
+    if let (Some(merged), Some(meta)) = (merged.as_object_mut(), body.get("metadata")) {
+        merged.insert("metadata".to_owned(), meta.clone());
+    }
+    merged
+}
+
+/// A CSR status update keeps the stored `Approved` and `Denied` conditions: only the
+/// `approval` subresource changes them (upstream's `csrStatusStrategy`).
+fn keep_approval(old: &Value, mut body: Value) -> Value {
+    let decision = |c: &&Value| {
+        matches!(
+            c.get("type").and_then(Value::as_str),
+            Some("Approved" | "Denied")
+        )
+    };
+    let kept: Vec<Value> = old
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().filter(decision).cloned().collect())
+        .unwrap_or_default();
+    let mut conditions: Vec<Value> = body
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().filter(|c| !decision(c)).cloned().collect())
+        .unwrap_or_default();
+    conditions.splice(0..0, kept);
+    if let Some(status) = body.get_mut("status").and_then(Value::as_object_mut) {
+        if conditions.is_empty() {
+            status.remove("conditions");
+        } else {
+            status.insert("conditions".to_owned(), Value::Array(conditions));
+        }
+    }
+    body
 }
 
 /// Whether anything but metadata and status changed (upstream bumps `generation` then).

@@ -37,9 +37,10 @@ impl Strategy for NamespaceStrategy {
             .insert("kubernetes.io/metadata.name".to_owned(), name);
     }
 
+    /// Finalizers change only through `namespaces/finalize`, status only through
+    /// `namespaces/status` (the registry keeps the stored status for other updates).
     fn prepare_for_update(&self, new: &mut Namespace, old: &Namespace) {
         new.spec.clone_from(&old.spec);
-        new.status.clone_from(&old.status);
         let name = new.metadata.name.clone().unwrap_or_default();
         new.metadata
             .labels

@@ -54,7 +54,7 @@ const BATCH: usize = 16;
 
 /// Starts `workers` workers; they stop when the queue is shut down. `stats` counts the
 /// reconciles and their time.
-pub fn spawn<R: Reconciler>(
+pub fn spawn<R: Reconciler + ?Sized>(
     reconciler: Arc<R>,
     queue: Arc<WorkQueue<ObjectKey>>,
     workers: usize,

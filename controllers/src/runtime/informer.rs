@@ -119,6 +119,43 @@ where
     }
 }
 
+/// Lists and watches only the objects a field selector picks (the root CA publisher follows
+/// the `kube-root-ca.crt` ConfigMaps, not every ConfigMap of the cluster).
+pub struct FieldSelected<K> {
+    pub api: Api<K>,
+    pub fields: String,
+}
+
+impl<K> Source<K> for FieldSelected<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    fn list<'a>(
+        &'a self,
+        params: &'a ListParams,
+    ) -> BoxFuture<'a, Result<ObjectList<K>, kube::Error>> {
+        Box::pin(async move {
+            let params = params.clone().fields(&self.fields);
+            self.api.list(&params).await
+        })
+    }
+
+    fn watch<'a>(
+        &'a self,
+        params: &'a WatchParams,
+        resource_version: &'a str,
+    ) -> BoxFuture<'a, Result<Watch<K>, kube::Error>> {
+        Box::pin(async move {
+            let params = params.clone().fields(&self.fields);
+            Ok(self.api.watch(&params, resource_version).await?.boxed())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("{}?fieldSelector={}", self.api.resource_url(), self.fields)
+    }
+}
+
 /// Lists and watches only the metadata of `K`'s objects.
 pub struct MetadataOnly<K>(pub Api<K>);
 
