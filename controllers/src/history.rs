@@ -18,8 +18,13 @@ use serde_json::{Value, json};
 
 use crate::deployment::hash::safe_encode_string;
 
-/// The label every revision (and every pod made from one) carries with the revision's hash.
+/// The label of the pods made from a revision: the revision's name for StatefulSets, its hash
+/// for DaemonSets (and the hash label of DaemonSet revisions themselves).
 pub const CONTROLLER_REVISION_HASH_LABEL: &str = "controller-revision-hash";
+
+/// The label a revision made by [`new_revision`] carries with the hash of its data
+/// (`history.ControllerRevisionHashLabel`).
+pub const REVISION_HASH_LABEL: &str = "controller.kubernetes.io/hash";
 
 /// Longest owner-name prefix of a revision name: 253 minus the hash and its dash, as
 /// upstream's `ControllerRevisionName` keeps.
@@ -55,14 +60,33 @@ pub fn template_of(revision: &ControllerRevision) -> Option<PodTemplateSpec> {
     serde_json::from_value(template).ok()
 }
 
-/// The hash of a revision's data, with the collision count appended when there is one
-/// (`HashControllerRevision`).
+/// The hash of a revision's data, with the collision count appended in base 32 when there is
+/// one (`HashControllerRevision`'s `strconv.FormatInt(probe, 32)`).
 pub fn hash_revision(data: &Value, collision_count: Option<i32>) -> String {
     let mut bytes = serde_json::to_vec(data).unwrap_or_default();
     if let Some(count) = collision_count {
-        bytes.extend_from_slice(count.to_string().as_bytes());
+        bytes.extend_from_slice(base32(i64::from(count)).as_bytes());
     }
     safe_encode_string(&fnv1_32(&bytes).to_string())
+}
+
+/// Go's `strconv.FormatInt(n, 32)`: digits `0-9a-v`, a leading `-` for negatives.
+fn base32(n: i64) -> String {
+    const DIGITS: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+    let mut rest = n.unsigned_abs();
+    let mut digits = Vec::new();
+    loop {
+        digits.push(DIGITS[(rest % 32) as usize]);
+        rest /= 32;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        digits.push(b'-');
+    }
+    digits.reverse();
+    String::from_utf8_lossy(&digits).into_owned()
 }
 
 /// `<owner>-<hash>`, the owner name cut to fit.
@@ -71,8 +95,9 @@ pub fn revision_name(owner: &str, hash: &str) -> String {
     format!("{prefix}-{hash}")
 }
 
-/// A new revision of `owner` (`NewControllerRevision`): the template's labels, the hash label,
-/// a controller reference, and the name derived from the hash.
+/// A new revision of `owner` (`NewControllerRevision`): the template's labels, the
+/// [`REVISION_HASH_LABEL`], a controller reference, and the name derived from the hash of its
+/// data.
 pub fn new_revision(
     owner: OwnerReference,
     namespace: Option<&str>,
@@ -82,15 +107,29 @@ pub fn new_revision(
 ) -> ControllerRevision {
     let data = template_patch(template);
     let hash = hash_revision(&data, collision_count);
+    revision_with_hash(owner, namespace, template, data, revision, REVISION_HASH_LABEL, &hash)
+}
+
+/// A revision named `<owner>-<hash>` with `hash` under `label`: DaemonSets name theirs by the
+/// pod template hash and label it `controller-revision-hash` (upstream's `snapshot`).
+pub fn revision_with_hash(
+    owner: OwnerReference,
+    namespace: Option<&str>,
+    template: &PodTemplateSpec,
+    data: Value,
+    revision: i64,
+    label: &str,
+    hash: &str,
+) -> ControllerRevision {
     let mut labels: BTreeMap<String, String> = template
         .metadata
         .as_ref()
         .and_then(|m| m.labels.clone())
         .unwrap_or_default();
-    labels.insert(CONTROLLER_REVISION_HASH_LABEL.into(), hash.clone());
+    labels.insert(label.into(), hash.to_owned());
     ControllerRevision {
         metadata: ObjectMeta {
-            name: Some(revision_name(&owner.name, &hash)),
+            name: Some(revision_name(&owner.name, hash)),
             namespace: namespace.map(str::to_owned),
             labels: Some(labels),
             owner_references: Some(vec![owner]),
@@ -106,7 +145,7 @@ fn hash_label(revision: &ControllerRevision) -> Option<&str> {
         .metadata
         .labels
         .as_ref()?
-        .get(CONTROLLER_REVISION_HASH_LABEL)
+        .get(REVISION_HASH_LABEL)
         .map(String::as_str)
 }
 
@@ -217,6 +256,15 @@ mod tests {
         assert_ne!(bumped.metadata.name, a.metadata.name);
         assert_eq!(next_revision(&all), 3);
         assert_eq!(next_revision(&[]), 1);
+    }
+
+    #[test]
+    fn collision_counts_are_written_in_base_32() {
+        assert_eq!(base32(0), "0");
+        assert_eq!(base32(10), "a");
+        assert_eq!(base32(31), "v");
+        assert_eq!(base32(32), "10");
+        assert_eq!(base32(-33), "-11");
     }
 
     #[test]

@@ -15,7 +15,11 @@
 //! resource-quota duties still run inside the API server (`apiserver/src/lifecycle.rs`,
 //! `namespace_defaults.rs`, `quota/`) until they move here; the rest of issue 5 is to come.
 
+pub mod certificates;
+pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod garbagecollector;
 pub mod history;
@@ -28,6 +32,7 @@ pub mod replicaset;
 pub mod rootcapublisher;
 pub mod runtime;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod ttlafterfinished;
 
 pub use manager::{CONTROLLERS, ClientFor, LEASE_NAME, LEASE_NAMESPACE, Options, Selection, run};
