@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event as KubeEvent, ObjectReference, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 
@@ -21,6 +20,7 @@ use super::{
 use crate::replicaset::pods::controller_of;
 use crate::replicaset::selector::selecting;
 use crate::runtime::controller::{Action, ReconcileError, Reconciler};
+use crate::runtime::events;
 use crate::runtime::informer::{Event, Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
 
@@ -206,7 +206,7 @@ impl DeploymentController {
             d_api.replace_status(&name, &params, &current).await?;
         }
         for event in &plan.events {
-            self.record(d, namespace, event).await;
+            self.record(d, event).await;
         }
         Ok(match plan.requeue_after {
             Some(after) => Action::RequeueAfter(after),
@@ -215,40 +215,17 @@ impl DeploymentController {
     }
 
     /// Writes a core/v1 Event about `d`; a failure is logged, never the sync's.
-    async fn record(&self, d: &Deployment, namespace: &str, event: &super::PlanEvent) {
-        let name = d.metadata.name.clone().unwrap_or_default();
-        let now = Timestamp::now();
-        let body = KubeEvent {
-            metadata: ObjectMeta {
-                generate_name: Some(format!("{name}.")),
-                namespace: Some(namespace.to_owned()),
-                ..ObjectMeta::default()
-            },
-            involved_object: ObjectReference {
-                api_version: Some("apps/v1".to_owned()),
-                kind: Some("Deployment".to_owned()),
-                name: Some(name),
-                namespace: Some(namespace.to_owned()),
-                uid: d.metadata.uid.clone(),
-                resource_version: d.metadata.resource_version.clone(),
-                ..ObjectReference::default()
-            },
-            reason: Some(event.reason.to_owned()),
-            message: Some(event.message.clone()),
-            type_: Some(event.type_.to_owned()),
-            first_timestamp: Some(Time(now)),
-            last_timestamp: Some(Time(now)),
-            count: Some(1),
-            source: Some(k8s_openapi::api::core::v1::EventSource {
-                component: Some("deployment-controller".to_owned()),
-                host: None,
-            }),
-            ..KubeEvent::default()
-        };
-        let api: Api<KubeEvent> = Api::namespaced(self.client.clone(), namespace);
-        if let Err(error) = api.create(&PostParams::default(), &body).await {
-            tracing::debug!(%error, "recording a deployment event");
-        }
+    async fn record(&self, d: &Deployment, event: &super::PlanEvent) {
+        let regarding = events::reference(d);
+        events::record(
+            &self.client,
+            "deployment-controller",
+            regarding,
+            event.type_,
+            event.reason,
+            &event.message,
+        )
+        .await;
     }
 }
 
