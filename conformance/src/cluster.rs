@@ -63,6 +63,17 @@ impl TestCluster {
         Ok(cluster)
     }
 
+    /// A cluster running only the named controllers (a comma-separated list), besides the
+    /// namespace ones every test cluster runs: for tests that play the other controllers'
+    /// part themselves.
+    pub async fn start_with_only(controllers: &str) -> Result<TestCluster, ClusterError> {
+        let cluster = Self::start().await?;
+        let selection = ultrak8s_controllers::Selection::parse(controllers)
+            .map_err(ClusterError::Controllers)?;
+        cluster.spawn_controllers(selection, true);
+        Ok(cluster)
+    }
+
     /// Runs `selection` in-process; `metrics`: whether the server's `/metrics` shows theirs.
     fn spawn_controllers(&self, controllers: ultrak8s_controllers::Selection, metrics: bool) {
         let api = Arc::clone(&self.api);

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     Endpoints, Namespace, Node, Pod, ReplicationController, Service, ServiceAccount,
@@ -16,6 +16,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::Api;
 use tokio::sync::watch;
 
+use crate::cronjob::CronJobController;
 use crate::deployment::DeploymentController;
 use crate::endpoints::{EndpointsController, EndpointsInformers};
 use crate::garbagecollector::GarbageCollector;
@@ -67,6 +68,7 @@ pub const CONTROLLERS: &[&str] = &[
     "deployment",
     "job",
     "ttlafterfinished",
+    "cronjob",
     "podgc",
     "nodelifecycle",
     "endpoints",
@@ -257,6 +259,11 @@ impl Running {
         if on("ttlafterfinished") {
             let ttl = TtlAfterFinished::new(writer("ttl-after-finished-controller"), informers.jobs());
             run("ttlafterfinished", ttl.clone(), &ttl.queue);
+        }
+        if on("cronjob") {
+            let cronjobs = informers.start(Api::<CronJob>::all(client.clone()));
+            let cron = CronJobController::new(writer("cronjob-controller"), cronjobs, informers.jobs());
+            run("cronjob", cron.clone(), &cron.queue);
         }
         let (stop_passes, passes_stopped) = watch::channel(false);
         if on("podgc") {

@@ -9,6 +9,7 @@
 //! The crate needs jiff's "tzdb-zoneinfo" feature (besides "std") for `TimeZone::get` to read
 //! /usr/share/zoneinfo.
 
+mod controller;
 mod decide;
 mod go_duration;
 mod jobs;
@@ -17,6 +18,7 @@ mod plan;
 mod schedule;
 mod times;
 
+pub use controller::CronJobController;
 pub use decide::{
     DEFAULT_FAILED_JOBS_HISTORY_LIMIT, DEFAULT_SUCCESSFUL_JOBS_HISTORY_LIMIT, TimeZoneError,
     active_missing_from, decide, resolve_time_zone,
