@@ -170,11 +170,7 @@ impl TestCluster {
 
     /// A kube-rs client with the admin identity.
     pub async fn client(&self) -> Result<kube::Client, ClusterError> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| ClusterError::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .map_err(|e| ClusterError::Client(e.to_string()))?;
+        let config = self.config().await?;
         kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
     }
 
@@ -214,9 +210,13 @@ impl TestCluster {
     async fn config(&self) -> Result<kube::Config, ClusterError> {
         let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
             .map_err(|e| ClusterError::Client(e.to_string()))?;
-        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
             .await
-            .map_err(|e| ClusterError::Client(e.to_string()))
+            .map_err(|e| ClusterError::Client(e.to_string()))?;
+        // Tests read the server's answer: kube-rs would otherwise retry a 429 (an eviction a
+        // budget refuses) for minutes, where kubectl and client-go return it.
+        config.default_retry = false;
+        Ok(config)
     }
 
     /// Runs kubectl with the admin kubeconfig.

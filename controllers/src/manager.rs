@@ -6,18 +6,20 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     Endpoints, Namespace, Node, Pod, ReplicationController, Service, ServiceAccount,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::cronjob::CronJobController;
 use crate::deployment::DeploymentController;
+use crate::disruption::{DisruptionController, DisruptionInformers, StalePodDisruption};
 use crate::endpoints::{EndpointsController, EndpointsInformers};
 use crate::garbagecollector::GarbageCollector;
 use crate::job::JobController;
@@ -69,6 +71,7 @@ pub const CONTROLLERS: &[&str] = &[
     "job",
     "ttlafterfinished",
     "cronjob",
+    "disruption",
     "podgc",
     "nodelifecycle",
     "endpoints",
@@ -141,6 +144,9 @@ struct Informers {
     replicasets: Option<Arc<Informer<ReplicaSet>>>,
     jobs: Option<Arc<Informer<Job>>>,
     namespaces: Option<Arc<Informer<Namespace>>>,
+    deployments: Option<Arc<Informer<Deployment>>>,
+    replication_controllers: Option<Arc<Informer<ReplicationController>>>,
+    stateful_sets: Option<Arc<Informer<StatefulSet>>>,
 }
 
 impl Informers {
@@ -189,6 +195,18 @@ impl Informers {
     fn namespaces(&mut self) -> Arc<Informer<Namespace>> {
         self.shared(|i| &mut i.namespaces)
     }
+
+    fn deployments(&mut self) -> Arc<Informer<Deployment>> {
+        self.shared(|i| &mut i.deployments)
+    }
+
+    fn replication_controllers(&mut self) -> Arc<Informer<ReplicationController>> {
+        self.shared(|i| &mut i.replication_controllers)
+    }
+
+    fn stateful_sets(&mut self) -> Arc<Informer<StatefulSet>> {
+        self.shared(|i| &mut i.stateful_sets)
+    }
 }
 
 /// What runs while this process leads.
@@ -218,6 +236,9 @@ impl Running {
             replicasets: None,
             jobs: None,
             namespaces: None,
+            deployments: None,
+            replication_controllers: None,
+            stateful_sets: None,
         };
         let mut queues = Vec::new();
         let mut run = |name: &'static str, reconciler: Arc<dyn Reconciler>, queue: &Arc<WorkQueue<ObjectKey>>| {
@@ -234,19 +255,17 @@ impl Running {
             run("replicaset", rs.clone(), &rs.queue);
         }
         if on("replicationcontroller") {
-            let rcs = informers.start(Api::<ReplicationController>::all(client.clone()));
             let rc = ReplicationControllerController::new(
                 writer("replication-controller"),
-                rcs,
+                informers.replication_controllers(),
                 informers.pods(),
             );
             run("replicationcontroller", rc.clone(), &rc.queue);
         }
         if on("deployment") {
-            let deployments = informers.start(Api::<Deployment>::all(client.clone()));
             let deploy = DeploymentController::new(
                 writer("deployment-controller"),
-                deployments,
+                informers.deployments(),
                 informers.replicasets(),
                 informers.pods(),
             );
@@ -264,6 +283,23 @@ impl Running {
             let cronjobs = informers.start(Api::<CronJob>::all(client.clone()));
             let cron = CronJobController::new(writer("cronjob-controller"), cronjobs, informers.jobs());
             run("cronjob", cron.clone(), &cron.queue);
+        }
+        if on("disruption") {
+            let budgets = informers.start(Api::<PodDisruptionBudget>::all(client.clone()));
+            let disruption = DisruptionController::new(
+                writer("disruption-controller"),
+                DisruptionInformers {
+                    budgets,
+                    pods: informers.pods(),
+                    replication_controllers: informers.replication_controllers(),
+                    replica_sets: informers.replicasets(),
+                    deployments: informers.deployments(),
+                    stateful_sets: informers.stateful_sets(),
+                },
+            );
+            run("disruption", disruption.clone(), &disruption.queue);
+            let stale = StalePodDisruption::new(writer("disruption-controller"), informers.pods());
+            run("disruption-stale-pods", stale.clone(), &stale.queue);
         }
         let (stop_passes, passes_stopped) = watch::channel(false);
         if on("podgc") {

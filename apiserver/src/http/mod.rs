@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod discovery;
 mod duplicates;
+mod eviction;
 mod filters;
 mod handler;
 pub mod local;

@@ -14,7 +14,7 @@ use super::respond;
 use crate::admission::AdmissionHandle;
 use crate::auth::UserInfo;
 use crate::error::ApiError;
-use crate::registry::{Deleted, PatchType};
+use crate::registry::PatchType;
 use crate::resources::{Resource, Subresource};
 use crate::selector::LabelSelector;
 use crate::server::ApiServer;
@@ -234,8 +234,8 @@ struct Target<'a> {
     name: &'a str,
 }
 
-/// `pods/eviction`: refuses when a PodDisruptionBudget selecting the pod allows no more
-/// disruptions (its status is kept by the disruption controller, issue 5), then deletes.
+/// `pods/eviction` (`eviction.rs`): the Eviction's delete options, admitted as the evicting
+/// user's (NodeRestriction: only pods bound to a node may be evicted by it).
 async fn evict(
     target: Target<'_>,
     admission: &AdmissionHandle,
@@ -250,78 +250,11 @@ async fn evict(
         name,
     } = target;
     let eviction = codec::decode_body(content_type, body)?;
-    let options = eviction
-        .get("deleteOptions")
-        .map(|o| Bytes::from(o.to_string()))
-        .unwrap_or_default();
-    let mut opts = delete_options(query, &options)?;
-    // The pod's delete is admitted as the evicting user's (NodeRestriction: only pods bound
-    // to a node may be evicted by it).
+    let mut opts = delete_options(query, &super::eviction::options_of(&eviction))?;
     opts.admission = Some(admission.clone());
-    let current = server.registry.get(resource, namespace, name).await?;
-    let pod: Value = serde_json::from_slice(&current).map_err(ApiError::internal)?;
-    let labels = pod
-        .pointer("/metadata/labels")
-        .cloned()
-        .unwrap_or(Value::Null);
-    if let Some(pdbs) = server.resources.get("policy", "v1", "poddisruptionbudgets") {
-        let listed = server
-            .registry
-            .list(pdbs, namespace, &crate::registry::ListOptions::default())
-            .await?;
-        for bytes in listed.items {
-            let pdb: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
-            let Some(selector) = pdb.pointer("/spec/selector") else {
-                continue;
-            };
-            let Ok(selector) = LabelSelector::from_label_selector_json(selector) else {
-                continue;
-            };
-            if selector.is_empty() || !selector.matches(&labels) {
-                continue;
-            }
-            let allowed = pdb
-                .pointer("/status/disruptionsAllowed")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            if allowed <= 0 {
-                let pdb_name = pdb
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let mut error = ApiError::new(
-                    429,
-                    "TooManyRequests",
-                    "Cannot evict pod as it would violate the pod's disruption budget.",
-                );
-                error.details = Some(Box::new(crate::error::Details {
-                    causes: vec![crate::error::Cause {
-                        reason: "DisruptionBudget",
-                        message: format!(
-                            "The disruption budget {pdb_name} needs {} healthy pods and has {} currently",
-                            pdb.pointer("/status/desiredHealthy")
-                                .and_then(Value::as_i64)
-                                .unwrap_or(0),
-                            pdb.pointer("/status/currentHealthy")
-                                .and_then(Value::as_i64)
-                                .unwrap_or(0),
-                        ),
-                        field: String::new(),
-                    }],
-                    ..crate::error::Details::default()
-                }));
-                return Err(error);
-            }
-        }
-    }
-    match server
-        .registry
-        .delete(resource, namespace, name, &opts)
-        .await?
-    {
-        Deleted::Gone(_) | Deleted::Pending(_) => {
-            let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
-            Ok(respond::json_bytes(201, Bytes::from(status.to_string())))
-        }
-    }
+    server
+        .evict(resource, namespace.unwrap_or_default(), name, &opts)
+        .await?;
+    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+    Ok(respond::json_bytes(201, Bytes::from(status.to_string())))
 }

@@ -9,12 +9,14 @@
 //! `pkg/controller/disruption/disruption.go` (v1.35). The eviction API's side of budgets lives
 //! in the API server, not here.
 
+mod controller;
 mod decide;
 mod expected;
 mod finders;
 mod policy;
 mod stale;
 
+pub use controller::{DisruptionController, DisruptionInformers, StalePodDisruption};
 pub use decide::{
     DELETION_TIMEOUT, EventTarget, PdbEvent, PdbPlan, decide, fail_safe, owners_to_look_up,
     select_pods,
