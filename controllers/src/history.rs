@@ -149,10 +149,14 @@ fn hash_label(revision: &ControllerRevision) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// Whether two revisions hold the same data (`EqualRevision`): differing hash labels settle it
-/// at once; otherwise the data is compared.
+/// Whether two revisions hold the same data (`EqualRevision`). Upstream lets differing hash
+/// labels settle it only when both parse as decimal `int32`s (`strconv.ParseInt(hs, 10, 32)`);
+/// the safe-encoded hashes of [`hash_revision`] almost never do, so in effect the data decides.
+/// That is what lets a rollback find its old revision after `collisionCount` has changed the
+/// hash the template would get now.
 pub fn equal_revision(a: &ControllerRevision, b: &ControllerRevision) -> bool {
-    if let (Some(x), Some(y)) = (hash_label(a), hash_label(b))
+    let numeric = |r| hash_label(r).and_then(|h| h.parse::<i32>().ok());
+    if let (Some(x), Some(y)) = (numeric(a), numeric(b))
         && x != y
     {
         return false;
@@ -254,6 +258,20 @@ mod tests {
         assert_eq!(equal_revisions(&all, &b).len(), 1);
         let bumped = new_revision(owner(), None, &template("nginx:1"), 1, Some(1));
         assert_ne!(bumped.metadata.name, a.metadata.name);
+        assert!(
+            equal_revision(&a, &bumped),
+            "the same template under another collision count"
+        );
+        let numbered = |r: &ControllerRevision, hash: &str| {
+            let mut r = r.clone();
+            let labels = r.metadata.labels.get_or_insert_with(Default::default);
+            labels.insert(REVISION_HASH_LABEL.into(), hash.into());
+            r
+        };
+        assert!(
+            !equal_revision(&numbered(&a, "12"), &numbered(&b, "13")),
+            "numeric hashes that differ settle it"
+        );
         assert_eq!(next_revision(&all), 3);
         assert_eq!(next_revision(&[]), 1);
     }

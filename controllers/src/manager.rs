@@ -6,11 +6,12 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    Endpoints, Namespace, Node, Pod, ReplicationController, Service, ServiceAccount,
+    Endpoints, Namespace, Node, PersistentVolumeClaim, Pod, ReplicationController, Service,
+    ServiceAccount,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -34,6 +35,7 @@ use crate::runtime::leader::{self, LeaderConfig};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::queue::WorkQueue;
 use crate::serviceaccount::ServiceAccountController;
+use crate::statefulset::{StatefulSetController, StatefulSetInformers};
 use crate::ttlafterfinished::TtlAfterFinished;
 
 pub const LEASE_NAMESPACE: &str = "kube-system";
@@ -68,6 +70,7 @@ pub const CONTROLLERS: &[&str] = &[
     "replicaset",
     "replicationcontroller",
     "deployment",
+    "statefulset",
     "job",
     "ttlafterfinished",
     "cronjob",
@@ -270,6 +273,18 @@ impl Running {
                 informers.pods(),
             );
             run("deployment", deploy.clone(), &deploy.queue);
+        }
+        if on("statefulset") {
+            let statefulsets = StatefulSetController::new(
+                writer("statefulset-controller"),
+                StatefulSetInformers {
+                    sets: informers.stateful_sets(),
+                    pods: informers.pods(),
+                    revisions: informers.start(Api::<ControllerRevision>::all(client.clone())),
+                    claims: informers.start(Api::<PersistentVolumeClaim>::all(client.clone())),
+                },
+            );
+            run("statefulset", statefulsets.clone(), &statefulsets.queue);
         }
         if on("job") {
             let job = JobController::new(writer("job-controller"), informers.jobs(), informers.pods());

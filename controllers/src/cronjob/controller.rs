@@ -25,6 +25,7 @@ pub struct CronJobController {
     client: kube::Client,
     cronjobs: Arc<Informer<CronJob>>,
     jobs: Arc<Informer<Job>>,
+    recorder: events::EventRecorder,
     pub queue: Arc<WorkQueue<ObjectKey>>,
 }
 
@@ -42,6 +43,7 @@ impl CronJobController {
         jobs: Arc<Informer<Job>>,
     ) -> Arc<CronJobController> {
         let controller = Arc::new(CronJobController {
+            recorder: events::EventRecorder::new(client.clone(), COMPONENT),
             client,
             cronjobs: Arc::clone(&cronjobs),
             jobs: Arc::clone(&jobs),
@@ -77,16 +79,20 @@ impl CronJobController {
 
     async fn record(&self, cronjob: &CronJob, event: &Event) {
         let type_ = match event.type_ {
-            EventType::Normal => events::NORMAL,
-            EventType::Warning => events::WARNING,
+            EventType::Normal => events::EventType::Normal,
+            EventType::Warning => events::EventType::Warning,
         };
-        let regarding = events::reference(cronjob);
-        events::record(&self.client, COMPONENT, regarding, type_, event.reason, &event.message).await;
+        let regarding = events::reference_to(cronjob);
+        self.recorder
+            .record(&regarding, type_, event.reason, &event.message)
+            .await;
     }
 
     async fn warn(&self, cronjob: &CronJob, reason: &str, message: String) {
-        let regarding = events::reference(cronjob);
-        events::record(&self.client, COMPONENT, regarding, events::WARNING, reason, &message).await;
+        let regarding = events::reference_to(cronjob);
+        self.recorder
+            .record(&regarding, events::EventType::Warning, reason, &message)
+            .await;
     }
 
     async fn sync(&self, key: ObjectKey) -> Result<Action, ReconcileError> {

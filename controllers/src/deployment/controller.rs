@@ -20,7 +20,7 @@ use super::{
 use crate::replicaset::pods::controller_of;
 use crate::replicaset::selector::selecting;
 use crate::runtime::controller::{Action, ReconcileError, Reconciler};
-use crate::runtime::events;
+use crate::runtime::events::{EventRecorder, EventType, reference_to};
 use crate::runtime::informer::{Event, Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
 
@@ -216,16 +216,12 @@ impl DeploymentController {
 
     /// Writes a core/v1 Event about `d`; a failure is logged, never the sync's.
     async fn record(&self, d: &Deployment, event: &super::PlanEvent) {
-        let regarding = events::reference(d);
-        events::record(
-            &self.client,
-            "deployment-controller",
-            regarding,
-            event.type_,
-            event.reason,
-            &event.message,
-        )
-        .await;
+        let recorder = EventRecorder::new(self.client.clone(), "deployment-controller");
+        let regarding = reference_to(d);
+        let type_ = EventType::named(event.type_);
+        recorder
+            .record(&regarding, type_, event.reason, &event.message)
+            .await;
     }
 }
 

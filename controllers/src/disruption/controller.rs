@@ -44,6 +44,7 @@ pub struct DisruptionInformers {
 pub struct DisruptionController {
     client: kube::Client,
     informers: DisruptionInformers,
+    recorder: events::EventRecorder,
     /// Budget keys.
     pub queue: Arc<WorkQueue<ObjectKey>>,
 }
@@ -80,6 +81,7 @@ impl DisruptionController {
         let budgets = Arc::clone(&informers.budgets);
         let pods = Arc::clone(&informers.pods);
         let controller = Arc::new(DisruptionController {
+            recorder: events::EventRecorder::new(client.clone(), COMPONENT),
             client,
             informers,
             queue: Arc::new(WorkQueue::new(QUEUE_CAPACITY)),
@@ -147,7 +149,7 @@ impl DisruptionController {
 
     async fn record(&self, pdb: &PodDisruptionBudget, event: &PdbEvent) {
         let regarding = match &event.regarding {
-            EventTarget::Pdb => events::reference(pdb),
+            EventTarget::Pdb => events::reference_to(pdb),
             EventTarget::Pod { name, uid } => ObjectReference {
                 api_version: Some("v1".to_owned()),
                 kind: Some("Pod".to_owned()),
@@ -157,7 +159,10 @@ impl DisruptionController {
                 ..ObjectReference::default()
             },
         };
-        events::record(&self.client, COMPONENT, regarding, event.type_, event.reason, &event.message).await;
+        let type_ = events::EventType::named(event.type_);
+        self.recorder
+            .record(&regarding, type_, event.reason, &event.message)
+            .await;
     }
 
     async fn sync(&self, key: ObjectKey) -> Result<Action, ReconcileError> {

@@ -1,8 +1,8 @@
 //! The controller runtime: shared informers (`informer.rs`), the deduplicating, batching work
 //! queue with per-key backoff (`queue.rs`, `backoff.rs`), expectations for writes not yet seen
-//! (`expectations.rs`), the workers that run a reconciler over a queue (`controller.rs`),
-//! leader election over a Lease (`leader.rs`), the metrics and progress signal
-//! (`metrics.rs`) and the Events controllers record (`events.rs`).
+//! (`expectations.rs`), the Events controllers record (`events.rs`), the workers that run a
+//! reconciler over a queue (`controller.rs`), leader election over a Lease (`leader.rs`) and
+//! the metrics and progress signal (`metrics.rs`).
 
 pub mod backoff;
 pub mod controller;

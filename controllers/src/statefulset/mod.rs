@@ -5,9 +5,10 @@
 //! (`updateStatefulSet`), `rolling.rs` the update deletions, `revisions.rs` the revision
 //! history, `identity.rs` names, identity, storage and the pod built for an ordinal,
 //! `retention.rs` the claims' owner references under `persistentVolumeClaimRetentionPolicy`,
-//! `status.rs` the status, `plan.rs` the plan and events. `controller.rs` (to come) is the I/O
-//! half: events to keys, the plan performed through the API.
+//! `status.rs` the status, `plan.rs` the plan and events. `controller.rs` is the I/O half:
+//! events to keys, and (its child `perform.rs`) the plan performed through the API.
 
+mod controller;
 mod decide;
 mod identity;
 mod plan;
@@ -18,6 +19,7 @@ mod status;
 #[cfg(test)]
 mod testing;
 
+pub use controller::{StatefulSetController, StatefulSetInformers};
 pub use decide::{Features, MAX_CREATES_PER_SYNC, decide, decide_with};
 pub use identity::{POD_INDEX_LABEL, POD_NAME_LABEL, claim_name, parent_name_and_ordinal, pod_name};
 pub use plan::{
