@@ -10,7 +10,7 @@
 //!   reconciler that reads informers and writes through the API.
 //! - `manager.rs`: which controllers run, leader election around them.
 //!
-//! Running today: replicaset, deployment, job, TTL after finished, garbage collector, pod GC,
+//! Running today: replicaset, deployment, daemonset, job, TTL after finished, garbage collector, pod GC,
 //! node lifecycle, endpoints and EndpointSlices. The namespace, serviceaccount, root CA and
 //! resource-quota duties still run inside the API server (`apiserver/src/lifecycle.rs`,
 //! `namespace_defaults.rs`, `quota/`) until they move here; the rest of issue 5 is to come.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
@@ -16,6 +16,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::Api;
 use tokio::sync::watch;
 
+use crate::daemonset::DaemonSetController;
 use crate::deployment::DeploymentController;
 use crate::endpoints::{EndpointsController, EndpointsInformers};
 use crate::garbagecollector::GarbageCollector;
@@ -65,6 +66,7 @@ pub const CONTROLLERS: &[&str] = &[
     "replicaset",
     "replicationcontroller",
     "deployment",
+    "daemonset",
     "job",
     "ttlafterfinished",
     "podgc",
@@ -249,6 +251,18 @@ impl Running {
                 informers.pods(),
             );
             run("deployment", deploy.clone(), &deploy.queue);
+        }
+        if on("daemonset") {
+            let daemonsets = informers.start(Api::<DaemonSet>::all(client.clone()));
+            let revisions = informers.start(Api::<ControllerRevision>::all(client.clone()));
+            let ds = DaemonSetController::new(
+                writer("daemon-set-controller"),
+                daemonsets,
+                informers.nodes(),
+                informers.pods(),
+                revisions,
+            );
+            run("daemonset", ds.clone(), &ds.queue);
         }
         if on("job") {
             let job = JobController::new(writer("job-controller"), informers.jobs(), informers.pods());
