@@ -156,7 +156,12 @@ impl DaemonSetController {
         };
         let namespace = key.namespace.clone().unwrap_or_default();
         let uid = ds.metadata.uid.clone().unwrap_or_default();
-        let nodes: Vec<Node> = self.nodes.list(None).iter().map(|n| (**n).clone()).collect();
+        let nodes: Vec<Node> = self
+            .nodes
+            .list(None)
+            .iter()
+            .map(|n| (**n).clone())
+            .collect();
         // Only the pods this DaemonSet controls or might adopt are copied for `decide`: a
         // namespace may hold many thousands of others.
         let pods: Vec<Pod> = self
@@ -237,8 +242,7 @@ impl DaemonSetController {
         events: &mut Vec<Event>,
     ) -> Result<(), Stop> {
         let namespace = key.namespace.as_deref().unwrap_or_default();
-        let revision_api: Api<ControllerRevision> =
-            Api::namespaced(self.client.clone(), namespace);
+        let revision_api: Api<ControllerRevision> = Api::namespaced(self.client.clone(), namespace);
         let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let owner = json!(controller_ref(ds));
         let uid = ds.metadata.uid.as_deref().unwrap_or_default();
@@ -252,7 +256,9 @@ impl DaemonSetController {
         }
         for r in &revisions.update {
             let name = r.metadata.name.as_deref().unwrap_or_default();
-            revision_api.replace(name, &PostParams::default(), r).await?;
+            revision_api
+                .replace(name, &PostParams::default(), r)
+                .await?;
         }
         for pod in &revisions.relabel_pods {
             let relabel = json!({"metadata": {
@@ -309,7 +315,10 @@ impl DaemonSetController {
             return None;
         }
         let namespace = key.namespace.as_deref();
-        let doomed = plan.delete.iter().map(|p| ObjectKey::new(namespace, &p.name));
+        let doomed = plan
+            .delete
+            .iter()
+            .map(|p| ObjectKey::new(namespace, &p.name));
         self.expectations.expect(key, plan.create.len(), doomed);
         let mut failure = self.create_pods(key, api, &plan.create, events).await;
         let deletes = join_all(plan.delete.iter().map(|pod| delete(api, pod))).await;
@@ -405,9 +414,13 @@ async fn patch<K>(api: &Api<K>, object: &ObjectRef, body: serde_json::Value) -> 
 where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    api.patch(&object.name, &PatchParams::default(), &Patch::Strategic(&body))
-        .await
-        .map(drop)
+    api.patch(
+        &object.name,
+        &PatchParams::default(),
+        &Patch::Strategic(&body),
+    )
+    .await
+    .map(drop)
 }
 
 /// Deletes `object` if it still has the UID the plan saw.

@@ -296,8 +296,10 @@ mod tests {
         };
         let plain = node(json!({"metadata": {"name": "n"}}));
         let worker = node(json!({"metadata": {"name": "n", "labels": {"role": "worker"}}}));
-        let tainted = node(json!({"metadata": {"name": "n", "labels": {"role": "worker"}},
-            "spec": {"taints": [{"key": "gpu", "effect": "NoSchedule"}]}}));
+        let tainted = node(
+            json!({"metadata": {"name": "n", "labels": {"role": "worker"}},
+            "spec": {"taints": [{"key": "gpu", "effect": "NoSchedule"}]}}),
+        );
         assert_eq!(
             keys(Event::Applied {
                 new: Arc::clone(&plain),
