@@ -10,10 +10,12 @@
 //!   reconciler that reads informers and writes through the API.
 //! - `manager.rs`: which controllers run, leader election around them.
 //!
-//! Running today: replicaset, deployment, statefulset, job, TTL after finished, garbage
-//! collector, pod GC, node lifecycle, endpoints and EndpointSlices. The namespace, serviceaccount, root CA and
-//! resource-quota duties still run inside the API server (`apiserver/src/lifecycle.rs`,
-//! `namespace_defaults.rs`, `quota/`) until they move here; the rest of issue 5 is to come.
+//! Running today: replicaset and replicationcontroller, deployment, statefulset, daemonset,
+//! job, cronjob, TTL after finished, garbage collector, pod GC, node lifecycle, endpoints and
+//! EndpointSlices, disruption, namespace, serviceaccount and the root-CA publisher. ResourceQuota
+//! status is kept by the API server's quota keeper (`apiserver/src/quota/`), beside the usage
+//! evaluator its admission plugin shares. `history.rs` holds the ControllerRevision rules
+//! StatefulSets and DaemonSets share.
 
 pub mod certificates;
 pub mod cronjob;

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
@@ -19,6 +21,7 @@ use kube::api::Api;
 use tokio::sync::watch;
 
 use crate::cronjob::CronJobController;
+use crate::daemonset::DaemonSetController;
 use crate::deployment::DeploymentController;
 use crate::disruption::{DisruptionController, DisruptionInformers, StalePodDisruption};
 use crate::endpoints::{EndpointsController, EndpointsInformers};
@@ -71,6 +74,7 @@ pub const CONTROLLERS: &[&str] = &[
     "replicationcontroller",
     "deployment",
     "statefulset",
+    "daemonset",
     "job",
     "ttlafterfinished",
     "cronjob",
@@ -150,6 +154,7 @@ struct Informers {
     deployments: Option<Arc<Informer<Deployment>>>,
     replication_controllers: Option<Arc<Informer<ReplicationController>>>,
     stateful_sets: Option<Arc<Informer<StatefulSet>>>,
+    controller_revisions: Option<Arc<Informer<ControllerRevision>>>,
 }
 
 impl Informers {
@@ -210,6 +215,10 @@ impl Informers {
     fn stateful_sets(&mut self) -> Arc<Informer<StatefulSet>> {
         self.shared(|i| &mut i.stateful_sets)
     }
+
+    fn controller_revisions(&mut self) -> Arc<Informer<ControllerRevision>> {
+        self.shared(|i| &mut i.controller_revisions)
+    }
 }
 
 /// What runs while this process leads.
@@ -242,6 +251,7 @@ impl Running {
             deployments: None,
             replication_controllers: None,
             stateful_sets: None,
+            controller_revisions: None,
         };
         let mut queues = Vec::new();
         let mut run = |name: &'static str, reconciler: Arc<dyn Reconciler>, queue: &Arc<WorkQueue<ObjectKey>>| {
@@ -280,11 +290,22 @@ impl Running {
                 StatefulSetInformers {
                     sets: informers.stateful_sets(),
                     pods: informers.pods(),
-                    revisions: informers.start(Api::<ControllerRevision>::all(client.clone())),
+                    revisions: informers.controller_revisions(),
                     claims: informers.start(Api::<PersistentVolumeClaim>::all(client.clone())),
                 },
             );
             run("statefulset", statefulsets.clone(), &statefulsets.queue);
+        }
+        if on("daemonset") {
+            let daemonsets = informers.start(Api::<DaemonSet>::all(client.clone()));
+            let ds = DaemonSetController::new(
+                writer("daemon-set-controller"),
+                daemonsets,
+                informers.nodes(),
+                informers.pods(),
+                informers.controller_revisions(),
+            );
+            run("daemonset", ds.clone(), &ds.queue);
         }
         if on("job") {
             let job = JobController::new(writer("job-controller"), informers.jobs(), informers.pods());

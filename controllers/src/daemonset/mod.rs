@@ -7,10 +7,13 @@
 //! maxSurge), `revisions.rs` the template history (on the shared `crate::history`),
 //! `backoff.rs` the failed-pod backoff the runtime keeps between syncs, `util.rs` the pod
 //! template, node affinity and update-strategy helpers, `plan.rs` the plan and the order in
-//! which the runtime performs it. `controller.rs` (to come) is the I/O half.
+//! which the runtime performs it. `controller.rs` is the I/O half (reads the informers, performs
+//! the plan through the API), `handlers.rs` routes informer events to DaemonSet keys.
 
 mod backoff;
+mod controller;
 mod decide;
+mod handlers;
 mod manage;
 mod placement;
 mod plan;
@@ -23,6 +26,7 @@ mod util;
 pub use backoff::{
     BackoffEntry, FAILED_POD_BACKOFF_INITIAL, FAILED_POD_BACKOFF_MAX, FailedPodBackoff,
 };
+pub use controller::DaemonSetController;
 pub use decide::{BURST_REPLICAS, SyncInput, decide, decide_sync};
 pub use placement::{DaemonPlacement, Placement, add_daemon_tolerations, tolerates};
 pub use plan::{
