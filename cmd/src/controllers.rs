@@ -27,6 +27,12 @@ pub struct ControllersArgs {
     /// kubeconfig's certificate authority, as kube-controller-manager's `--root-ca-file`).
     #[arg(long)]
     root_ca_file: Option<PathBuf>,
+    /// The CA certificate and key the CSR signer issues with (without them the signer does
+    /// not run), as kube-controller-manager's flags of the same names.
+    #[arg(long, requires = "cluster_signing_key_file")]
+    cluster_signing_cert_file: Option<PathBuf>,
+    #[arg(long, requires = "cluster_signing_cert_file")]
+    cluster_signing_key_file: Option<PathBuf>,
 }
 
 pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
@@ -50,6 +56,10 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
                 .collect::<String>()
         }),
     };
+    let signing_ca = match (&args.cluster_signing_cert_file, &args.cluster_signing_key_file) {
+        (Some(cert), Some(key)) => Some(read_signing_ca(cert, key)?),
+        _ => None,
+    };
     let client = kube::Client::try_from(config).context("client")?;
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let shared = client.clone();
@@ -61,6 +71,7 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
         node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
         controllers: args.controllers,
         root_ca,
+        signing_ca,
         client_for: Arc::new(move |_| shared.clone()),
     };
     tracing::info!(kubeconfig = %args.kubeconfig.display(), "ultrak8s controllers starting");
@@ -82,4 +93,19 @@ fn pem_certificate(der: &[u8]) -> String {
     }
     pem.push_str("-----END CERTIFICATE-----\n");
     pem
+}
+
+/// Reads a signing CA's certificate and key (PEM), with upstream's one-year longest validity.
+pub(crate) fn read_signing_ca(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<ultrak8s_controllers::certificates::SigningCa> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    };
+    Ok(ultrak8s_controllers::certificates::SigningCa {
+        cert_pem: read(cert)?,
+        key_pem: read(key)?,
+        max_duration: ultrak8s_controllers::certificates::DEFAULT_MAX_DURATION,
+    })
 }

@@ -162,6 +162,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let mut options = controller_options(&api, args.leader_elect);
         options.controllers = args.controllers.clone();
         options.root_ca = Some(pki.ca_pem().to_owned());
+        options.signing_ca = Some(signing_ca(&pki)?);
         let metrics = Arc::clone(&options.metrics);
         api.add_metrics_source(Arc::new(move || metrics.render()));
         let metrics = Arc::clone(&options.metrics);
@@ -190,6 +191,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The cluster CA as the CSR signer's CA (kube-controller-manager's default
+/// `--cluster-signing-duration` of one year).
+fn signing_ca(pki: &Pki) -> anyhow::Result<ultrak8s_controllers::certificates::SigningCa> {
+    let (cert, key) = pki.ca_files();
+    crate::controllers::read_signing_ca(&cert, &key)
+}
+
 pub(crate) fn parse_controllers(spec: &str) -> Result<ultrak8s_controllers::Selection, String> {
     ultrak8s_controllers::Selection::parse(spec)
 }
@@ -213,6 +221,7 @@ pub(crate) fn controller_options(
         node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
         controllers: ultrak8s_controllers::Selection::all(),
         root_ca: None,
+        signing_ca: None,
         client_for: Arc::new(move |account| {
             kube::Client::new(
                 LocalService::service_account(&api, "kube-system", account),

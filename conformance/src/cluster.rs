@@ -89,6 +89,7 @@ impl TestCluster {
             },
             controllers,
             root_ca: Some(self.pki.ca_pem().to_owned()),
+            signing_ca: signing_ca(&self.pki),
             client_for: Arc::new(move |account| {
                 kube::Client::new(
                     LocalService::service_account(&api, "kube-system", account),
@@ -191,6 +192,11 @@ impl TestCluster {
         groups: &[&str],
     ) -> Result<kube::Client, ClusterError> {
         let (cert, key) = self.pki.issue_client_cert(user, groups)?;
+        self.client_with_cert(&cert, &key).await
+    }
+
+    /// A kube-rs client that authenticates with a client certificate and its key (PEM).
+    pub async fn client_with_cert(&self, cert: &str, key: &str) -> Result<kube::Client, ClusterError> {
         let mut config = self.config().await?;
         config.auth_info = kube::config::AuthInfo {
             client_certificate_data: Some(base64_encode(&cert)),
@@ -299,4 +305,14 @@ impl KubectlOutput {
         );
         self.stdout
     }
+}
+
+/// The cluster CA as the CSR signer's CA (as `ultrak8s server` uses it).
+fn signing_ca(pki: &Pki) -> Option<ultrak8s_controllers::certificates::SigningCa> {
+    let (cert, key) = pki.ca_files();
+    Some(ultrak8s_controllers::certificates::SigningCa {
+        cert_pem: std::fs::read_to_string(cert).ok()?,
+        key_pem: std::fs::read_to_string(key).ok()?,
+        max_duration: ultrak8s_controllers::certificates::DEFAULT_MAX_DURATION,
+    })
 }

@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     Endpoints, Namespace, Node, PersistentVolumeClaim, Pod, ReplicationController, Service,
@@ -20,6 +21,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use tokio::sync::watch;
 
+use crate::certificates::{CsrApprover, CsrSigner, SigningCa, start_cleaner};
 use crate::cronjob::CronJobController;
 use crate::daemonset::DaemonSetController;
 use crate::deployment::DeploymentController;
@@ -66,6 +68,8 @@ pub struct Options {
     pub controllers: Selection,
     /// The CA bundle (PEM) published in every namespace as `kube-root-ca.crt`.
     pub root_ca: Option<String>,
+    /// The CA the CSR signer issues with; without it the signer does not run.
+    pub signing_ca: Option<SigningCa>,
 }
 
 /// Every controller by the name `--controllers` and the metrics use.
@@ -79,6 +83,9 @@ pub const CONTROLLERS: &[&str] = &[
     "ttlafterfinished",
     "cronjob",
     "disruption",
+    "csrapproving",
+    "csrsigning",
+    "csrcleaner",
     "podgc",
     "nodelifecycle",
     "endpoints",
@@ -338,12 +345,33 @@ impl Running {
             run("disruption-stale-pods", stale.clone(), &stale.queue);
         }
         let (stop_passes, passes_stopped) = watch::channel(false);
+        let csr_controllers = ["csrapproving", "csrsigning", "csrcleaner"];
+        if csr_controllers.iter().any(|c| on(c)) {
+            let requests = informers.start(Api::<CertificateSigningRequest>::all(client.clone()));
+            if on("csrapproving") {
+                let approver = CsrApprover::new(writer("certificate-controller"), Arc::clone(&requests));
+                run("csrapproving", approver.clone(), &approver.queue);
+            }
+            match (&options.signing_ca, on("csrsigning")) {
+                (Some(ca), true) => {
+                    match CsrSigner::new(writer("certificate-controller"), Arc::clone(&requests), ca) {
+                        Ok(signer) => run("csrsigning", signer.clone(), &signer.queue),
+                        Err(error) => tracing::error!(%error, "csrsigning: the signing CA is unusable; not running"),
+                    }
+                }
+                (None, true) => tracing::warn!("csrsigning: no signing CA given; not running"),
+                _ => {}
+            }
+            if on("csrcleaner") {
+                start_cleaner(writer("certificate-controller"), requests, passes_stopped.clone());
+            }
+        }
         if on("podgc") {
             PodGc::start(
                 writer("pod-garbage-collector"),
                 informers.pods(),
                 informers.nodes(),
-                passes_stopped,
+                passes_stopped.clone(),
             );
         }
         if on("nodelifecycle") {

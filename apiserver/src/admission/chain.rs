@@ -2,7 +2,9 @@
 //! (`pkg/kubeapiserver/options/plugins.go`, `AllOrderedPlugins`): NamespaceLifecycle (in
 //! the registry: writes into missing or terminating namespaces), LimitRanger, ServiceAccount,
 //! NodeRestriction, Priority, DefaultTolerationSeconds, PodSecurity, RuntimeClass,
-//! DefaultStorageClass, the RBAC registry's escalation check, and ResourceQuota last. Mutating plugins run
+//! DefaultStorageClass, the RBAC registry's escalation check, the CSR checks
+//! (CertificateApproval, CertificateSigning, CertificateSubjectRestriction; the requester
+//! recorded on create), and ResourceQuota last. Mutating plugins run
 //! first, then the validating ones, each in that order.
 
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::{
-    Admission, AdmissionHandle, Attributes, default_storage_class, default_tolerations, escalation,
+    Admission, AdmissionHandle, Attributes, certificates, default_storage_class, default_tolerations, escalation,
     limit_ranger, node_restriction, pod_security, priority, resource_quota, runtime_class,
     service_account,
 };
@@ -43,6 +45,7 @@ impl Admission for RequestAdmission {
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
             let server = &*self.server;
+            certificates::mutate(&self.user, attrs, obj);
             limit_ranger::mutate(server, attrs, obj).await?;
             service_account::mutate(server, attrs, obj).await?;
             priority::mutate(server, attrs, obj).await?;
@@ -69,6 +72,7 @@ impl Admission for RequestAdmission {
             priority::validate(server, attrs, obj).await?;
             let warnings = pod_security::validate(server, user, attrs, obj, old).await?;
             escalation::validate(server, user, attrs, obj).await?;
+            certificates::validate(server, user, attrs, obj, old).await?;
             // Last, as upstream: only a write every other plugin accepted is charged.
             resource_quota::validate(server, attrs, obj, old).await?;
             Ok(warnings)

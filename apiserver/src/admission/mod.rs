@@ -9,6 +9,7 @@
 //! - one file per plugin (`resource_quota.rs` charges `quota/` usage) (`node_restriction.rs`, `priority.rs`...), each a pair of plain
 //!   functions over the typed object; `podsecurity/`: the Pod Security Standards.
 
+mod certificates;
 mod chain;
 mod default_storage_class;
 mod default_tolerations;

@@ -230,6 +230,13 @@ impl Pki {
         &self.ca.pem
     }
 
+    /// `<data>/pki/ca.crt` and `ca.key`: what the CSR signer signs with (as
+    /// kube-controller-manager's `--cluster-signing-cert-file` and `--cluster-signing-key-file`).
+    pub fn ca_files(&self) -> (PathBuf, PathBuf) {
+        let pki = self.dir.join("pki");
+        (pki.join("ca.crt"), pki.join("ca.key"))
+    }
+
     /// The CA certificate in DER.
     pub fn ca_der(&self) -> &CertificateDer<'static> {
         &self.ca.der

@@ -10,6 +10,7 @@
 mod approve;
 mod authority;
 mod cleaner;
+mod controller;
 mod conditions;
 mod der;
 mod request;
@@ -23,6 +24,7 @@ pub use approve::{
     not_approved_message, review_spec,
 };
 pub use authority::{CaError, CaKeyPair, IssueError};
+pub use controller::{CsrApprover, CsrSigner, SigningCa, start_cleaner};
 pub use cleaner::{
     APPROVED_EXPIRATION, CleanReason, DENIED_EXPIRATION, PENDING_EXPIRATION, POLLING_INTERVAL,
     expired,
