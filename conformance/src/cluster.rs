@@ -199,8 +199,8 @@ impl TestCluster {
     pub async fn client_with_cert(&self, cert: &str, key: &str) -> Result<kube::Client, ClusterError> {
         let mut config = self.config().await?;
         config.auth_info = kube::config::AuthInfo {
-            client_certificate_data: Some(base64_encode(&cert)),
-            client_key_data: Some(base64_encode(&key).into()),
+            client_certificate_data: Some(base64_encode(cert)),
+            client_key_data: Some(base64_encode(key).into()),
             ..Default::default()
         };
         kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
