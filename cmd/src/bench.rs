@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use ultrak8s_conformance::bench::api::{self, ApiBench};
+use ultrak8s_conformance::bench::controllers::{self, ControllersBench};
 use ultrak8s_conformance::bench::store::{self, StoreBench};
 use ultrak8s_conformance::bench::workload::Limit;
 
@@ -25,6 +26,34 @@ enum Scenario {
     /// The Kubernetes API of `ultrak8s server` (fsync) under load: create, get, list and watch
     /// fan-out with many pods stored, beside the Kubernetes SLOs.
     Api(ApiArgs),
+    /// Pod churn through Deployments handled by the controllers of `ultrak8s server`, with
+    /// the runtime's batching on and off, side by side: events handled, reconciles, queue
+    /// depth over time, convergence and CPU.
+    Controllers(ControllersArgs),
+}
+
+#[derive(Args, Debug)]
+struct ControllersArgs {
+    #[arg(long, default_value_t = 1_000)]
+    deployments: u64,
+    /// Pods created, and as many deleted, per minute.
+    #[arg(long, default_value_t = 10_000)]
+    pods_per_minute: u64,
+    /// Replicas a Deployment is scaled up to (and back to 0 from).
+    #[arg(long, default_value_t = 10)]
+    pods_per_scale: u64,
+    /// How long the churn lasts per run (`60s`, `2m`).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    churn: Duration,
+    /// The ultrak8s binary to run as the server (default: this one).
+    #[arg(long)]
+    server_binary: Option<PathBuf>,
+    /// Where the server keeps its data (a temporary directory). Default: $TMPDIR or /tmp.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Where the JSON result goes.
+    #[arg(long, default_value = "bench-controllers.json")]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -110,7 +139,36 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.scenario {
         Scenario::Store(args) => run_store(args).await,
         Scenario::Api(args) => run_api(args).await,
+        Scenario::Controllers(args) => run_controllers(args).await,
     }
+}
+
+async fn run_controllers(args: ControllersArgs) -> anyhow::Result<()> {
+    let server_binary = match args.server_binary {
+        Some(binary) => binary,
+        None => std::env::current_exe().context("finding the ultrak8s binary")?,
+    };
+    let bench = ControllersBench {
+        server_binary,
+        work_dir: args.work_dir.unwrap_or_else(std::env::temp_dir),
+        deployments: args.deployments,
+        pods_per_minute: args.pods_per_minute,
+        pods_per_scale: args.pods_per_scale,
+        churn: args.churn,
+    };
+    let report = tokio::select! {
+        report = controllers::run(&bench) => report.context("bench controllers")?,
+        signal = crate::server::shutdown_signal() => {
+            signal?;
+            anyhow::bail!("interrupted; the server stopped");
+        }
+    };
+    println!("{report}");
+    let json = serde_json::to_string_pretty(&report).context("encoding the result")?;
+    std::fs::write(&args.out, json + "\n")
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!("JSON result: {}", args.out.display());
+    Ok(())
 }
 
 async fn run_api(args: ApiArgs) -> anyhow::Result<()> {

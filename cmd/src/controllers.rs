@@ -72,6 +72,7 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
         controllers: args.controllers,
         root_ca,
         signing_ca,
+        batching: true,
         client_for: Arc::new(move |_| shared.clone()),
     };
     tracing::info!(kubeconfig = %args.kubeconfig.display(), "ultrak8s controllers starting");

@@ -73,6 +73,10 @@ pub struct ServerArgs {
     /// syntax, e.g. `*,-podgc`); empty for none.
     #[arg(long, default_value = "*", value_parser = parse_controllers)]
     controllers: ultrak8s_controllers::Selection,
+    /// Informers hand watch events to controllers in batches and workers take keys in
+    /// batches; `false` does both one at a time, as client-go (for `bench controllers`).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    controller_batching: bool,
     /// Run the controllers only while this server holds the
     /// `kube-system/kube-controller-manager` Lease (several servers, one active set).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -161,6 +165,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if args.controllers != ultrak8s_controllers::Selection::none() {
         let mut options = controller_options(&api, args.leader_elect);
         options.controllers = args.controllers.clone();
+        options.batching = args.controller_batching;
         options.root_ca = Some(pki.ca_pem().to_owned());
         options.signing_ca = Some(signing_ca(&pki)?);
         let metrics = Arc::clone(&options.metrics);
@@ -222,6 +227,7 @@ pub(crate) fn controller_options(
         controllers: ultrak8s_controllers::Selection::all(),
         root_ca: None,
         signing_ca: None,
+        batching: true,
         client_for: Arc::new(move |account| {
             kube::Client::new(
                 LocalService::service_account(&api, "kube-system", account),

@@ -90,6 +90,7 @@ impl TestCluster {
             controllers,
             root_ca: Some(self.pki.ca_pem().to_owned()),
             signing_ca: signing_ca(&self.pki),
+            batching: true,
             client_for: Arc::new(move |account| {
                 kube::Client::new(
                     LocalService::service_account(&api, "kube-system", account),

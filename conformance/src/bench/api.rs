@@ -88,7 +88,7 @@ fn pod(namespace: &str, name: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn request(method: Method, path: &str, body: Vec<u8>) -> Result<Request<Vec<u8>>, BenchError> {
+pub(crate) fn request(method: Method, path: &str, body: Vec<u8>) -> Result<Request<Vec<u8>>, BenchError> {
     Request::builder()
         .method(method)
         .uri(path)
@@ -100,7 +100,7 @@ fn request(method: Method, path: &str, body: Vec<u8>) -> Result<Request<Vec<u8>>
         })
 }
 
-fn failed(what: impl std::fmt::Display) -> BenchError {
+pub(crate) fn failed(what: impl std::fmt::Display) -> BenchError {
     BenchError::Workload {
         peer: "ultrak8s",
         what: what.to_string(),
@@ -108,7 +108,7 @@ fn failed(what: impl std::fmt::Display) -> BenchError {
 }
 
 /// Sends one request; fails the run on any non-2xx answer.
-async fn call(client: &kube::Client, req: Request<Vec<u8>>) -> Result<usize, BenchError> {
+pub(crate) async fn call(client: &kube::Client, req: Request<Vec<u8>>) -> Result<usize, BenchError> {
     let text = client.request_text(req).await.map_err(failed)?;
     Ok(text.len())
 }
@@ -167,7 +167,7 @@ async fn drive(
     Ok((all, started.elapsed().as_secs_f64()))
 }
 
-async fn connect(peer: &Peer) -> Result<kube::Client, BenchError> {
+pub(crate) async fn connect(peer: &Peer) -> Result<kube::Client, BenchError> {
     let path = peer.dir().join("data").join("admin.kubeconfig");
     let started = Instant::now();
     loop {

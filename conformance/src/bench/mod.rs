@@ -11,8 +11,11 @@
 //!   and the JSON result.
 //! - `store`: the `bench store` scenario: ultrak8s's store against etcd.
 //! - `api`: the `bench api` scenario: the Kubernetes API under load, beside the SLOs.
+//! - `controllers`: the `bench controllers` scenario: pod churn through Deployments, with the
+//!   controllers' batching on and off, side by side.
 
 pub mod api;
+pub mod controllers;
 pub mod peers;
 pub mod report;
 pub mod store;

@@ -62,6 +62,15 @@ impl Peer {
 
     /// Starts `ultrak8s server` (the binary at `binary`) with `--durability fsync`.
     pub fn start_ultrak8s(binary: &Path, work_dir: &Path) -> Result<Peer, BenchError> {
+        Self::start_ultrak8s_with(binary, work_dir, &[])
+    }
+
+    /// [`Peer::start_ultrak8s`] with more server flags.
+    pub fn start_ultrak8s_with(
+        binary: &Path,
+        work_dir: &Path,
+        extra: &[&str],
+    ) -> Result<Peer, BenchError> {
         let dir = temp_dir(work_dir, "ultrak8s")?;
         let [client, api] = free_ports()?;
         let mut command = Command::new(binary);
@@ -76,7 +85,8 @@ impl Peer {
             .arg("--bind-address")
             .arg("127.0.0.1")
             .arg("--secure-port")
-            .arg(api.to_string());
+            .arg(api.to_string())
+            .args(extra);
         Peer::spawn(
             "ultrak8s",
             command,

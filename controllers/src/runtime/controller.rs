@@ -50,7 +50,7 @@ pub trait Reconciler: Send + Sync + 'static {
 
 /// Keys a worker takes at once: enough to drain a burst with one wake-up, few enough that
 /// other workers get their share.
-const BATCH: usize = 16;
+pub const BATCH: usize = 16;
 
 /// Starts `workers` workers; they stop when the queue is shut down. `stats` counts the
 /// reconciles and their time.
@@ -60,12 +60,25 @@ pub fn spawn<R: Reconciler + ?Sized>(
     workers: usize,
     stats: Arc<WorkStats>,
 ) {
+    spawn_batched(reconciler, queue, workers, BATCH, stats);
+}
+
+/// [`spawn`] with workers taking at most `batch` keys per wake-up (1: one at a time, as
+/// client-go's workers do).
+pub fn spawn_batched<R: Reconciler + ?Sized>(
+    reconciler: Arc<R>,
+    queue: Arc<WorkQueue<ObjectKey>>,
+    workers: usize,
+    batch: usize,
+    stats: Arc<WorkStats>,
+) {
+    let batch = batch.max(1);
     for _ in 0..workers.max(1) {
         let (reconciler, queue) = (Arc::clone(&reconciler), Arc::clone(&queue));
         let stats = Arc::clone(&stats);
         tokio::spawn(async move {
             loop {
-                let batch = queue.next_batch(BATCH).await;
+                let batch = queue.next_batch(batch).await;
                 if batch.is_empty() && queue.is_shut_down() {
                     return;
                 }

@@ -188,7 +188,7 @@ where
 }
 
 /// Events delivered to handlers per call, at most.
-const CHUNK: usize = 512;
+pub const CHUNK: usize = 512;
 /// How long a watch request lasts before it is renewed (below the server's minimum of 30
 /// minutes, as client-go's random 5–10 minutes).
 const WATCH_TIMEOUT_SECS: u32 = 290;
@@ -202,12 +202,28 @@ pub struct Informer<K> {
     /// Called on the informer's task with each batch; they must be quick (enqueue keys).
     handlers: RwLock<Vec<Handler<K>>>,
     synced: watch::Sender<bool>,
+    /// Events per handler call at most ([`CHUNK`]; 1 delivers one event per call and takes
+    /// the cache lock per event, as client-go's informers do).
+    chunk: usize,
+    stats: Arc<InformerStats>,
+}
+
+/// What an informer delivered: events, and the deliveries they took (each delivery calls
+/// every handler once; the batching shows as far fewer deliveries than events).
+#[derive(Debug, Default)]
+pub struct InformerStats {
+    pub events: std::sync::atomic::AtomicU64,
+    pub calls: std::sync::atomic::AtomicU64,
 }
 
 impl<K> Informer<K> {
     /// Ends the list+watch loop (the cache stays as it was).
     pub fn stop(&self) {
         self.stopped.send_replace(true);
+    }
+
+    pub fn stats(&self) -> &Arc<InformerStats> {
+        &self.stats
     }
 }
 
@@ -218,11 +234,18 @@ where
     /// Starts listing and watching through `api`; the informer lives as long as someone
     /// holds it.
     pub fn start(api: impl Source<K>) -> Arc<Informer<K>> {
+        Self::start_chunked(api, CHUNK)
+    }
+
+    /// [`Informer::start`] delivering at most `chunk` events per handler call.
+    pub fn start_chunked(api: impl Source<K>, chunk: usize) -> Arc<Informer<K>> {
         let informer = Arc::new(Informer {
             cache: RwLock::new(BTreeMap::new()),
             stopped: watch::channel(false).0,
             handlers: RwLock::new(Vec::new()),
             synced: watch::channel(false).0,
+            chunk: chunk.max(1),
+            stats: Arc::default(),
         });
         let weak = Arc::downgrade(&informer);
         tokio::spawn(async move {
@@ -293,9 +316,17 @@ where
         if events.is_empty() {
             return;
         }
-        for handler in self.handlers.read().iter() {
+        let handlers = self.handlers.read();
+        for handler in handlers.iter() {
             handler(events);
         }
+        let delivered = u64::try_from(events.len()).unwrap_or(u64::MAX);
+        self.stats
+            .events
+            .fetch_add(delivered, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn list_and_watch(&self, api: &impl Source<K>) -> Result<(), kube::Error> {
@@ -335,7 +366,7 @@ where
             *cache = listed;
             events
         };
-        for chunk in events.chunks(CHUNK) {
+        for chunk in events.chunks(self.chunk) {
             self.dispatch(chunk);
         }
         self.synced.send_replace(true);
@@ -343,7 +374,7 @@ where
         loop {
             let params = WatchParams::default().timeout(WATCH_TIMEOUT_SECS);
             let stream = api.watch(&params, &resource_version).await?;
-            let mut chunks = stream.ready_chunks(CHUNK);
+            let mut chunks = stream.ready_chunks(self.chunk);
             while let Some(chunk) = chunks.next().await {
                 let mut events = Vec::with_capacity(chunk.len());
                 let mut gone = false;
@@ -403,6 +434,8 @@ mod tests {
             stopped: watch::channel(false).0,
             handlers: RwLock::new(Vec::new()),
             synced: watch::channel(false).0,
+            chunk: CHUNK,
+            stats: Arc::default(),
         };
         for (ns, name) in [
             (Some("a"), "x"),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
-use super::informer::ObjectKey;
+use super::informer::{InformerStats, ObjectKey};
 use super::queue::WorkQueue;
 
 /// Reconciles done and the time they took.
@@ -38,6 +38,7 @@ struct Entry {
 #[derive(Default)]
 pub struct Metrics {
     running: RwLock<Vec<Entry>>,
+    informers: RwLock<Vec<(String, Arc<InformerStats>)>>,
 }
 
 impl Metrics {
@@ -56,8 +57,14 @@ impl Metrics {
     }
 
     /// Forgets every controller (they stopped: the lease was lost).
+    /// Reports what the informer of `resource` delivers.
+    pub fn register_informer(&self, resource: String, stats: &Arc<InformerStats>) {
+        self.informers.write().push((resource, Arc::clone(stats)));
+    }
+
     pub fn clear(&self) {
         self.running.write().clear();
+        self.informers.write().clear();
     }
 
     /// Prometheus text exposition of every running controller's queue.
@@ -98,7 +105,10 @@ impl Metrics {
                 let name = entry.name;
                 match family {
                     "workqueue_depth" => {
-                        let _ = writeln!(out, "{family}{{name=\"{name}\"}} {}", m.depth);
+                        // Ready keys only: a key waiting for its RequeueAfter deadline is not
+                        // work to do yet (client-go keeps those out of the queue until due).
+                        let ready = m.depth - m.delayed;
+                        let _ = writeln!(out, "{family}{{name=\"{name}\"}} {ready}");
                     }
                     "workqueue_adds_total" => {
                         let _ = writeln!(out, "{family}{{name=\"{name}\"}} {}", m.adds);
@@ -121,6 +131,21 @@ impl Metrics {
                         );
                     }
                 }
+            }
+        }
+        let informers = self.informers.read();
+        for (family, help) in [
+            ("ultrak8s_informer_events_total", "Watch events the shared informer delivered to its handlers."),
+            ("ultrak8s_informer_handler_calls_total", "Deliveries those events took, each calling every handler once (batched: far fewer than events)."),
+        ] {
+            let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} counter");
+            for (resource, stats) in informers.iter() {
+                let value = if family.ends_with("events_total") {
+                    stats.events.load(Ordering::Relaxed)
+                } else {
+                    stats.calls.load(Ordering::Relaxed)
+                };
+                let _ = writeln!(out, "{family}{{resource=\"{resource}\"}} {value}");
             }
         }
         out

@@ -80,7 +80,8 @@ impl std::error::Error for QueueFull {}
 /// A snapshot of the queue's gauges and counters, for the runtime's `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct QueueMetrics {
-    /// Keys waiting: ready plus delayed (not in flight), as client-go's `depth`.
+    /// Keys waiting: ready plus delayed (not in flight). client-go's `depth` metric counts
+    /// only the ready ones (`depth - delayed`).
     pub depth: usize,
     /// The part of `depth` that waits for a deadline.
     pub delayed: usize,
