@@ -150,7 +150,11 @@ impl HorizontalController {
             Err(error) => return Err(message_of(&error)),
         };
         let (resource, _) = group.recommended_kind(&target.kind).ok_or_else(no_match)?;
-        Ok(Api::namespaced_with(self.client.clone(), namespace, &resource))
+        Ok(Api::namespaced_with(
+            self.client.clone(),
+            namespace,
+            &resource,
+        ))
     }
 
     /// Which metrics APIs the server serves, from its group list.
@@ -175,7 +179,10 @@ impl HorizontalController {
         let mut updated = hpa.clone();
         updated.status = Some(status);
         let api: Api<HorizontalPodAutoscaler> = Api::namespaced(self.client.clone(), namespace);
-        match api.replace_status(name, &PostParams::default(), &updated).await {
+        match api
+            .replace_status(name, &PostParams::default(), &updated)
+            .await
+        {
             Ok(_) => {}
             Err(error) if gone_or_changed(&error) => {
                 tracing::debug!(namespace, name, %error, "HPA status not written");

@@ -237,7 +237,11 @@ fn metrics_failed(
             "the HPA target's scale is missing a selector".to_owned(),
         );
         working.set_current_replicas_and_metrics(current, None);
-        working.event(EventType::Warning, "FailedComputeMetricsReplicas", message.to_owned());
+        working.event(
+            EventType::Warning,
+            "FailedComputeMetricsReplicas",
+            message.to_owned(),
+        );
         return working.outcome();
     }
     let namespace = hpa.metadata.namespace.as_deref().unwrap_or_default();
@@ -255,7 +259,10 @@ fn metrics_failed(
             SCALING_ACTIVE,
             false,
             first.reason,
-            format!("the HPA was unable to compute the replica count: {}", first.cause),
+            format!(
+                "the HPA was unable to compute the replica count: {}",
+                first.cause
+            ),
         );
         // One empty status per metric, as upstream's `make([]MetricStatus, n)` left unfilled.
         let statuses = vec![MetricStatus::default(); specs.len()];
@@ -398,7 +405,11 @@ impl Working {
     }
 
     /// `setCurrentReplicasAndMetricsInStatus`: desiredReplicas stays as it was.
-    fn set_current_replicas_and_metrics(&mut self, current: i32, metrics: Option<Vec<MetricStatus>>) {
+    fn set_current_replicas_and_metrics(
+        &mut self,
+        current: i32,
+        metrics: Option<Vec<MetricStatus>>,
+    ) {
         let desired = self.status.desired_replicas;
         self.set_status(current, desired, metrics, false);
     }

@@ -18,7 +18,7 @@ const NO_METRICS_APIS: MetricsApis = MetricsApis {
 };
 
 fn ts(seconds: i64) -> Timestamp {
-    Timestamp::from_second(seconds).unwrap()
+    Timestamp::from_second(seconds).expect("a valid time")
 }
 
 fn hpa(min: Option<i32>, max: i32, metrics: Option<Vec<MetricSpec>>) -> HorizontalPodAutoscaler {
@@ -72,13 +72,16 @@ fn cpu(utilization: i32) -> MetricSpec {
     }
 }
 
-fn condition<'a>(status: &'a HorizontalPodAutoscalerStatus, type_: &str) -> &'a HorizontalPodAutoscalerCondition {
+fn condition<'a>(
+    status: &'a HorizontalPodAutoscalerStatus,
+    type_: &str,
+) -> &'a HorizontalPodAutoscalerCondition {
     status
         .conditions
         .iter()
         .flatten()
         .find(|c| c.type_ == type_)
-        .unwrap()
+        .expect("the condition")
 }
 
 fn reasons(events: &[HpaEvent]) -> Vec<&str> {
@@ -110,13 +113,16 @@ fn below_min_rescales_to_min_without_metrics() {
     assert_eq!(plan.replicas, 2);
     assert!(!needs_metrics(&hpa, &scale(1, "app=web")));
     let outcome = plan.finish(Ok(()));
-    let status = outcome.status.unwrap();
+    let status = outcome.status.expect("a status to write");
     assert_eq!(status.current_replicas, Some(1));
     assert_eq!(status.desired_replicas, 2);
     assert_eq!(status.last_scale_time, Some(Time(ts(10))));
     assert_eq!(status.observed_generation, Some(2));
     let able = condition(&status, ABLE_TO_SCALE);
-    assert_eq!((able.status.as_str(), able.reason.as_deref()), ("True", Some("SucceededRescale")));
+    assert_eq!(
+        (able.status.as_str(), able.reason.as_deref()),
+        ("True", Some("SucceededRescale"))
+    );
     assert_eq!(
         able.message.as_deref(),
         Some("the HPA controller was able to update the target scale to 2")
@@ -142,8 +148,11 @@ fn above_max_rescales_to_max() {
         outcome.events[0].message,
         "New size: 5; reason: Current number of replicas above Spec.MaxReplicas"
     );
-    let status = outcome.status.unwrap();
-    assert_eq!((status.current_replicas, status.desired_replicas), (Some(9), 5));
+    let status = outcome.status.expect("a status to write");
+    assert_eq!(
+        (status.current_replicas, status.desired_replicas),
+        (Some(9), 5)
+    );
 }
 
 #[test]
@@ -160,11 +169,17 @@ fn a_failed_scale_write_says_so_and_keeps_desired() {
         outcome.events[0].message,
         "New size: 5; reason: Current number of replicas above Spec.MaxReplicas; error: conflict"
     );
-    let status = outcome.status.unwrap();
-    assert_eq!((status.current_replicas, status.desired_replicas), (Some(7), 3));
+    let status = outcome.status.expect("a status to write");
+    assert_eq!(
+        (status.current_replicas, status.desired_replicas),
+        (Some(7), 3)
+    );
     assert_eq!(status.last_scale_time, None);
     let able = condition(&status, ABLE_TO_SCALE);
-    assert_eq!((able.status.as_str(), able.reason.as_deref()), ("False", Some("FailedUpdateScale")));
+    assert_eq!(
+        (able.status.as_str(), able.reason.as_deref()),
+        ("False", Some("FailedUpdateScale"))
+    );
     assert_eq!(
         able.message.as_deref(),
         Some("the HPA controller was unable to update the target scale: conflict")
@@ -174,16 +189,27 @@ fn a_failed_scale_write_says_so_and_keeps_desired() {
 #[test]
 fn zero_replicas_disable_scaling_unless_min_is_zero() {
     let hpa_ = hpa(Some(2), 5, None);
-    let outcome = settled(decide(&hpa_, &scale(0, "app=web"), &NO_METRICS_APIS, ts(10)));
+    let outcome = settled(decide(
+        &hpa_,
+        &scale(0, "app=web"),
+        &NO_METRICS_APIS,
+        ts(10),
+    ));
     assert!(outcome.events.is_empty());
-    let status = outcome.status.unwrap();
+    let status = outcome.status.expect("a status to write");
     let active = condition(&status, SCALING_ACTIVE);
-    assert_eq!((active.status.as_str(), active.reason.as_deref()), ("False", Some("ScalingDisabled")));
+    assert_eq!(
+        (active.status.as_str(), active.reason.as_deref()),
+        ("False", Some("ScalingDisabled"))
+    );
     assert_eq!(
         active.message.as_deref(),
         Some("scaling is disabled since the replica count of the target is zero")
     );
-    assert_eq!((status.current_replicas, status.desired_replicas), (None, 0));
+    assert_eq!(
+        (status.current_replicas, status.desired_replicas),
+        (None, 0)
+    );
     // minReplicas 0 with 0 replicas is within range: metrics are consulted.
     assert!(needs_metrics(&hpa(Some(0), 5, None), &scale(0, "app=web")));
 }
@@ -205,21 +231,24 @@ fn within_range_without_a_metrics_api_is_scaling_active_false() {
              metric value: {CPU_ABSENT}"
         )
     );
-    let status = outcome.status.unwrap();
+    let status = outcome.status.expect("a status to write");
     let active = condition(&status, SCALING_ACTIVE);
     assert_eq!(
         (active.status.as_str(), active.reason.as_deref()),
         ("False", Some("FailedGetResourceMetric"))
     );
     assert_eq!(
-        active.message.clone().unwrap(),
+        active.message.clone().expect("a message"),
         format!("the HPA was unable to compute the replica count: {CPU_ABSENT}")
     );
     assert_eq!(active.last_transition_time, Some(Time(ts(10))));
     let able = condition(&status, ABLE_TO_SCALE);
     assert_eq!(able.reason.as_deref(), Some("SucceededGetScale"));
     // desiredReplicas keeps its value (0 for a new HPA), one empty status per metric.
-    assert_eq!((status.current_replicas, status.desired_replicas), (Some(3), 0));
+    assert_eq!(
+        (status.current_replicas, status.desired_replicas),
+        (Some(3), 0)
+    );
     assert_eq!(status.current_metrics, Some(vec![MetricStatus::default()]));
     assert_eq!(status.last_scale_time, None);
 }
@@ -227,10 +256,20 @@ fn within_range_without_a_metrics_api_is_scaling_active_false() {
 #[test]
 fn an_unchanged_status_is_not_written_and_transition_times_stay() {
     let hpa_ = hpa(Some(2), 5, None);
-    let first = settled(decide(&hpa_, &scale(3, "app=web"), &NO_METRICS_APIS, ts(10)));
+    let first = settled(decide(
+        &hpa_,
+        &scale(3, "app=web"),
+        &NO_METRICS_APIS,
+        ts(10),
+    ));
     let mut again = hpa_.clone();
     again.status = first.status;
-    let second = settled(decide(&again, &scale(3, "app=web"), &NO_METRICS_APIS, ts(99)));
+    let second = settled(decide(
+        &again,
+        &scale(3, "app=web"),
+        &NO_METRICS_APIS,
+        ts(99),
+    ));
     assert_eq!(second.status, None);
     // Upstream records the events at every sync.
     assert_eq!(second.events.len(), 2);
@@ -241,17 +280,30 @@ fn a_transition_moves_only_the_changed_condition() {
     let hpa_ = hpa(Some(2), 5, None);
     let mut failed = hpa_.clone();
     failed.status = scale_unreadable(&hpa_, "deployments.apps \"web\" not found", ts(5)).status;
-    let able = condition(failed.status.as_ref().unwrap(), ABLE_TO_SCALE);
+    let able = condition(failed.status.as_ref().expect("a status"), ABLE_TO_SCALE);
     assert_eq!(
         able.message.as_deref(),
-        Some("the HPA controller was unable to get the target's current scale: deployments.apps \"web\" not found")
+        Some(
+            "the HPA controller was unable to get the target's current scale: deployments.apps \"web\" not found"
+        )
     );
-    let outcome = settled(decide(&failed, &scale(3, "app=web"), &NO_METRICS_APIS, ts(10)));
-    let status = outcome.status.unwrap();
+    let outcome = settled(decide(
+        &failed,
+        &scale(3, "app=web"),
+        &NO_METRICS_APIS,
+        ts(10),
+    ));
+    let status = outcome.status.expect("a status to write");
     let able = condition(&status, ABLE_TO_SCALE);
-    assert_eq!((able.status.as_str(), able.last_transition_time.clone()), ("True", Some(Time(ts(10)))));
+    assert_eq!(
+        (able.status.as_str(), able.last_transition_time.clone()),
+        ("True", Some(Time(ts(10))))
+    );
     assert_eq!(status.conditions.as_ref().map(Vec::len), Some(2));
-    assert_eq!(status.conditions.as_ref().unwrap()[0].type_, ABLE_TO_SCALE);
+    assert_eq!(
+        status.conditions.as_ref().expect("conditions")[0].type_,
+        ABLE_TO_SCALE
+    );
 }
 
 #[test]
@@ -260,9 +312,12 @@ fn scale_unreadable_records_failed_get_scale() {
     assert_eq!(reasons(&outcome.events), ["FailedGetScale"]);
     assert_eq!(outcome.events[0].type_, EventType::Warning);
     assert_eq!(outcome.events[0].message, "boom");
-    let status = outcome.status.unwrap();
+    let status = outcome.status.expect("a status to write");
     // The counts are not touched on this path.
-    assert_eq!((status.current_replicas, status.desired_replicas), (None, 0));
+    assert_eq!(
+        (status.current_replicas, status.desired_replicas),
+        (None, 0)
+    );
 }
 
 #[test]
@@ -274,7 +329,7 @@ fn a_scale_without_selector_is_invalid() {
         reasons(&outcome.events),
         ["SelectorRequired", "FailedComputeMetricsReplicas"]
     );
-    let status = outcome.status.unwrap();
+    let status = outcome.status.expect("a status to write");
     let active = condition(&status, SCALING_ACTIVE);
     assert_eq!(active.reason.as_deref(), Some("InvalidSelector"));
     assert_eq!(status.current_metrics, None);
@@ -282,7 +337,12 @@ fn a_scale_without_selector_is_invalid() {
 
 #[test]
 fn no_metrics_listed_means_cpu_at_80_percent() {
-    let outcome = settled(decide(&hpa(None, 5, None), &scale(2, "a=b"), &NO_METRICS_APIS, ts(1)));
+    let outcome = settled(decide(
+        &hpa(None, 5, None),
+        &scale(2, "a=b"),
+        &NO_METRICS_APIS,
+        ts(1),
+    ));
     assert_eq!(outcome.events[0].message, CPU_ABSENT);
 }
 
@@ -299,8 +359,17 @@ fn a_served_metrics_api_is_not_supported_rather_than_absent() {
          metrics from metrics.k8s.io"
     );
     let unknown = MetricsApis::unknown("discovery: timed out");
-    let outcome = settled(decide(&hpa(None, 5, None), &scale(2, "a=b"), &unknown, ts(1)));
-    assert!(outcome.events[0].message.ends_with("resource metrics API: discovery: timed out"));
+    let outcome = settled(decide(
+        &hpa(None, 5, None),
+        &scale(2, "a=b"),
+        &unknown,
+        ts(1),
+    ));
+    assert!(
+        outcome.events[0]
+            .message
+            .ends_with("resource metrics API: discovery: timed out")
+    );
 }
 
 fn identifier(name: &str, selector: Option<LabelSelector>) -> MetricIdentifier {
@@ -368,7 +437,12 @@ fn every_metric_type_fails_with_upstreams_reason_and_text() {
             ..MetricSpec::default()
         },
     ];
-    let outcome = settled(decide(&hpa(None, 5, Some(specs)), &scale(2, "a=b"), &NO_METRICS_APIS, ts(1)));
+    let outcome = settled(decide(
+        &hpa(None, 5, Some(specs)),
+        &scale(2, "a=b"),
+        &NO_METRICS_APIS,
+        ts(1),
+    ));
     assert_eq!(
         reasons(&outcome.events),
         [
@@ -406,10 +480,16 @@ fn every_metric_type_fails_with_upstreams_reason_and_text() {
     assert_eq!(messages[4], "unknown metric source type \"Bogus\"");
     assert_eq!(
         messages[5],
-        format!("invalid metrics (5 invalid out of 5), first error is: failed to get pods metric value: {}", messages[0])
+        format!(
+            "invalid metrics (5 invalid out of 5), first error is: failed to get pods metric value: {}",
+            messages[0]
+        )
     );
-    let status = outcome.status.unwrap();
-    assert_eq!(condition(&status, SCALING_ACTIVE).reason.as_deref(), Some("FailedGetPodsMetric"));
+    let status = outcome.status.expect("a status to write");
+    assert_eq!(
+        condition(&status, SCALING_ACTIVE).reason.as_deref(),
+        Some("FailedGetPodsMetric")
+    );
     assert_eq!(status.current_metrics.map(|m| m.len()), Some(5));
 }
 
@@ -433,14 +513,21 @@ fn go_prints_label_selectors_its_own_way() {
 
 #[test]
 fn target_of_parses_the_group_version() {
-    let target = target_of(&hpa(None, 1, None)).unwrap();
+    let target = target_of(&hpa(None, 1, None)).expect("apps/v1");
     assert_eq!(
-        (target.group.as_str(), target.version.as_str(), target.kind.as_str()),
+        (
+            target.group.as_str(),
+            target.version.as_str(),
+            target.kind.as_str()
+        ),
         ("apps", "v1", "Deployment")
     );
     let mut bad = hpa(None, 1, None);
     if let Some(spec) = bad.spec.as_mut() {
         spec.scale_target_ref.api_version = Some("a/b/c".into());
     }
-    assert_eq!(target_of(&bad).unwrap_err(), "unexpected GroupVersion string: a/b/c");
+    assert_eq!(
+        target_of(&bad).expect_err("three parts"),
+        "unexpected GroupVersion string: a/b/c"
+    );
 }

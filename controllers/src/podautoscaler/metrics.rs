@@ -128,7 +128,9 @@ fn not_found(resource: &str, group: &str) -> String {
 
 /// `resourceMetricsClient.GetResourceMetric`: a list of `pods.metrics.k8s.io`.
 fn resource_metrics_error(apis: &MetricsApis) -> String {
-    let cause = apis.read_error(MetricsGroup::Resource, || not_found("pods", "metrics.k8s.io"));
+    let cause = apis.read_error(MetricsGroup::Resource, || {
+        not_found("pods", "metrics.k8s.io")
+    });
     format!("unable to fetch metrics from resource metrics API: {cause}")
 }
 
@@ -158,7 +160,10 @@ pub fn metric_failure(spec: &MetricSpec, namespace: &str, apis: &MetricsApis) ->
                 let cause = resource_error(&source.name, &source.target, apis);
                 MetricFailure {
                     reason: "FailedGetResourceMetric",
-                    error: format!("failed to get {} resource metric value: {cause}", source.name),
+                    error: format!(
+                        "failed to get {} resource metric value: {cause}",
+                        source.name
+                    ),
                     cause,
                 }
             }
