@@ -69,6 +69,7 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
         workers: args.workers,
         metrics: Arc::default(),
         node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
+        hpa_sync_period: ultrak8s_controllers::podautoscaler::DEFAULT_SYNC_PERIOD,
         controllers: args.controllers,
         root_ca,
         signing_ca,

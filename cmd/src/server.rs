@@ -224,6 +224,7 @@ pub(crate) fn controller_options(
         workers: 5,
         metrics: Arc::default(),
         node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
+        hpa_sync_period: ultrak8s_controllers::podautoscaler::DEFAULT_SYNC_PERIOD,
         controllers: ultrak8s_controllers::Selection::all(),
         root_ca: None,
         signing_ca: None,

@@ -87,6 +87,8 @@ impl TestCluster {
                 period: std::time::Duration::from_millis(300),
                 grace: std::time::Duration::from_secs(2),
             },
+            // Short, so that tests see HPAs act within seconds.
+            hpa_sync_period: std::time::Duration::from_secs(1),
             controllers,
             root_ca: Some(self.pki.ca_pem().to_owned()),
             signing_ca: signing_ca(&self.pki),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -31,6 +32,7 @@ use crate::garbagecollector::GarbageCollector;
 use crate::job::JobController;
 use crate::namespace::NamespaceController;
 use crate::nodelifecycle::{MonitorTimes, NodeLifecycleController};
+use crate::podautoscaler::HorizontalController;
 use crate::podgc::PodGc;
 use crate::replicaset::{ReplicaSetController, ReplicationControllerController};
 use crate::rootcapublisher::RootCaPublisher;
@@ -73,6 +75,9 @@ pub struct Options {
     /// Off: informers hand events to handlers one at a time and workers take one key per
     /// wake-up, as client-go does (`bench controllers` compares both).
     pub batching: bool,
+    /// How often each HorizontalPodAutoscaler is synced (upstream's
+    /// `--horizontal-pod-autoscaler-sync-period`, [`crate::podautoscaler::DEFAULT_SYNC_PERIOD`]).
+    pub hpa_sync_period: std::time::Duration,
 }
 
 /// Every controller by the name `--controllers` and the metrics use.
@@ -85,6 +90,7 @@ pub const CONTROLLERS: &[&str] = &[
     "job",
     "ttlafterfinished",
     "cronjob",
+    "horizontalpodautoscaling",
     "disruption",
     "csrapproving",
     "csrsigning",
@@ -337,6 +343,15 @@ impl Running {
             let cronjobs = informers.start(Api::<CronJob>::all(client.clone()));
             let cron = CronJobController::new(writer("cronjob-controller"), cronjobs, informers.jobs());
             run("cronjob", cron.clone(), &cron.queue);
+        }
+        if on("horizontalpodautoscaling") {
+            let hpas = informers.start(Api::<HorizontalPodAutoscaler>::all(client.clone()));
+            let hpa = HorizontalController::new(
+                writer("horizontal-pod-autoscaler"),
+                hpas,
+                options.hpa_sync_period,
+            );
+            run("horizontalpodautoscaling", hpa.clone(), &hpa.queue);
         }
         if on("disruption") {
             let budgets = informers.start(Api::<PodDisruptionBudget>::all(client.clone()));

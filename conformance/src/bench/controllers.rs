@@ -177,7 +177,7 @@ async fn run_once(bench: &ControllersBench, batching: bool) -> Result<Run, Bench
     let mut requested = 0u64;
     while started.elapsed() < bench.churn {
         let d = (ops % deployments) as usize;
-        let up = (ops / deployments) % 2 == 0;
+        let up = (ops / deployments).is_multiple_of(2);
         replicas[d] = if up { per_scale } else { 0 };
         requested += per_scale;
         let path = format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/d{d}/scale");
