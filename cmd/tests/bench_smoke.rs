@@ -178,3 +178,43 @@ fn bench_api_reports_every_workload() {
             .is_some_and(|rss| rss > 0)
     );
 }
+
+#[test]
+fn bench_controllers_reports_both_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bench-controllers.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_ultrak8s"))
+        .args(["bench", "controllers", "--deployments", "4", "--pods-per-minute", "240"])
+        .args(["--pods-per-scale", "2", "--churn", "2s"])
+        .arg("--work-dir")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run ultrak8s bench controllers");
+    assert!(
+        output.status.success(),
+        "bench controllers failed: {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("JSON result")).expect("valid JSON");
+    let runs = report["runs"].as_array().expect("runs");
+    let batching: Vec<bool> = runs
+        .iter()
+        .map(|r| r["batching"].as_bool().expect("batching"))
+        .collect();
+    assert_eq!(batching, [true, false], "{report}");
+    for run in runs {
+        // Every scale operation moved pods, and the controllers saw their events.
+        let ops = run["scale_operations"].as_u64().expect("operations");
+        assert!(ops > 0, "{run}");
+        assert_eq!(run["pods_requested"].as_u64(), Some(ops * 2), "{run}");
+        for figure in ["pod_events", "reconciles", "queue_adds"] {
+            assert!(run[figure].as_u64().is_some_and(|n| n > 0), "{figure}: {run}");
+        }
+        assert!(!run["samples"].as_array().expect("samples").is_empty());
+    }
+}

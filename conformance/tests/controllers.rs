@@ -871,6 +871,67 @@ async fn a_service_gets_endpoints_and_slices_of_its_ready_pods() -> TestResult {
     Ok(())
 }
 
+/// Upstream's "should adopt matching orphans and release non-matching pods": a pod orphaned
+/// from its Job is adopted again (no replacement made), a pod relabelled out of the selector is
+/// released and replaced; the Job's creates are recorded as Events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_adopts_matching_orphans_and_releases_the_rest() -> TestResult {
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::Event as KubeEvent;
+    let cluster = TestCluster::start_with_controllers().await?;
+    let client = cluster.client().await?;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "adopter"},
+        "spec": {"parallelism": 1, "completions": 1,
+            "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "c", "image": "busybox"}]}}},
+    }))?;
+    jobs.create(&PostParams::default(), &job).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let selector = "batch.kubernetes.io/job-name=adopter";
+    let owned_by_job = |pod: &Pod| {
+        pod.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.kind == "Job" && o.name == "adopter" && o.controller == Some(true))
+    };
+    eventually("one pod", || async { active_pods(&pods, selector).await == 1 }).await;
+    let first = pods.list(&ListParams::default().labels(selector)).await?.items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap_or_default();
+    let orphan = json!({"metadata": {"ownerReferences": null}});
+    pods.patch(&first, &PatchParams::default(), &Patch::Merge(&orphan)).await?;
+    eventually("the orphan adopted again", || async {
+        pods.get(&first).await.ok().is_some_and(|p| owned_by_job(&p))
+    })
+    .await;
+    assert_eq!(active_pods(&pods, selector).await, 1, "no replacement for an adopted pod");
+    let relabel = json!({"metadata": {"labels": {"batch.kubernetes.io/controller-uid": "someone-else"}}});
+    pods.patch(&first, &PatchParams::default(), &Patch::Merge(&relabel)).await?;
+    eventually("released and replaced", || async {
+        let released = pods.get(&first).await.ok().is_some_and(|p| !owned_by_job(&p));
+        let replaced = pods
+            .list(&ListParams::default().labels(selector))
+            .await
+            .map(|l| l.items.iter().filter(|p| owned_by_job(p)).count() == 1)
+            .unwrap_or(false);
+        released && replaced
+    })
+    .await;
+    let events: Api<KubeEvent> = Api::namespaced(client, "default");
+    let listed = events.list(&ListParams::default()).await?;
+    assert!(
+        listed.items.iter().any(|e| e.reason.as_deref() == Some("SuccessfulCreate")
+            && e.involved_object.name.as_deref() == Some("adopter")),
+        "no SuccessfulCreate event"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_indexed_job_completes_with_every_index() -> TestResult {
     use k8s_openapi::api::batch::v1::Job;

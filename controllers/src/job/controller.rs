@@ -3,7 +3,10 @@
 //! lose their tracking finalizer first), create pods, write the status that counts finished
 //! pods, remove those pods' tracking finalizers, then write the status that follows. Creates
 //! and deletes not yet seen hold the next sync back (expectations), and finalizer removals
-//! not yet seen are passed to `decide` so that a pod is never counted twice.
+//! not yet seen are passed to `decide` so that a pod is never counted twice. Before deciding,
+//! orphans the Job's selector matches are adopted and owned pods it no longer matches are
+//! released (upstream's `ClaimPods`); creates, deletes and the Job's end are recorded as
+//! Events.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -17,7 +20,9 @@ use parking_lot::Mutex;
 use serde_json::json;
 
 use super::{PodRef, TRACKING_FINALIZER, decide_with_pending};
-use crate::replicaset::pods::controller_of;
+use crate::replicaset::pods::{controller_of, is_pod_terminating};
+use crate::replicaset::selector::Selector;
+use crate::runtime::events::{EventRecorder, EventType, reference_to};
 use crate::runtime::controller::{Action, ReconcileError, Reconciler, ignore_gone};
 use crate::runtime::expectations::Expectations;
 use crate::runtime::informer::{Event, Informer, ObjectKey};
@@ -27,6 +32,7 @@ const QUEUE_CAPACITY: usize = 1_000_000;
 
 pub struct JobController {
     client: kube::Client,
+    recorder: EventRecorder,
     jobs: Arc<Informer<Job>>,
     pods: Arc<Informer<Pod>>,
     pub queue: Arc<WorkQueue<ObjectKey>>,
@@ -56,6 +62,7 @@ impl JobController {
         pods: Arc<Informer<Pod>>,
     ) -> Arc<JobController> {
         let controller = Arc::new(JobController {
+            recorder: EventRecorder::new(client.clone(), "job-controller"),
             client,
             jobs: Arc::clone(&jobs),
             pods: Arc::clone(&pods),
@@ -86,7 +93,20 @@ impl JobController {
                     Event::Applied { new, old } => (new, old.is_none(), false),
                     Event::Deleted(old) => (old, false, true),
                 };
-                let Some(job) = owner_key(pod) else { continue };
+                // The previous owner notices a pod that left it.
+                if let Event::Applied { new, old: Some(old) } = event
+                    && let Some(previous) = owner_key(old)
+                    && owner_key(new).as_ref() != Some(&previous)
+                {
+                    keys.push(previous);
+                }
+                let Some(job) = owner_key(pod) else {
+                    // An orphan: every Job that may adopt it.
+                    if !gone && controller_of(&pod.metadata).is_none() {
+                        keys.extend(this.matching(pod));
+                    }
+                    continue;
+                };
                 let pod_key = ObjectKey::of(pod.as_ref());
                 if created {
                     this.expectations.creation_observed(&job);
@@ -116,14 +136,8 @@ impl JobController {
             return Ok(Action::Done);
         }
         let namespace = key.namespace.clone().unwrap_or_default();
-        let uid = job.metadata.uid.clone().unwrap_or_default();
-        let pods: Vec<Pod> = self
-            .pods
-            .list(Some(&namespace))
-            .iter()
-            .filter(|p| controller_of(&p.metadata).is_some_and(|o| o.uid == uid))
-            .map(|p| p.as_ref().clone())
-            .collect();
+        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        let pods = self.claim_pods(&job, &pod_api).await?;
         let pending = self
             .finalizers_removed
             .lock()
@@ -131,7 +145,7 @@ impl JobController {
             .cloned()
             .unwrap_or_default();
         let plan = decide_with_pending(&job, &pods, &pending, Timestamp::now());
-        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        let regarding = reference_to(job.as_ref());
         let job_api: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
 
         if !plan.delete.is_empty() {
@@ -151,10 +165,18 @@ impl JobController {
                     }),
                     ..DeleteParams::default()
                 };
-                if let Err(error) = pod_api.delete(&delete.pod.name, &params).await {
-                    let pod_key = ObjectKey::new(Some(&namespace), &delete.pod.name);
-                    self.expectations.deletion_observed(&key, &pod_key);
-                    ignore_gone::<()>(Err(error))?;
+                match pod_api.delete(&delete.pod.name, &params).await {
+                    Ok(_) => {
+                        let message = format!("Deleted pod: {}", delete.pod.name);
+                        self.recorder
+                            .record(&regarding, EventType::Normal, "SuccessfulDelete", &message)
+                            .await;
+                    }
+                    Err(error) => {
+                        let pod_key = ObjectKey::new(Some(&namespace), &delete.pod.name);
+                        self.expectations.deletion_observed(&key, &pod_key);
+                        ignore_gone::<()>(Err(error))?;
+                    }
                 }
             }
         }
@@ -162,12 +184,25 @@ impl JobController {
             self.expectations.expect(&key, plan.create.len(), []);
             let params = PostParams::default();
             for (made, create) in plan.create.iter().enumerate() {
-                if let Err(error) = pod_api.create(&params, &create.pod).await {
-                    // Not made: nothing to wait for (each unmade one lowers the count).
-                    for _ in made..plan.create.len() {
-                        self.expectations.creation_observed(&key);
+                match pod_api.create(&params, &create.pod).await {
+                    Ok(pod) => {
+                        let name = pod.metadata.name.unwrap_or_default();
+                        let message = format!("Created pod: {name}");
+                        self.recorder
+                            .record(&regarding, EventType::Normal, "SuccessfulCreate", &message)
+                            .await;
                     }
-                    return Err(ReconcileError::Api(error));
+                    Err(error) => {
+                        // Not made: nothing to wait for (each unmade one lowers the count).
+                        for _ in made..plan.create.len() {
+                            self.expectations.creation_observed(&key);
+                        }
+                        let message = format!("Error creating: {error}");
+                        self.recorder
+                            .record(&regarding, EventType::Warning, "FailedCreate", &message)
+                            .await;
+                        return Err(ReconcileError::Api(error));
+                    }
                 }
             }
         }
@@ -176,6 +211,7 @@ impl JobController {
             current = self
                 .write_status(&job_api, current, plan.status.clone())
                 .await?;
+            self.record_end(&job, &plan.status).await;
         }
         if !plan.remove_finalizers.is_empty() {
             let mut removed = Vec::new();
@@ -198,6 +234,109 @@ impl JobController {
             Some(after) => Action::RequeueAfter(after),
             None => Action::Done,
         })
+    }
+
+    /// The Jobs of the pod's namespace whose (valid, non-empty) selector matches it.
+    fn matching(&self, pod: &Pod) -> Vec<ObjectKey> {
+        self.jobs
+            .list(pod.metadata.namespace.as_deref())
+            .iter()
+            .filter(|job| {
+                job.spec
+                    .as_ref()
+                    .and_then(|s| s.selector.as_ref())
+                    .and_then(Selector::parse)
+                    .is_some_and(|s| !s.is_everything() && s.matches(pod.metadata.labels.as_ref()))
+            })
+            .map(|job| ObjectKey::of(job.as_ref()))
+            .collect()
+    }
+
+    /// The pods of the Job's namespace it controls, after adopting the orphans its selector
+    /// matches and releasing the owned pods it no longer matches (`ClaimPods`; a Job being
+    /// deleted adopts nothing). An invalid selector claims nothing.
+    async fn claim_pods(&self, job: &Job, api: &Api<Pod>) -> Result<Vec<Pod>, ReconcileError> {
+        let uid = job.metadata.uid.clone().unwrap_or_default();
+        let selector = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.as_ref())
+            .and_then(Selector::parse)
+            .filter(|s| !s.is_everything());
+        let namespace = job.metadata.namespace.as_deref();
+        let reference = json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "name": job.metadata.name, "uid": uid,
+            "controller": true, "blockOwnerDeletion": true,
+        });
+        let mut claimed = Vec::new();
+        for pod in self.pods.list(namespace) {
+            let matches = selector
+                .as_ref()
+                .is_some_and(|s| s.matches(pod.metadata.labels.as_ref()));
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            match controller_of(&pod.metadata) {
+                Some(owner) if owner.uid == uid => {
+                    if matches || is_pod_terminating(&pod) {
+                        claimed.push(pod.as_ref().clone());
+                        continue;
+                    }
+                    let patch = json!({"metadata": {
+                        "ownerReferences": [{"$patch": "delete", "uid": uid}],
+                        "uid": pod.metadata.uid,
+                    }});
+                    let result = api
+                        .patch(&name, &PatchParams::default(), &Patch::Strategic(&patch))
+                        .await;
+                    ignore_gone(result)?;
+                }
+                None if matches
+                    && !is_pod_terminating(&pod)
+                    && job.metadata.deletion_timestamp.is_none() =>
+                {
+                    let patch = json!({"metadata": {
+                        "ownerReferences": [reference],
+                        "uid": pod.metadata.uid,
+                    }});
+                    let result = api
+                        .patch(&name, &PatchParams::default(), &Patch::Strategic(&patch))
+                        .await;
+                    match result {
+                        Ok(adopted) => claimed.push(adopted),
+                        Err(error) => ignore_gone(Err::<(), _>(error))?,
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Records the Job's end when this status adds `Complete` or `Failed`.
+    async fn record_end(&self, job: &Job, status: &JobStatus) {
+        let holds = |status: Option<&JobStatus>, type_: &str| {
+            status
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == type_ && c.status == "True"))
+        };
+        let regarding = reference_to(job);
+        if holds(Some(status), "Complete") && !holds(job.status.as_ref(), "Complete") {
+            self.recorder
+                .record(&regarding, EventType::Normal, "Completed", "Job completed")
+                .await;
+        }
+        if holds(Some(status), "Failed") && !holds(job.status.as_ref(), "Failed") {
+            let failed = status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "Failed");
+            let reason = failed.and_then(|c| c.reason.clone()).unwrap_or_default();
+            let message = failed.and_then(|c| c.message.clone()).unwrap_or_default();
+            self.recorder
+                .record(&regarding, EventType::Warning, &reason, &message)
+                .await;
+        }
     }
 
     /// PUTs the status (the controller's role may update, not patch, `jobs/status`); returns
