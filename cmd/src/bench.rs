@@ -156,18 +156,30 @@ async fn run_controllers(args: ControllersArgs) -> anyhow::Result<()> {
         pods_per_scale: args.pods_per_scale,
         churn: args.churn,
     };
-    let report = tokio::select! {
-        report = controllers::run(&bench) => report.context("bench controllers")?,
+    let report = until_interrupted(controllers::run(&bench), "bench controllers").await?;
+    write_report(&report, &args.out)
+}
+
+/// Runs a scenario unless a signal comes first (dropping its future stops its server).
+async fn until_interrupted<T>(
+    scenario: impl std::future::Future<Output = Result<T, ultrak8s_conformance::bench::BenchError>>,
+    name: &'static str,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        report = scenario => report.context(name),
         signal = crate::server::shutdown_signal() => {
             signal?;
             anyhow::bail!("interrupted; the server stopped");
         }
-    };
+    }
+}
+
+/// Prints the report's table and writes its JSON to `out`.
+fn write_report(report: &(impl std::fmt::Display + serde::Serialize), out: &std::path::Path) -> anyhow::Result<()> {
     println!("{report}");
-    let json = serde_json::to_string_pretty(&report).context("encoding the result")?;
-    std::fs::write(&args.out, json + "\n")
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    println!("JSON result: {}", args.out.display());
+    let json = serde_json::to_string_pretty(report).context("encoding the result")?;
+    std::fs::write(out, json + "\n").with_context(|| format!("writing {}", out.display()))?;
+    println!("JSON result: {}", out.display());
     Ok(())
 }
 
@@ -187,19 +199,8 @@ async fn run_api(args: ApiArgs) -> anyhow::Result<()> {
         watchers: args.watchers,
         watch_events: args.watch_events,
     };
-    let report = tokio::select! {
-        report = api::run(&bench) => report.context("bench api")?,
-        signal = crate::server::shutdown_signal() => {
-            signal?;
-            anyhow::bail!("interrupted; the server stopped");
-        }
-    };
-    println!("{report}");
-    let json = serde_json::to_string_pretty(&report).context("encoding the result")?;
-    std::fs::write(&args.out, json + "\n")
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    println!("JSON result: {}", args.out.display());
-    Ok(())
+    let report = until_interrupted(api::run(&bench), "bench api").await?;
+    write_report(&report, &args.out)
 }
 
 async fn run_store(args: StoreArgs) -> anyhow::Result<()> {

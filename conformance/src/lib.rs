@@ -4,8 +4,9 @@
 //! Today it holds:
 //! - `cluster`: the harness that runs a whole API server in-process for tests and benchmarks
 //!   (kubectl and kube-rs reach it over HTTPS with the admin kubeconfig);
+//! - `poll`: `eventually`, how tests wait for the cluster to get somewhere;
 //! - `bench`: the whole-system benchmarks behind `ultrak8s bench` (`bench store`: the store
-//!   against a real etcd, side by side in one run);
+//!   against a real etcd, side by side in one run; `bench api`; `bench controllers`);
 //! - in `tests/`, the tests that drive the store's etcd facade with real clients (the
 //!   `etcdctl` of Debian's `etcd-client` package and the Rust `etcd-client` crate).
 //!
@@ -13,3 +14,4 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod poll;

@@ -7,33 +7,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use ultrak8s_conformance::cluster::TestCluster;
+use ultrak8s_conformance::poll::{eventually, eventually_within};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-/// Polls `check` every 50 ms for up to 20 s.
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    eventually_within(what, Duration::from_secs(20), check).await;
-}
-
-/// Polls `check` every 50 ms for up to `limit`.
-async fn eventually_within<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = std::time::Instant::now();
-    while started.elapsed() < limit {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never: {what}");
-}
 
 async fn active_pods(pods: &Api<Pod>, selector: &str) -> usize {
     pods.list(&ListParams::default().labels(selector))
@@ -235,9 +211,12 @@ async fn a_namespace_terminates_once_its_content_is_gone() -> TestResult {
     .await;
     accounts.delete("default", &DeleteParams::default()).await?;
     maps.delete("kube-root-ca.crt", &DeleteParams::default()).await?;
-    eventually("both made again", || async {
+    eventually("the default ServiceAccount made again", || async {
         accounts.get_opt("default").await.ok().flatten().is_some()
-            && maps.get_opt("kube-root-ca.crt").await.ok().flatten().is_some()
+    })
+    .await;
+    eventually("kube-root-ca.crt made again", || async {
+        maps.get_opt("kube-root-ca.crt").await.ok().flatten().is_some()
     })
     .await;
 

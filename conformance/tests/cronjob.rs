@@ -7,23 +7,9 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 use ultrak8s_conformance::cluster::TestCluster;
+use ultrak8s_conformance::poll::eventually;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-/// Polls `check` every 100 ms for up to 30 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..300 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("never: {what}");
-}
 
 /// Marks every Job of the namespace that has none of the terminal conditions Complete, as a
 /// Job controller would once its pods succeeded (no kubelet runs here).

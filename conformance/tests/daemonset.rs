@@ -13,23 +13,9 @@ use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use ultrak8s_conformance::cluster::TestCluster;
+use ultrak8s_conformance::poll::eventually;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-/// Polls `check` every 50 ms for up to 20 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never: {what}");
-}
 
 /// The node a daemon pod is aimed at: the single `metadata.name In [node]` term of its
 /// required node affinity, which the controller writes in place of any other.

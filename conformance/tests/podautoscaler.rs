@@ -4,30 +4,15 @@
 //! reason and message upstream gives when `metrics.k8s.io` is absent, and `kubectl describe`
 //! shows it. The test cluster syncs HPAs every second.
 
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams};
 use ultrak8s_conformance::cluster::TestCluster;
+use ultrak8s_conformance::poll::eventually;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-/// Polls `check` every 100 ms for up to 30 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..300 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("never: {what}");
-}
 
 const WEB: &str = r#"
 apiVersion: apps/v1

@@ -277,10 +277,13 @@ impl Running {
             controller_revisions: None,
         };
         let mut queues = Vec::new();
+        // Workers start once every informer has listed (upstream's `WaitForCacheSync`): a
+        // controller acting on a cache that has not seen what exists would, say, make a
+        // `default` ServiceAccount again and then miss its deletion.
+        let mut pending = Vec::new();
         let mut run = |name: &'static str, reconciler: Arc<dyn Reconciler>, queue: &Arc<WorkQueue<ObjectKey>>| {
             let stats = metrics.register(name, queue);
-            let batch = if options.batching { controller::BATCH } else { 1 };
-            controller::spawn_batched(reconciler, Arc::clone(queue), workers, batch, stats);
+            pending.push((reconciler, Arc::clone(queue), stats));
             queues.push(Arc::clone(queue));
         };
         if on("replicaset") {
@@ -477,6 +480,19 @@ impl Running {
                 }
             });
         }
+        let batch = if options.batching { controller::BATCH } else { 1 };
+        let started = informers.started.clone();
+        let mut stopped = passes_stopped.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = futures::future::join_all(started.iter().map(|i| i.synced())) => {}
+                // Lost the lease before the caches filled: nothing to start.
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+            for (reconciler, queue, stats) in pending {
+                controller::spawn_batched(reconciler, queue, workers, batch, stats);
+            }
+        });
         Running {
             informers: informers.started,
             queues,
@@ -508,11 +524,16 @@ impl Running {
 /// An informer of any kind, to stop it.
 trait Stoppable: Send + Sync {
     fn stop_informer(&self);
+    fn synced(&self) -> futures::future::BoxFuture<'_, ()>;
 }
 
 impl<K: Send + Sync> Stoppable for Informer<K> {
     fn stop_informer(&self) {
         self.stop();
+    }
+
+    fn synced(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(self.wait_synced())
     }
 }
 

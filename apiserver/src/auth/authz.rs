@@ -193,6 +193,10 @@ impl ApiServer {
         for plural in RBAC_PLURALS {
             let resource = self.rbac_resource(plural)?;
             let cache = self.registry.cache(resource).await?;
+            // The first index must hold every role and binding written so far (the bootstrap
+            // policy just written included): a cache still catching up would deny the
+            // server's own components for its first moments.
+            cache.wait_synced(None).await?;
             let (_, mut events) = cache.snapshot_and_subscribe(b"", |_| false);
             let server = Arc::downgrade(self);
             tokio::spawn(async move {

@@ -225,6 +225,11 @@ impl<K> Informer<K> {
     pub fn stats(&self) -> &Arc<InformerStats> {
         &self.stats
     }
+    /// Resolves once the first list is in the cache.
+    pub async fn wait_synced(&self) {
+        let mut synced = self.synced.subscribe();
+        let _ = synced.wait_for(|s| *s).await;
+    }
 }
 
 impl<K> Informer<K>
@@ -288,11 +293,6 @@ where
         handlers.push(Box::new(handler));
     }
 
-    /// Resolves once the first list is in the cache.
-    pub async fn wait_synced(&self) {
-        let mut synced = self.synced.subscribe();
-        let _ = synced.wait_for(|s| *s).await;
-    }
 
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<K>> {
         self.cache.read().get(key).cloned()
@@ -376,12 +376,22 @@ where
             let stream = api.watch(&params, &resource_version).await?;
             let mut chunks = stream.ready_chunks(self.chunk);
             while let Some(chunk) = chunks.next().await {
+                // Every change applied to the cache is dispatched, even when the chunk ends in
+                // an error: a change in the cache that no handler heard of would be lost for
+                // good (the relist that follows finds nothing to report).
                 let mut events = Vec::with_capacity(chunk.len());
-                let mut gone = false;
+                let mut ended: Option<Result<(), kube::Error>> = None;
                 {
                     let mut cache = self.cache.write();
                     for item in chunk {
-                        match item? {
+                        let event = match item {
+                            Ok(event) => event,
+                            Err(error) => {
+                                ended = Some(Err(error));
+                                break;
+                            }
+                        };
+                        match event {
                             WatchEvent::Added(object) | WatchEvent::Modified(object) => {
                                 if let Some(rv) = &object.meta().resource_version {
                                     resource_version.clone_from(rv);
@@ -403,19 +413,21 @@ where
                                 resource_version = bookmark.metadata.resource_version;
                             }
                             WatchEvent::Error(status) => {
-                                // 410 Gone: the resourceVersion was compacted; list again.
-                                gone = status.code == 410;
-                                if !gone {
+                                // The watch is over (410 Gone: the resourceVersion was
+                                // compacted): list again, which reports whatever this watch
+                                // did not deliver, as the cache has not seen it.
+                                if status.code != 410 {
                                     tracing::debug!(?status, "watch error");
                                 }
+                                ended = Some(Ok(()));
                                 break;
                             }
                         }
                     }
                 }
                 self.dispatch(&events);
-                if gone {
-                    return Ok(());
+                if let Some(outcome) = ended {
+                    return outcome;
                 }
             }
         }
