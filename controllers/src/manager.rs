@@ -1,6 +1,7 @@
 //! Which controllers run, and when: with leader election on, only while this process holds
 //! the `kube-system/kube-controller-manager` Lease; each time it gains the Lease it starts
-//! fresh informers and controllers, and when it loses it, it stops them.
+//! fresh informers and controllers (their workers once every informer has listed), and when
+//! it loses it, it stops them.
 
 use std::collections::BTreeSet;
 use std::future::Future;

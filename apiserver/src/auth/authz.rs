@@ -135,6 +135,9 @@ impl RbacIndex {
 pub struct RbacAuthorizer {
     index: RwLock<Arc<RbacIndex>>,
     dirty: AtomicBool,
+    /// Held while the index is rebuilt: a request that finds it dirty waits for the new one
+    /// rather than judging by the old (at start, an empty one).
+    rebuild: tokio::sync::Mutex<()>,
 }
 
 impl RbacAuthorizer {
@@ -173,6 +176,10 @@ impl ApiServer {
 
     /// The RBAC index, rebuilt first when a role or binding changed.
     pub async fn rbac_index(&self) -> Result<Arc<RbacIndex>, ApiError> {
+        if !self.rbac.dirty.load(Ordering::Acquire) {
+            return Ok(Arc::clone(&self.rbac.index.read()));
+        }
+        let _rebuilding = self.rbac.rebuild.lock().await;
         if self.rbac.dirty.swap(false, Ordering::AcqRel) {
             let index = Arc::new(RbacIndex::build(
                 self.cached_objects(RBAC_GROUP, "v1", "clusterroles", None)
@@ -215,6 +222,8 @@ impl ApiServer {
             });
         }
         self.rbac.mark_dirty();
+        // Built now, from the synced caches: the server answers its first request with it.
+        self.rbac_index().await?;
         Ok(())
     }
 
