@@ -4,7 +4,8 @@
 //! Today it holds:
 //! - `cluster`: the harness that runs a whole API server in-process for tests and benchmarks
 //!   (kubectl and kube-rs reach it over HTTPS with the admin kubeconfig);
-//! - `poll`: `eventually`, how tests wait for the cluster to get somewhere;
+//! - `poll`: `eventually`, how tests wait for the cluster to get somewhere; `standin`: what
+//!   tests do in place of kubelets;
 //! - `bench`: the whole-system benchmarks behind `ultrak8s bench` (`bench store`: the store
 //!   against a real etcd, side by side in one run; `bench api`; `bench controllers`);
 //! - in `tests/`, the tests that drive the store's etcd facade with real clients (the
@@ -15,3 +16,4 @@
 pub mod bench;
 pub mod cluster;
 pub mod poll;
+pub mod standin;
