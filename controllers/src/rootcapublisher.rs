@@ -11,8 +11,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 
-use crate::runtime::controller::{Action, ReconcileError, Reconciler, ignore_gone};
-use crate::runtime::informer::{Event, FieldSelected, Informer, ObjectKey};
+use crate::runtime::controller::{Action, ReconcileError, Reconciler, enqueue, ignore_gone};
+use crate::serviceaccount::applied_namespace;
+use crate::runtime::informer::{FieldSelected, Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
 
 pub const ROOT_CA_CONFIG_MAP: &str = "kube-root-ca.crt";
@@ -52,24 +53,11 @@ impl RootCaPublisher {
             config_maps: Arc::clone(&config_maps),
             queue: Arc::new(WorkQueue::new(QUEUE_CAPACITY)),
         });
-        let weak = Arc::downgrade(&publisher);
-        namespaces.add_handler(move |events| {
-            let Some(this) = weak.upgrade() else { return };
-            let keys = events.iter().filter_map(|e| match e {
-                Event::Applied { new, .. } => Some(ObjectKey::new(None, new.metadata.name.as_deref()?)),
-                Event::Deleted(_) => None,
-            });
-            let _ = this.queue.add_all(keys.collect::<Vec<_>>());
-        });
-        let weak = Arc::downgrade(&publisher);
-        config_maps.add_handler(move |events| {
-            let Some(this) = weak.upgrade() else { return };
-            let keys = events.iter().filter_map(|e| {
-                let cm = e.object();
-                (cm.metadata.name.as_deref() == Some(ROOT_CA_CONFIG_MAP))
-                    .then(|| ObjectKey::new(None, cm.metadata.namespace.as_deref().unwrap_or_default()))
-            });
-            let _ = this.queue.add_all(keys.collect::<Vec<_>>());
+        enqueue(&namespaces, &publisher.queue, applied_namespace);
+        enqueue(&config_maps, &publisher.queue, |e| {
+            let cm = e.object();
+            (cm.metadata.name.as_deref() == Some(ROOT_CA_CONFIG_MAP))
+                .then(|| ObjectKey::new(None, cm.metadata.namespace.as_deref().unwrap_or_default()))
         });
         publisher
     }

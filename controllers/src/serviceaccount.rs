@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 
-use crate::runtime::controller::{Action, ReconcileError, Reconciler};
+use crate::runtime::controller::{Action, ReconcileError, Reconciler, enqueue};
 use crate::runtime::informer::{Event, Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
 
@@ -39,25 +39,12 @@ impl ServiceAccountController {
             accounts: Arc::clone(&accounts),
             queue: Arc::new(WorkQueue::new(QUEUE_CAPACITY)),
         });
-        let weak = Arc::downgrade(&controller);
-        namespaces.add_handler(move |events| {
-            let Some(this) = weak.upgrade() else { return };
-            let keys = events.iter().filter_map(|e| match e {
-                Event::Applied { new, .. } => Some(ObjectKey::new(None, new.metadata.name.as_deref()?)),
-                Event::Deleted(_) => None,
-            });
-            let _ = this.queue.add_all(keys.collect::<Vec<_>>());
-        });
-        let weak = Arc::downgrade(&controller);
-        accounts.add_handler(move |events| {
-            let Some(this) = weak.upgrade() else { return };
-            let keys = events.iter().filter_map(|e| match e {
-                Event::Deleted(sa) if sa.metadata.name.as_deref() == Some(DEFAULT_SERVICE_ACCOUNT) => {
-                    Some(ObjectKey::new(None, sa.metadata.namespace.as_deref()?))
-                }
-                _ => None,
-            });
-            let _ = this.queue.add_all(keys.collect::<Vec<_>>());
+        enqueue(&namespaces, &controller.queue, applied_namespace);
+        enqueue(&accounts, &controller.queue, |e| match e {
+            Event::Deleted(sa) if sa.metadata.name.as_deref() == Some(DEFAULT_SERVICE_ACCOUNT) => {
+                Some(ObjectKey::new(None, sa.metadata.namespace.as_deref()?))
+            }
+            _ => None,
         });
         controller
     }
@@ -91,6 +78,15 @@ impl ServiceAccountController {
             }
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+/// The key of a namespace that was created or changed (both namespace controllers look at
+/// every such namespace; a deleted one needs nothing).
+pub(crate) fn applied_namespace(event: &Event<Namespace>) -> Option<ObjectKey> {
+    match event {
+        Event::Applied { new, .. } => Some(ObjectKey::of(new.as_ref())),
+        Event::Deleted(_) => None,
     }
 }
 

@@ -19,7 +19,7 @@ use super::approve::{Approval, decide_approval, not_approved_message};
 use super::authority::CaKeyPair;
 use super::cleaner::{POLLING_INTERVAL, expired};
 use super::sign::{SignOutcome, SignerConfig, decide_signing, failed_condition};
-use crate::runtime::controller::{Action, ReconcileError, Reconciler, ignore_gone};
+use crate::runtime::controller::{Action, ReconcileError, Reconciler, enqueue, ignore_gone};
 use crate::runtime::informer::{Informer, ObjectKey};
 use crate::runtime::queue::WorkQueue;
 
@@ -36,17 +36,6 @@ pub struct SigningCa {
     pub key_pem: String,
     /// The longest certificate issued (`--cluster-signing-duration`).
     pub max_duration: Duration,
-}
-
-fn enqueue_all(informer: &Informer<CertificateSigningRequest>, queue: &Arc<WorkQueue<ObjectKey>>) {
-    let queue = Arc::downgrade(queue);
-    informer.add_handler(move |changes| {
-        let Some(queue) = queue.upgrade() else { return };
-        let keys: Vec<ObjectKey> = changes.iter().map(|c| ObjectKey::of(c.object().as_ref())).collect();
-        if let Err(full) = queue.add_all(keys) {
-            tracing::warn!(%full, "certificates queue");
-        }
-    });
 }
 
 /// Approves kubelet client certificate requests that a SubjectAccessReview allows.
@@ -66,7 +55,7 @@ impl CsrApprover {
             requests: Arc::clone(&requests),
             queue: Arc::new(WorkQueue::new(QUEUE_CAPACITY)),
         });
-        enqueue_all(&requests, &approver.queue);
+        enqueue(&requests, &approver.queue, |c| Some(ObjectKey::of(c.object().as_ref())));
         approver
     }
 
@@ -149,7 +138,7 @@ impl CsrSigner {
             },
             queue: Arc::new(WorkQueue::new(QUEUE_CAPACITY)),
         });
-        enqueue_all(&requests, &signer.queue);
+        enqueue(&requests, &signer.queue, |c| Some(ObjectKey::of(c.object().as_ref())));
         Ok(signer)
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::informer::ObjectKey;
+use super::informer::{Event, Informer, ObjectKey};
 use super::metrics::WorkStats;
 use super::queue::WorkQueue;
 
@@ -40,6 +40,26 @@ pub fn ignore_gone<T>(result: Result<T, kube::Error>) -> Result<(), ReconcileErr
         Err(error) if !gone_or_changed(&error) => Err(ReconcileError::Api(error)),
         _ => Ok(()),
     }
+}
+
+/// Queues, for each event of `informer`, the key `key_of` names (`None`: the event concerns
+/// no key). The handler holds the queue weakly: it does nothing once the queue is dropped.
+pub fn enqueue<K>(
+    informer: &Informer<K>,
+    queue: &Arc<WorkQueue<ObjectKey>>,
+    key_of: impl Fn(&Event<K>) -> Option<ObjectKey> + Send + Sync + 'static,
+) where
+    K: kube::core::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Send + Sync + 'static,
+{
+    let queue = Arc::downgrade(queue);
+    informer.add_handler(move |events| {
+        let Some(queue) = queue.upgrade() else { return };
+        let keys: Vec<ObjectKey> = events.iter().filter_map(&key_of).collect();
+        if let Err(full) = queue.add_all(keys) {
+            tracing::warn!(%full, "work queue");
+        }
+    });
 }
 
 /// One controller's logic for one key.
