@@ -38,4 +38,6 @@ pub mod serviceaccount;
 pub mod statefulset;
 pub mod ttlafterfinished;
 
+/// Label selectors as every controller (and the scheduler) matches them.
+pub use replicaset::selector::Selector;
 pub use manager::{CONTROLLERS, ClientFor, LEASE_NAME, LEASE_NAMESPACE, Options, Selection, run};

@@ -1,4 +1,26 @@
-//! The scheduler: the upstream framework's extension points, the scheduling queue, the node
-//! cache and snapshot, the binder, and one module per plugin (see `DESIGN.md`, "Scheduler").
+//! The scheduler (see `DESIGN.md`, "Scheduler"): binds pending pods to nodes through the
+//! upstream framework's extension points, also at 100,000 nodes.
 //!
-//! Not built yet: issue 6 brings it.
+//! Where things go:
+//! - `framework/`: the extension-point traits, statuses, cycle state, pod and node info, the
+//!   snapshot, and the runner of a profile's plugins ([`framework::Framework`]).
+//! - `plugins/`: one file per plugin; `plugins/mod.rs` builds the default profile.
+//! - `cache.rs`: nodes and the pods on them, including pods assumed before their binding
+//!   lands; hands out incremental snapshots.
+//! - `queue.rs`: active, backoff and unschedulable pods; cluster events move pods back.
+//! - `schedule.rs`: one pod's scheduling cycle, pure (snapshot in, decision out): PreFilter,
+//!   sampled parallel Filter, PostFilter, Score, host selection.
+//! - `scheduler.rs`: the I/O around it: informers feed cache and queue, the loop pops pods,
+//!   runs the cycle, assumes, and binds asynchronously; failures become pod conditions and
+//!   events.
+
+pub mod cache;
+pub mod framework;
+pub mod metrics;
+pub mod plugins;
+pub mod profiles;
+pub mod queue;
+pub mod schedule;
+pub mod scheduler;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -17,7 +17,7 @@ enum Requirement {
 
 /// A label selector checked once for validity, then matched against many label sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Selector {
+pub struct Selector {
     requirements: Vec<Requirement>,
 }
 
@@ -28,7 +28,7 @@ impl Selector {
     ///
     /// An empty selector (no labels, no expressions) selects everything, as upstream's
     /// `LabelSelectorAsSelector` returns `labels.Everything()` for it.
-    pub(crate) fn parse(selector: &LabelSelector) -> Option<Self> {
+    pub fn parse(selector: &LabelSelector) -> Option<Self> {
         let mut requirements = Vec::new();
         for (key, value) in selector.match_labels.iter().flatten() {
             requirements.push(Requirement::In(key.clone(), vec![value.clone()]));
@@ -49,7 +49,7 @@ impl Selector {
     }
 
     /// Whether every requirement holds for `labels` (absent labels are an empty set).
-    pub(crate) fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         let get = |key: &str| labels.and_then(|l| l.get(key));
         self.requirements.iter().all(|r| match r {
             Requirement::In(key, values) => get(key).is_some_and(|v| values.contains(v)),
@@ -61,7 +61,7 @@ impl Selector {
     }
 
     /// Whether the selector has no requirement at all and so selects every object.
-    pub(crate) fn is_everything(&self) -> bool {
+    pub fn is_everything(&self) -> bool {
         self.requirements.is_empty()
     }
 }

@@ -1,0 +1,575 @@
+//! The scheduler's I/O around the pure cycle (upstream `scheduler.go`, `schedule_one.go`,
+//! `eventhandlers.go`):
+//!
+//! 1. Informers list and watch pods (non-terminal only), nodes, namespaces and
+//!    PodDisruptionBudgets. Bound pods go to the cache, pending pods of our profiles to the
+//!    queue; node and pod changes become cluster events that retry unschedulable pods.
+//! 2. The scheduling loop runs on its own thread (the cycle is CPU work: Filter and Score
+//!    run on the rayon pool): pop a pod, bring the snapshot up to date, run the cycle,
+//!    assume the pod in the cache, Reserve, Permit.
+//! 3. Binding runs as a task per pod: wait at Permit if asked, PreBind, Bind, PostBind. The
+//!    loop goes on with the next pod at once; the cache already counts the assumed one.
+//! 4. A pod that fits nowhere gets upstream's `PodScheduled=False` condition and a
+//!    `FailedScheduling` event with the reasons counted per node; when preemption found room,
+//!    the victims get a `DisruptionTarget` condition and are deleted, and the pod is
+//!    nominated to the node.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use parking_lot::{Mutex, RwLock};
+use serde_json::json;
+use tokio::sync::{Semaphore, watch};
+use ultrak8s_controllers::runtime::events::{EventRecorder, EventType, reference_to};
+use ultrak8s_controllers::runtime::informer::{Event, FieldSelected, Informer};
+use ultrak8s_controllers::runtime::leader::{self, LeaderConfig};
+
+use crate::cache::Cache;
+use crate::framework::events::{ActionType, EventResource, node_update_events};
+use crate::framework::types::PodInfo;
+use crate::framework::{ClusterEvent, Code, CycleState, Framework, PostFilterResult, Snapshot, Status};
+use crate::framework::runtime::PermitOutcome;
+use crate::metrics::{Outcome, SchedulerMetrics};
+use crate::plugins::{self, coscheduling::Gangs, Shared};
+use crate::profiles::Profiles;
+use crate::queue::{QueuedPod, SchedulingQueue};
+use crate::schedule::{Cycle, Failure, rejecting_plugins};
+
+/// The Lease the scheduler's leader election uses (upstream's `kube-system/kube-scheduler`).
+pub const LEASE_NAME: &str = "kube-scheduler";
+pub const LEASE_NAMESPACE: &str = "kube-system";
+/// Binding API calls in flight at most (pods waiting at Permit do not count).
+const BINDS_IN_FLIGHT: usize = 512;
+
+pub struct Options {
+    pub identity: String,
+    pub leader_election: bool,
+    /// `schedulerName`s served, each with the default plugins.
+    pub profiles: Vec<String>,
+    /// `percentageOfNodesToScore`; `None`: adaptive.
+    pub percentage_of_nodes_to_score: Option<u32>,
+    pub metrics: Arc<SchedulerMetrics>,
+}
+
+impl Options {
+    pub fn new(identity: &str) -> Options {
+        Options {
+            identity: identity.to_owned(),
+            leader_election: false,
+            profiles: vec![crate::profiles::DEFAULT_SCHEDULER_NAME.to_owned()],
+            percentage_of_nodes_to_score: None,
+            metrics: Arc::default(),
+        }
+    }
+}
+
+/// Runs the scheduler until `shutdown` resolves (with leader election, only while leading).
+pub async fn run(client: kube::Client, options: Options, shutdown: impl Future<Output = ()>) {
+    let (leading_tx, mut leading) = watch::channel(!options.leader_election);
+    let _always_leading = if options.leader_election {
+        let api = Api::namespaced(client.clone(), LEASE_NAMESPACE);
+        let config = LeaderConfig::new(LEASE_NAMESPACE, LEASE_NAME, &options.identity);
+        tokio::spawn(leader::run(api, config, leading_tx));
+        None
+    } else {
+        Some(leading_tx)
+    };
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            changed = leading.wait_for(|l| *l) => if changed.is_err() { return },
+            () = &mut shutdown => return,
+        }
+        tracing::info!(identity = %options.identity, "leading: starting the scheduler");
+        let running = Running::start(&client, &options).await;
+        tokio::select! {
+            _ = leading.wait_for(|l| !*l) => {
+                tracing::warn!(identity = %options.identity, "lost the lease: stopping the scheduler");
+                running.stop();
+            }
+            () = &mut shutdown => {
+                running.stop();
+                return;
+            }
+        }
+    }
+}
+
+/// Everything the loop, the binding tasks and the informer handlers share.
+struct Scheduler {
+    client: kube::Client,
+    cache: Mutex<Cache>,
+    queue: Arc<SchedulingQueue>,
+    profiles: Arc<Profiles>,
+    gangs: Arc<Gangs>,
+    namespaces: RwLock<(u64, Arc<HashMap<String, BTreeMap<String, String>>>)>,
+    recorder: EventRecorder,
+    metrics: Arc<SchedulerMetrics>,
+    binds: Semaphore,
+    runtime: tokio::runtime::Handle,
+}
+
+struct Running {
+    scheduler: Arc<Scheduler>,
+    stops: Vec<Box<dyn Fn() + Send>>,
+}
+
+impl Running {
+    async fn start(client: &kube::Client, options: &Options) -> Running {
+        let pods = Informer::start(FieldSelected {
+            api: Api::<Pod>::all(client.clone()),
+            // Finished pods hold no resources (upstream's scheduler informer does the same).
+            fields: "status.phase!=Succeeded,status.phase!=Failed".to_owned(),
+        });
+        let nodes = Informer::start(Api::<Node>::all(client.clone()));
+        let namespaces = Informer::start(Api::<Namespace>::all(client.clone()));
+        let pdbs = Informer::start(Api::<PodDisruptionBudget>::all(client.clone()));
+        let gangs = Arc::new(Gangs::default());
+        let shared = Shared {
+            client: client.clone(),
+            gangs: Arc::clone(&gangs),
+            pdbs: {
+                let pdbs = Arc::clone(&pdbs);
+                Arc::new(move || pdbs.list(None))
+            },
+            percentage_of_nodes_to_score: options.percentage_of_nodes_to_score,
+        };
+        let profiles = Arc::new(Profiles::new(
+            options.profiles.iter().map(|name| Arc::new(plugins::default_profile(name, &shared))),
+        ));
+        let queue = Arc::new(SchedulingQueue::new(Arc::clone(&profiles)));
+        let scheduler = Arc::new(Scheduler {
+            client: client.clone(),
+            cache: Mutex::new(Cache::new()),
+            queue: Arc::clone(&queue),
+            profiles,
+            gangs,
+            namespaces: RwLock::new((0, Arc::default())),
+            recorder: EventRecorder::new(client.clone(), "default-scheduler"),
+            metrics: Arc::clone(&options.metrics),
+            binds: Semaphore::new(BINDS_IN_FLIGHT),
+            runtime: tokio::runtime::Handle::current(),
+        });
+        pdbs.wait_synced().await;
+        {
+            let s = Arc::clone(&scheduler);
+            namespaces.add_handler(move |events| s.on_namespaces(events));
+        }
+        {
+            let s = Arc::clone(&scheduler);
+            nodes.add_handler(move |events| s.on_nodes(events));
+        }
+        {
+            let s = Arc::clone(&scheduler);
+            pods.add_handler(move |events| s.on_pods(events));
+        }
+        // Pending pods are scheduled once the nodes and the bound pods are known (upstream
+        // waits for its informers to sync before the first cycle).
+        futures::join!(pods.wait_synced(), nodes.wait_synced(), namespaces.wait_synced());
+        let looping = Arc::clone(&scheduler);
+        let spawned = std::thread::Builder::new()
+            .name("scheduling-loop".into())
+            .spawn(move || looping.scheduling_loop());
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot start the scheduling loop");
+        }
+        let stops: Vec<Box<dyn Fn() + Send>> = vec![
+            Box::new(move || pods.stop()),
+            Box::new(move || nodes.stop()),
+            Box::new(move || namespaces.stop()),
+            Box::new(move || pdbs.stop()),
+        ];
+        Running { scheduler, stops }
+    }
+
+    fn stop(self) {
+        self.scheduler.queue.close();
+        for stop in &self.stops {
+            stop();
+        }
+    }
+}
+
+fn is_bound(pod: &Pod) -> bool {
+    pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty())
+}
+
+impl Scheduler {
+    fn on_namespaces(&self, events: &[Event<Namespace>]) {
+        let mut guard = self.namespaces.write();
+        let mut labels = (*guard.1).clone();
+        for event in events {
+            let ns = event.object();
+            let name = ns.metadata.name.clone().unwrap_or_default();
+            match event {
+                Event::Applied { .. } => {
+                    labels.insert(name, ns.metadata.labels.clone().unwrap_or_default());
+                }
+                Event::Deleted(_) => {
+                    labels.remove(&name);
+                }
+            }
+        }
+        *guard = (guard.0 + 1, Arc::new(labels));
+        drop(guard);
+        let event = ClusterEvent::new(EventResource::Namespace, ActionType::ALL, "Namespace");
+        self.queue.on_event(&event, Instant::now());
+    }
+
+    fn on_nodes(&self, events: &[Event<Node>]) {
+        let mut happened = Vec::new();
+        {
+            let mut cache = self.cache.lock();
+            for event in events {
+                match event {
+                    Event::Applied { new, old } => {
+                        cache.add_node(Arc::clone(new));
+                        match old {
+                            None => happened.push(ClusterEvent::NODE_ADD),
+                            Some(old) => {
+                                let action = node_update_events(old, new);
+                                if action.0 != 0 {
+                                    happened.push(ClusterEvent::new(EventResource::Node, action, "NodeUpdate"));
+                                }
+                            }
+                        }
+                    }
+                    Event::Deleted(node) => {
+                        cache.remove_node(node.metadata.name.as_deref().unwrap_or_default());
+                    }
+                }
+            }
+        }
+        happened.dedup();
+        self.queue.on_events(&happened, Instant::now());
+    }
+
+    fn on_pods(&self, events: &[Event<Pod>]) {
+        let now = Instant::now();
+        let mut happened = Vec::new();
+        let mut cache = self.cache.lock();
+        for event in events {
+            match event {
+                Event::Applied { new, old } => {
+                    let uid = new.metadata.uid.as_deref().unwrap_or_default();
+                    if is_bound(new) {
+                        self.queue.delete(uid);
+                        self.gangs.observe(new, true);
+                        let was_bound = old.as_deref().is_some_and(is_bound);
+                        cache.add_pod(Arc::clone(new));
+                        let action = match old {
+                            Some(old) if was_bound => {
+                                if old.metadata.labels != new.metadata.labels {
+                                    ActionType::UPDATE_POD_LABEL
+                                } else {
+                                    ActionType::UPDATE_OTHER
+                                }
+                            }
+                            _ => ActionType::ADD,
+                        };
+                        // Our own bindings coming back are the bulk of these; an assigned pod
+                        // only matters to affinity and spreading, whose plugins register it.
+                        happened.push(ClusterEvent::new(EventResource::AssignedPod, action, "AssignedPod"));
+                    } else if self.profiles.responsible_for(new)
+                        && new.metadata.deletion_timestamp.is_none()
+                    {
+                        self.gangs.observe(new, false);
+                        let info = Arc::new(PodInfo::new(Arc::clone(new)));
+                        if old.is_none() {
+                            self.queue.add(info, now);
+                            happened.push(ClusterEvent::new(EventResource::UnscheduledPod, ActionType::ADD, "UnscheduledPodAdd"));
+                        } else {
+                            self.queue.update(info, now);
+                        }
+                    } else if new.metadata.deletion_timestamp.is_some() {
+                        self.queue.delete(uid);
+                    }
+                }
+                Event::Deleted(pod) => {
+                    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+                    self.gangs.forget(pod);
+                    if cache.pod(uid).is_some() {
+                        cache.remove_pod(uid);
+                        happened.push(ClusterEvent::ASSIGNED_POD_DELETE);
+                    }
+                    self.queue.delete(uid);
+                    for framework in self.profiles.all() {
+                        framework.waiting.reject(uid, "", "pod deleted");
+                    }
+                }
+            }
+        }
+        drop(cache);
+        happened.sort_by_key(|e| (e.label, e.action.0));
+        happened.dedup();
+        self.queue.on_events(&happened, now);
+    }
+
+    /// The scheduling loop: one pod at a time, until the queue closes.
+    fn scheduling_loop(self: Arc<Self>) {
+        let mut snapshot = Snapshot::default();
+        let mut namespaces_seen = u64::MAX;
+        let mut cycle = Cycle::default();
+        while let Some(pod) = self.queue.pop() {
+            self.metrics.set_pending(self.queue.counts());
+            let Some(framework) = self.profiles.for_pod(&pod.info.pod).cloned() else {
+                self.queue.done(&pod.info.uid);
+                continue;
+            };
+            if pod.info.pod.metadata.deletion_timestamp.is_some() {
+                self.queue.done(&pod.info.uid);
+                continue;
+            }
+            {
+                let mut cache = self.cache.lock();
+                if cache.pod(&pod.info.uid).is_some() {
+                    // Already placed (assumed, or its binding arrived first).
+                    drop(cache);
+                    self.queue.done(&pod.info.uid);
+                    continue;
+                }
+                cache.update_snapshot(&mut snapshot);
+            }
+            let namespaces = self.namespaces.read();
+            if namespaces.0 != namespaces_seen {
+                namespaces_seen = namespaces.0;
+                snapshot.namespace_labels = Arc::clone(&namespaces.1);
+            }
+            drop(namespaces);
+            self.schedule_one(&framework, &mut cycle, pod, &snapshot);
+        }
+    }
+
+    fn schedule_one(
+        self: &Arc<Self>,
+        framework: &Arc<Framework>,
+        cycle: &mut Cycle,
+        pod: QueuedPod,
+        snapshot: &Snapshot,
+    ) {
+        let started = Instant::now();
+        let mut state = CycleState::default();
+        let decision = match cycle.schedule(framework, &mut state, &pod.info, snapshot) {
+            Ok(decision) => decision,
+            Err(failure) => {
+                let outcome = match failure {
+                    Failure::Error(_) => Outcome::Error,
+                    Failure::Unschedulable { .. } => Outcome::Unschedulable,
+                };
+                self.metrics.attempt(outcome, started.elapsed());
+                return self.failed(framework, pod, Verdict::of(failure));
+            }
+        };
+        let node = decision.node;
+        if let Err(error) = self.cache.lock().assume_pod(Arc::clone(&pod.info), &node) {
+            tracing::debug!(pod = %pod.info.key, ?error, "not assumed");
+            self.queue.done(&pod.info.uid);
+            return;
+        }
+        self.gangs.placed(&pod.info.pod);
+        let status = framework.run_reserve(&mut state, &pod.info, &node);
+        if !status.is_success() {
+            self.forget(&pod.info);
+            self.metrics.attempt(Outcome::Error, started.elapsed());
+            return self.failed(framework, pod, Verdict::of_status(status));
+        }
+        let permit = match framework.run_permit(&state, &pod.info, &node, snapshot) {
+            PermitOutcome::Allowed => None,
+            PermitOutcome::Wait { verdict, timeout } => Some((verdict, timeout)),
+            PermitOutcome::Rejected(status) => {
+                framework.run_unreserve(&state, &pod.info, &node);
+                self.forget(&pod.info);
+                self.metrics.attempt(Outcome::Unschedulable, started.elapsed());
+                return self.failed(framework, pod, Verdict::of_status(status));
+            }
+        };
+        self.metrics.attempt(Outcome::Scheduled, started.elapsed());
+        let this = Arc::clone(self);
+        let framework = Arc::clone(framework);
+        self.runtime.spawn(async move {
+            this.binding_cycle(framework, state, pod, node, permit).await;
+        });
+    }
+
+    fn forget(&self, pod: &PodInfo) {
+        self.cache.lock().forget_pod(&pod.uid);
+        self.gangs.unplaced(&pod.pod);
+    }
+
+    async fn binding_cycle(
+        self: Arc<Self>,
+        framework: Arc<Framework>,
+        state: CycleState,
+        pod: QueuedPod,
+        node: String,
+        permit: Option<(tokio::sync::oneshot::Receiver<Status>, Duration)>,
+    ) {
+        let mut status = Status::success();
+        if let Some((verdict, timeout)) = permit {
+            status = framework.wait_on_permit(&pod.info, verdict, timeout).await;
+        }
+        if status.is_success() {
+            let _permit = self.binds.acquire().await;
+            status = framework.run_pre_bind(&state, &pod.info, &node).await;
+            if status.is_success() {
+                status = framework.run_bind(&state, &pod.info, &node).await;
+            }
+        }
+        if !status.is_success() {
+            framework.run_unreserve(&state, &pod.info, &node);
+            self.forget(&pod.info);
+            return self.failed(&framework, pod, Verdict::of_status(status));
+        }
+        self.queue.done(&pod.info.uid);
+        self.metrics.bound(pod.initial.elapsed());
+        framework.run_post_bind(&state, &pod.info, &node).await;
+        let message = format!("Successfully assigned {} to {node}", pod.info.key);
+        self.recorder
+            .record(&reference_to(&*pod.info.pod), EventType::Normal, "Scheduled", &message)
+            .await;
+    }
+
+    /// Requeues the pod and tells its user why (asynchronously: the loop goes on).
+    fn failed(self: &Arc<Self>, framework: &Framework, pod: QueuedPod, verdict: Verdict) {
+        if verdict.error {
+            tracing::info!(pod = %pod.info.key, error = %verdict.message, "scheduling error");
+        }
+        let info = Arc::clone(&pod.info);
+        self.queue.requeue(pod, verdict.rejected, verdict.pending, verdict.error, Instant::now());
+        let this = Arc::clone(self);
+        let scheduler_name = framework.scheduler_name.clone();
+        self.runtime.spawn(async move {
+            let nominated = match verdict.preemption {
+                Some(result) => this.preempt(&scheduler_name, &info, result).await,
+                None => None,
+            };
+            let reason = if verdict.error { "SchedulerError" } else { "Unschedulable" };
+            this.report_failure(&info, reason, &verdict.message, nominated).await;
+        });
+    }
+
+    /// Deletes the victims (each first marked with a `DisruptionTarget` condition, as
+    /// upstream) and returns the node the pod is nominated to.
+    async fn preempt(&self, scheduler_name: &str, pod: &PodInfo, result: PostFilterResult) -> Option<String> {
+        self.metrics.preempted(result.victims.len());
+        for victim in &result.victims {
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), victim.namespace());
+            let condition = json!({"status": {"conditions": [{
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": format!("{scheduler_name}: preempting to accommodate a higher priority pod"),
+                "lastTransitionTime": Timestamp::now().to_string(),
+            }]}});
+            if let Err(error) = api
+                .patch_status(victim.name(), &PatchParams::default(), &Patch::Strategic(condition))
+                .await
+            {
+                tracing::debug!(victim = %victim.key, %error, "DisruptionTarget not set");
+            }
+            let params = DeleteParams {
+                preconditions: Some(Preconditions { uid: Some(victim.uid.clone()), resource_version: None }),
+                ..DeleteParams::default()
+            };
+            match api.delete(victim.name(), &params).await {
+                Ok(_) => {
+                    let message = format!("Preempted by pod {} on node {}", pod.uid, result.nominated_node);
+                    self.recorder
+                        .record(&reference_to(&*victim.pod), EventType::Normal, "Preempted", &message)
+                        .await;
+                }
+                Err(error) => {
+                    tracing::info!(victim = %victim.key, %error, "preemption victim not deleted");
+                    return None;
+                }
+            }
+        }
+        Some(result.nominated_node)
+    }
+
+    /// `PodScheduled=False` with the reason, and a `FailedScheduling` event; the condition is
+    /// written only when it changes (a pod retried every few seconds would otherwise rewrite
+    /// it each time).
+    async fn report_failure(&self, pod: &PodInfo, reason: &str, message: &str, nominated: Option<String>) {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
+        let current = pod.pod.status.as_ref();
+        let unchanged = current
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"))
+            .is_some_and(|c| {
+                c.status == "False" && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(message)
+            });
+        let nominated_unchanged = nominated.is_none()
+            || current.and_then(|s| s.nominated_node_name.as_ref()) == nominated.as_ref();
+        if !(unchanged && nominated_unchanged) {
+            let mut status = json!({"conditions": [{
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": Timestamp::now().to_string(),
+            }]});
+            if let Some(node) = &nominated {
+                status["nominatedNodeName"] = json!(node);
+            }
+            if let Err(error) = api
+                .patch_status(pod.name(), &PatchParams::default(), &Patch::Strategic(json!({"status": status})))
+                .await
+            {
+                tracing::debug!(pod = %pod.key, %error, "PodScheduled condition not written");
+            }
+        }
+        self.recorder
+            .record(&reference_to(&*pod.pod), EventType::Warning, "FailedScheduling", message)
+            .await;
+    }
+}
+
+/// Why an attempt failed, as the queue and the pod's user need it.
+struct Verdict {
+    message: String,
+    /// Retried with backoff, not on events.
+    error: bool,
+    rejected: HashSet<&'static str>,
+    pending: HashSet<&'static str>,
+    preemption: Option<PostFilterResult>,
+}
+
+impl Verdict {
+    fn of(failure: Failure) -> Verdict {
+        let (rejected, pending) = rejecting_plugins(&failure);
+        match failure {
+            Failure::Error(status) => Verdict {
+                message: status.message(),
+                error: true,
+                rejected,
+                pending,
+                preemption: None,
+            },
+            Failure::Unschedulable { diagnosis, preemption } => Verdict {
+                message: diagnosis.message(),
+                error: false,
+                rejected,
+                pending,
+                preemption,
+            },
+        }
+    }
+
+    /// A rejection at Reserve or Permit, or a failed binding: rejections wait for an event
+    /// like any unschedulable pod, errors back off.
+    fn of_status(status: Status) -> Verdict {
+        Verdict {
+            message: status.message(),
+            error: status.code == Code::Error,
+            rejected: HashSet::from([status.plugin]),
+            pending: HashSet::new(),
+            preemption: None,
+        }
+    }
+}
