@@ -36,14 +36,7 @@ pub struct ControllersArgs {
 }
 
 pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
-    let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
-        .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(
-        kubeconfig,
-        &kube::config::KubeConfigOptions::default(),
-    )
-    .await
-    .context("kubeconfig")?;
+    let config = kube_config(&args.kubeconfig).await?;
     let root_ca = match &args.root_ca_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -61,10 +54,9 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let client = kube::Client::try_from(config).context("client")?;
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let shared = client.clone();
     let options = ultrak8s_controllers::Options {
-        identity: format!("{}_{}", hostname.trim(), uuid::Uuid::new_v4()),
+        identity: identity(),
         leader_election: args.leader_elect,
         workers: args.workers,
         metrics: Arc::default(),
@@ -82,6 +74,21 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
     })
     .await;
     Ok(())
+}
+
+/// The client configuration a kubeconfig file gives (its current context).
+pub(crate) async fn kube_config(path: &std::path::Path) -> anyhow::Result<kube::Config> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .context("kubeconfig")
+}
+
+/// `<hostname>_<random>`: a leader-election identity, as upstream's components make.
+pub(crate) fn identity() -> String {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}_{}", hostname.trim(), uuid::Uuid::new_v4())
 }
 
 /// One DER certificate as PEM.

@@ -2,12 +2,13 @@
 //! capability lives in a library crate; this file only parses flags and starts them.
 //!
 //! Subcommands: `server` (the control plane: the Kubernetes API over the store, the store's
-//! etcd API, and the controllers), `controllers` (the controllers alone against any API
-//! server), `token` (bootstrap tokens for joining nodes) and `bench` (whole-system benchmarks
+//! etcd API, the scheduler and the controllers), `controllers` and `scheduler` (each alone
+//! against any API server), `token` (bootstrap tokens for joining nodes) and `bench` (whole-system benchmarks
 //! beside a real peer, e.g. `bench store` against etcd).
 
 mod bench;
 mod controllers;
+mod scheduler;
 mod server;
 mod token;
 
@@ -30,6 +31,8 @@ enum Command {
     Server(server::ServerArgs),
     /// Run the controllers alone against an API server (`--kubeconfig`).
     Controllers(controllers::ControllersArgs),
+    /// Run the scheduler alone against an API server (`--kubeconfig`).
+    Scheduler(scheduler::SchedulerArgs),
     /// Bootstrap tokens, with which nodes join.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -55,5 +58,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Token(command) => runtime.block_on(token::run(command)),
         Command::Controllers(args) => runtime.block_on(controllers::run(args)),
+        Command::Scheduler(args) => runtime.block_on(scheduler::run(args)),
     }
 }

@@ -10,7 +10,7 @@ use clap::Args;
 use tokio::sync::watch;
 use ultrak8s_apiserver::auth::authn::read_token_file;
 use ultrak8s_apiserver::auth::serviceaccount::ServiceAccountTokens;
-use ultrak8s_apiserver::http::local::{CONTROLLER_MANAGER_USER, LocalService};
+use ultrak8s_apiserver::http::local::{CONTROLLER_MANAGER_USER, LocalService, SCHEDULER_USER};
 use ultrak8s_apiserver::pki::{Pki, PkiOptions};
 use ultrak8s_apiserver::server::{ApiConfig, ApiServer, Security};
 use ultrak8s_store::facade::{self, FacadeConfig};
@@ -77,6 +77,11 @@ pub struct ServerArgs {
     /// batches; `false` does both one at a time, as client-go (for `bench controllers`).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     controller_batching: bool,
+    /// Run the scheduler in this process (as `system:kube-scheduler`, in-process).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    scheduler: bool,
+    #[command(flatten)]
+    scheduler_flags: crate::scheduler::SchedulerFlags,
     /// Run the controllers only while this server holds the
     /// `kube-system/kube-controller-manager` Lease (several servers, one active set).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -180,6 +185,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             options,
             stopped(stop_rx.clone()),
         ));
+    }
+    if args.scheduler {
+        let options = args.scheduler_flags.options(args.leader_elect);
+        let metrics = std::sync::Arc::clone(&options.metrics);
+        api.add_metrics_source(std::sync::Arc::new(move || metrics.render()));
+        let client = kube::Client::new(LocalService::new(&api, SCHEDULER_USER), "default");
+        tokio::spawn(ultrak8s_scheduler::scheduler::run(client, options, stopped(stop_rx.clone())));
     }
     let api_serving = tokio::spawn(ultrak8s_apiserver::http::serve(
         api_listener,

@@ -74,6 +74,20 @@ impl TestCluster {
         Ok(cluster)
     }
 
+    /// Runs the scheduler in-process (no leader election) as `system:kube-scheduler`, as
+    /// `ultrak8s server` does; its metrics join the server's `/metrics`.
+    pub fn spawn_scheduler(&self, percentage_of_nodes_to_score: Option<u32>) {
+        let mut options = ultrak8s_scheduler::scheduler::Options::new("test");
+        options.percentage_of_nodes_to_score = percentage_of_nodes_to_score;
+        let metrics = Arc::clone(&options.metrics);
+        self.api.add_metrics_source(Arc::new(move || metrics.render()));
+        let client = kube::Client::new(LocalService::new(&self.api, SCHEDULER_USER), "default");
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(ultrak8s_scheduler::scheduler::run(client, options, async move {
+            let _ = stopped.changed().await;
+        }));
+    }
+
     /// Runs `selection` in-process; `metrics`: whether the server's `/metrics` shows theirs.
     fn spawn_controllers(&self, controllers: ultrak8s_controllers::Selection, metrics: bool) {
         let api = Arc::clone(&self.api);

@@ -57,7 +57,7 @@ pub(crate) fn balanced_score(requested: &[i64], allocatable: &[i64]) -> i64 {
     let fractions: Vec<f64> = requested
         .iter()
         .zip(allocatable)
-        .filter(|(_, &a)| a != 0)
+        .filter(|(_, a)| **a != 0)
         .map(|(&r, &a)| (r as f64 / a as f64).min(1.0))
         .collect();
     let std = match fractions.len() {

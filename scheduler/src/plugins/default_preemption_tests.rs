@@ -110,7 +110,7 @@ impl P {
                 namespace: Some(self.namespace.into()),
                 uid: Some(format!("uid-{}", self.name)),
                 labels: Some(self.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
-                deletion_timestamp: self.terminating.then(|| Time(Timestamp::UNIX_EPOCH)),
+                deletion_timestamp: self.terminating.then_some(Time(Timestamp::UNIX_EPOCH)),
                 ..Default::default()
             },
             spec: Some(PodSpec {
@@ -125,7 +125,7 @@ impl P {
                 ..Default::default()
             }),
             status: Some(PodStatus {
-                start_time: self.start.map(|n| Time(Timestamp::from_nanosecond(n).unwrap())),
+                start_time: self.start.map(|n| Time(Timestamp::from_nanosecond(n).unwrap_or(Timestamp::UNIX_EPOCH))),
                 nominated_node_name: self.nominated.map(Into::into),
                 conditions: self.preempted.then(|| {
                     vec![PodCondition {
@@ -1100,7 +1100,8 @@ fn dry_run_over_many_nodes_matches_a_sequential_run() {
 fn pod_eligible_to_preempt_others_table() {
     let tt = Status::unresolvable("node(s) had untolerated taint {gpu: true}");
     let unsched = Status::unschedulable("Insufficient cpu");
-    let cases: Vec<(&str, P, Vec<P>, Option<&Status>, Result<(), &str>)> = vec![
+    type EligibleCase<'a> = (&'a str, P, Vec<P>, Option<&'a Status>, Result<(), &'a str>);
+    let cases: Vec<EligibleCase> = vec![
         (
             "Pod with nominated node whose status is unresolvable",
             pod("p").prio(HIGH).nominated("node1"),

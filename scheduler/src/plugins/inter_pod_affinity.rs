@@ -37,9 +37,9 @@ use ultrak8s_controllers::Selector;
 
 use crate::framework::types::{AffinityTerm, WeightedAffinityTerm};
 use crate::framework::{
-    ActionType, ClusterEvent, CycleState, EventResource, FilterPlugin, NodeInfo, NodeScore,
-    Plugin, PodInfo, Points, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin,
-    Snapshot, Status, MAX_NODE_SCORE,
+    ActionType, ClusterEvent, CycleState, EventResource, FilterPlugin, MAX_NODE_SCORE, NodeInfo,
+    NodeScore, Plugin, PodInfo, Points, PreFilterPlugin, PreFilterResult, PreScorePlugin,
+    ScorePlugin, Snapshot, Status,
 };
 
 /// An existing pod's required anti-affinity selects the incoming pod in this node's domain
@@ -88,7 +88,7 @@ pub struct InterPodAffinity {
 }
 
 impl InterPodAffinity {
-    pub const NAME: &str = "InterPodAffinity";
+    pub const NAME: &'static str = "InterPodAffinity";
 
     /// `InterPodAffinityArgs::default()` is upstream's default profile (weight 1, existing
     /// pods' preferred terms considered). A weight outside 0..=100 (which upstream's
@@ -144,7 +144,11 @@ impl TopologyMap {
     }
 
     fn get(&self, key: &str, value: &str) -> i64 {
-        self.0.get(key).and_then(|v| v.get(value)).copied().unwrap_or(0)
+        self.0
+            .get(key)
+            .and_then(|v| v.get(value))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn is_empty(&self) -> bool {
@@ -175,9 +179,12 @@ impl TopologyMap {
 
     /// Whether a node with `labels` is in a domain with a positive number.
     fn any_positive_for(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.0
-            .iter()
-            .any(|(key, values)| labels.get(key).and_then(|v| values.get(v)).is_some_and(|n| *n > 0))
+        self.0.iter().any(|(key, values)| {
+            labels
+                .get(key)
+                .and_then(|v| values.get(v))
+                .is_some_and(|n| *n > 0)
+        })
     }
 }
 
@@ -218,17 +225,24 @@ impl PreFilterState {
         let ns = self.terms.namespace_labels.as_ref();
         for term in &updated.required_anti_affinity {
             if term.matches(incoming, ns) {
-                self.existing_anti_affinity_counts.add(labels, &term.topology_key, multiplier, true);
+                self.existing_anti_affinity_counts.add(
+                    labels,
+                    &term.topology_key,
+                    multiplier,
+                    true,
+                );
             }
         }
         if matches_all(&self.terms.required_affinity, &updated.pod) {
             for term in &self.terms.required_affinity {
-                self.affinity_counts.add(labels, &term.topology_key, multiplier, true);
+                self.affinity_counts
+                    .add(labels, &term.topology_key, multiplier, true);
             }
         }
         for term in &self.terms.required_anti_affinity {
             if term.matches(&updated.pod, None) {
-                self.anti_affinity_counts.add(labels, &term.topology_key, multiplier, true);
+                self.anti_affinity_counts
+                    .add(labels, &term.topology_key, multiplier, true);
             }
         }
     }
@@ -266,7 +280,10 @@ fn resolve_namespaces(term: &AffinityTerm, snapshot: &Snapshot) -> AffinityTerm 
     term
 }
 
-fn resolve_weighted(terms: &[WeightedAffinityTerm], snapshot: &Snapshot) -> Vec<WeightedAffinityTerm> {
+fn resolve_weighted(
+    terms: &[WeightedAffinityTerm],
+    snapshot: &Snapshot,
+) -> Vec<WeightedAffinityTerm> {
     terms
         .iter()
         .map(|t| WeightedAffinityTerm {
@@ -282,23 +299,41 @@ fn resolve_weighted(terms: &[WeightedAffinityTerm], snapshot: &Snapshot) -> Vec<
 fn invalid_terms(pod: &Pod) -> Option<&'static str> {
     let affinity = pod.spec.as_ref()?.affinity.as_ref()?;
     let bad = |t: &PodAffinityTerm| {
-        t.label_selector.as_ref().is_some_and(|s| Selector::parse(s).is_none())
-            || t.namespace_selector.as_ref().is_some_and(|s| Selector::parse(s).is_none())
+        t.label_selector
+            .as_ref()
+            .is_some_and(|s| Selector::parse(s).is_none())
+            || t.namespace_selector
+                .as_ref()
+                .is_some_and(|s| Selector::parse(s).is_none())
     };
     if let Some(a) = &affinity.pod_affinity {
-        if a.required_during_scheduling_ignored_during_execution.iter().flatten().any(bad) {
+        if a.required_during_scheduling_ignored_during_execution
+            .iter()
+            .flatten()
+            .any(bad)
+        {
             return Some("requiredAffinityTerms");
         }
-        let preferred = a.preferred_during_scheduling_ignored_during_execution.iter().flatten();
+        let preferred = a
+            .preferred_during_scheduling_ignored_during_execution
+            .iter()
+            .flatten();
         if preferred.map(|w| &w.pod_affinity_term).any(bad) {
             return Some("preferredAffinityTerms");
         }
     }
     if let Some(a) = &affinity.pod_anti_affinity {
-        if a.required_during_scheduling_ignored_during_execution.iter().flatten().any(bad) {
+        if a.required_during_scheduling_ignored_during_execution
+            .iter()
+            .flatten()
+            .any(bad)
+        {
             return Some("requiredAntiAffinityTerms");
         }
-        let preferred = a.preferred_during_scheduling_ignored_during_execution.iter().flatten();
+        let preferred = a
+            .preferred_during_scheduling_ignored_during_execution
+            .iter()
+            .flatten();
         if preferred.map(|w| &w.pod_affinity_term).any(bad) {
             return Some("preferredAntiAffinityTerms");
         }
@@ -326,7 +361,9 @@ fn existing_anti_affinity_counts(
             };
             for existing in &node.pods_with_required_anti_affinity {
                 for term in &existing.required_anti_affinity {
-                    if labels.contains_key(&term.topology_key) && term.matches(pod, namespace_labels) {
+                    if labels.contains_key(&term.topology_key)
+                        && term.matches(pod, namespace_labels)
+                    {
                         counts.add(labels, &term.topology_key, 1, true);
                     }
                 }
@@ -397,13 +434,15 @@ impl Plugin for InterPodAffinity {
         vec![
             ClusterEvent::new(
                 EventResource::AssignedPod,
-                ActionType::ADD.or(ActionType::UPDATE_POD_LABEL).or(ActionType::DELETE),
-                "AssignedPodAddOrLabelUpdateOrDelete",
+                ActionType::ADD
+                    .or(ActionType::UPDATE_POD_LABEL)
+                    .or(ActionType::DELETE),
+                "AssignedPodChange",
             ),
             ClusterEvent::new(
                 EventResource::Node,
                 ActionType::ADD.or(ActionType::UPDATE_NODE_LABEL),
-                "NodeAddOrLabelUpdate",
+                "NodeChange",
             ),
         ]
     }
@@ -426,7 +465,9 @@ impl InterPodAffinity {
         multiplier: i64,
     ) -> Status {
         let Some(current) = state.read::<PreFilterState>(PRE_FILTER_KEY) else {
-            return Status::error(format!("error reading {PRE_FILTER_KEY:?} from cycleState: not found"));
+            return Status::error(format!(
+                "error reading {PRE_FILTER_KEY:?} from cycleState: not found"
+            ));
         };
         let Some(labels) = node_labels(node) else {
             return Status::success();
@@ -459,16 +500,25 @@ impl PreFilterPlugin for InterPodAffinity {
             namespace_labels.as_ref(),
             snapshot.with_required_anti_affinity(),
         );
-        if existing.is_empty() && pod.required_affinity.is_empty() && pod.required_anti_affinity.is_empty() {
+        if existing.is_empty()
+            && pod.required_affinity.is_empty()
+            && pod.required_anti_affinity.is_empty()
+        {
             return (None, Status::skip());
         }
         let resolve = |terms: &[AffinityTerm]| {
-            terms.iter().map(|t| resolve_namespaces(t, snapshot)).collect::<Vec<_>>()
+            terms
+                .iter()
+                .map(|t| resolve_namespaces(t, snapshot))
+                .collect::<Vec<_>>()
         };
         let required_affinity = resolve(&pod.required_affinity);
         let required_anti_affinity = resolve(&pod.required_anti_affinity);
-        let (affinity_counts, anti_affinity_counts) =
-            incoming_counts(&required_affinity, &required_anti_affinity, snapshot.nodes());
+        let (affinity_counts, anti_affinity_counts) = incoming_counts(
+            &required_affinity,
+            &required_anti_affinity,
+            snapshot.nodes(),
+        );
         let matches_own_affinity = matches_all(&required_affinity, &pod.pod);
         state.write(
             PRE_FILTER_KEY,
@@ -487,7 +537,13 @@ impl PreFilterPlugin for InterPodAffinity {
         (None, Status::success())
     }
 
-    fn add_pod(&self, state: &mut CycleState, pod: &PodInfo, added: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        added: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         self.update_state(state, pod, added, node, 1)
     }
 
@@ -519,7 +575,10 @@ fn satisfies_pod_affinity(s: &PreFilterState, labels: Option<&BTreeMap<String, S
 }
 
 /// Upstream `satisfyPodAntiAffinity`.
-fn satisfies_pod_anti_affinity(s: &PreFilterState, labels: Option<&BTreeMap<String, String>>) -> bool {
+fn satisfies_pod_anti_affinity(
+    s: &PreFilterState,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
     if s.anti_affinity_counts.is_empty() {
         return true;
     }
@@ -533,7 +592,9 @@ fn satisfies_pod_anti_affinity(s: &PreFilterState, labels: Option<&BTreeMap<Stri
 impl FilterPlugin for InterPodAffinity {
     fn filter(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Status {
         let Some(s) = state.read::<PreFilterState>(PRE_FILTER_KEY) else {
-            return Status::error(format!("error reading {PRE_FILTER_KEY:?} from cycleState: not found"));
+            return Status::error(format!(
+                "error reading {PRE_FILTER_KEY:?} from cycleState: not found"
+            ));
         };
         let labels = node_labels(node);
         if !satisfies_pod_affinity(s, labels) {
@@ -561,7 +622,12 @@ struct ScoreInputs<'a> {
 impl ScoreInputs<'_> {
     /// Upstream `processExistingPod`: the weights `existing` (on a node with `labels`) adds
     /// to its domains.
-    fn process(&self, existing: &PodInfo, labels: &BTreeMap<String, String>, out: &mut TopologyMap) {
+    fn process(
+        &self,
+        existing: &PodInfo,
+        labels: &BTreeMap<String, String>,
+        out: &mut TopologyMap,
+    ) {
         let mut add = |term: &AffinityTerm, weight: i64| {
             out.add(labels, &term.topology_key, weight, false);
         };
@@ -609,12 +675,15 @@ impl PreScorePlugin for InterPodAffinity {
         if nodes.is_empty() {
             return Status::skip();
         }
-        let has_constraints = !pod.preferred_affinity.is_empty() || !pod.preferred_anti_affinity.is_empty();
+        let has_constraints =
+            !pod.preferred_affinity.is_empty() || !pod.preferred_anti_affinity.is_empty();
         if self.args.ignore_preferred_terms_of_existing_pods && !has_constraints {
             return Status::skip();
         }
         if let Some(list) = invalid_terms(&pod.pod) {
-            return Status::error(format!("failed to parse pod: {list}: invalid label selector"));
+            return Status::error(format!(
+                "failed to parse pod: {list}: invalid label selector"
+            ));
         }
         let inputs = ScoreInputs {
             incoming: &pod.pod,
@@ -623,7 +692,11 @@ impl PreScorePlugin for InterPodAffinity {
             preferred_anti_affinity: resolve_weighted(&pod.preferred_anti_affinity, snapshot),
             hard_weight: i64::from(self.args.hard_pod_affinity_weight),
         };
-        let candidates = if has_constraints { snapshot.nodes() } else { snapshot.with_affinity() };
+        let candidates = if has_constraints {
+            snapshot.nodes()
+        } else {
+            snapshot.with_affinity()
+        };
         let scores = candidates
             .par_iter()
             .with_min_len(MIN_NODES_PER_TASK)
@@ -631,7 +704,11 @@ impl PreScorePlugin for InterPodAffinity {
                 let Some(labels) = node_labels(node).filter(|l| !l.is_empty()) else {
                     return scores;
                 };
-                let pods = if has_constraints { &node.pods } else { &node.pods_with_affinity };
+                let pods = if has_constraints {
+                    &node.pods
+                } else {
+                    &node.pods_with_affinity
+                };
                 for existing in pods {
                     inputs.process(existing, labels, &mut scores);
                 }
@@ -649,7 +726,12 @@ impl PreScorePlugin for InterPodAffinity {
 impl ScorePlugin for InterPodAffinity {
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> (i64, Status) {
         let Some(s) = state.read::<PreScoreState>(PRE_SCORE_KEY) else {
-            return (0, Status::error(format!("error reading {PRE_SCORE_KEY:?} from cycleState: not found")));
+            return (
+                0,
+                Status::error(format!(
+                    "error reading {PRE_SCORE_KEY:?} from cycleState: not found"
+                )),
+            );
         };
         let score = node_labels(node).map_or(0, |l| s.scores.sum_for(l));
         (score, Status::success())
@@ -659,7 +741,9 @@ impl ScorePlugin for InterPodAffinity {
     /// (`MAX_NODE_SCORE`); raw scores may be negative. All equal: all 0.
     fn normalize(&self, state: &CycleState, _pod: &PodInfo, scores: &mut [NodeScore]) -> Status {
         let Some(s) = state.read::<PreScoreState>(PRE_SCORE_KEY) else {
-            return Status::error(format!("error reading {PRE_SCORE_KEY:?} from cycleState: not found"));
+            return Status::error(format!(
+                "error reading {PRE_SCORE_KEY:?} from cycleState: not found"
+            ));
         };
         if s.scores.is_empty() {
             return Status::success();

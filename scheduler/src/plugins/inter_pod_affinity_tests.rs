@@ -21,7 +21,10 @@ use crate::framework::{Code, CycleState, NodeInfo, PodInfo, Snapshot, Status};
 // Builders (after upstream's `st.MakePod()`).
 
 fn label_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelectorRequirement {
@@ -61,7 +64,10 @@ fn with_namespaces(mut t: PodAffinityTerm, namespaces: &[&str]) -> PodAffinityTe
     t
 }
 
-fn with_ns_selector(mut t: PodAffinityTerm, exprs: Vec<LabelSelectorRequirement>) -> PodAffinityTerm {
+fn with_ns_selector(
+    mut t: PodAffinityTerm,
+    exprs: Vec<LabelSelectorRequirement>,
+) -> PodAffinityTerm {
     t.namespace_selector = Some(LabelSelector {
         match_expressions: (!exprs.is_empty()).then_some(exprs),
         match_labels: None,
@@ -108,13 +114,20 @@ impl MakePod {
     }
 
     fn labels(mut self, pairs: &[(&str, &str)]) -> Self {
-        let labels = self.pod.metadata.labels.get_or_insert_with(Default::default);
+        let labels = self
+            .pod
+            .metadata
+            .labels
+            .get_or_insert_with(Default::default);
         labels.extend(label_map(pairs));
         self
     }
 
     fn affinity_term(mut self, t: PodAffinityTerm) -> Self {
-        let a = self.affinity().pod_affinity.get_or_insert_with(Default::default);
+        let a = self
+            .affinity()
+            .pod_affinity
+            .get_or_insert_with(Default::default);
         a.required_during_scheduling_ignored_during_execution
             .get_or_insert_with(Vec::new)
             .push(t);
@@ -122,7 +135,10 @@ impl MakePod {
     }
 
     fn anti_affinity_term(mut self, t: PodAffinityTerm) -> Self {
-        let a = self.affinity().pod_anti_affinity.get_or_insert_with(Default::default);
+        let a = self
+            .affinity()
+            .pod_anti_affinity
+            .get_or_insert_with(Default::default);
         a.required_during_scheduling_ignored_during_execution
             .get_or_insert_with(Vec::new)
             .push(t);
@@ -130,7 +146,10 @@ impl MakePod {
     }
 
     fn preferred_affinity(mut self, weight: i32, t: PodAffinityTerm) -> Self {
-        let a = self.affinity().pod_affinity.get_or_insert_with(Default::default);
+        let a = self
+            .affinity()
+            .pod_affinity
+            .get_or_insert_with(Default::default);
         a.preferred_during_scheduling_ignored_during_execution
             .get_or_insert_with(Vec::new)
             .push(WeightedPodAffinityTerm {
@@ -141,7 +160,10 @@ impl MakePod {
     }
 
     fn preferred_anti_affinity(mut self, weight: i32, t: PodAffinityTerm) -> Self {
-        let a = self.affinity().pod_anti_affinity.get_or_insert_with(Default::default);
+        let a = self
+            .affinity()
+            .pod_anti_affinity
+            .get_or_insert_with(Default::default);
         a.preferred_during_scheduling_ignored_during_execution
             .get_or_insert_with(Vec::new)
             .push(WeightedPodAffinityTerm {
@@ -306,7 +328,11 @@ fn required_affinity_single_node() {
             "satisfies required PodAffinity using NotIn operator that matches the existing pod",
             make_pod()
                 .labels(pod_label2)
-                .affinity_term(term_not_in("service", "region", &["securityscan3", "value3"]))
+                .affinity_term(term_not_in(
+                    "service",
+                    "region",
+                    &["securityscan3", "value3"],
+                ))
                 .obj(),
             vec![existing.clone()],
             ok(),
@@ -321,7 +347,13 @@ fn required_affinity_single_node() {
                     &["DiffNameSpace"],
                 ))
                 .obj(),
-            vec![make_pod().namespace("ns").labels(pod_label).node("node1").obj()],
+            vec![
+                make_pod()
+                    .namespace("ns")
+                    .labels(pod_label)
+                    .node("node1")
+                    .obj(),
+            ],
             ok(),
             affinity_fail(),
         ),
@@ -340,7 +372,10 @@ fn required_affinity_single_node() {
             make_pod()
                 .labels(pod_label2)
                 .affinity_term(term(
-                    vec![expr("service", "Exists", &[]), expr("wrongkey", "DoesNotExist", &[])],
+                    vec![
+                        expr("service", "Exists", &[]),
+                        expr("wrongkey", "DoesNotExist", &[]),
+                    ],
                     "region",
                 ))
                 .affinity_term(term(
@@ -360,7 +395,10 @@ fn required_affinity_single_node() {
             make_pod()
                 .labels(pod_label2)
                 .affinity_term(term(
-                    vec![expr("service", "Exists", &[]), expr("wrongkey", "DoesNotExist", &[])],
+                    vec![
+                        expr("service", "Exists", &[]),
+                        expr("wrongkey", "DoesNotExist", &[]),
+                    ],
                     "region",
                 ))
                 .affinity_term(term(
@@ -393,11 +431,13 @@ fn required_affinity_single_node() {
                 .affinity_term(term_in("service", "region", &["securityscan", "value2"]))
                 .anti_affinity_term(term_in("service", "node", &["antivirusscan", "value2"]))
                 .obj(),
-            vec![make_pod()
-                .node("node1")
-                .labels(pod_label)
-                .anti_affinity_term(term_in("service", "node", &["antivirusscan", "value2"]))
-                .obj()],
+            vec![
+                make_pod()
+                    .node("node1")
+                    .labels(pod_label)
+                    .anti_affinity_term(term_in("service", "node", &["antivirusscan", "value2"]))
+                    .obj(),
+            ],
             ok(),
             ok(),
         ),
@@ -419,11 +459,13 @@ fn required_affinity_single_node() {
                 .affinity_term(term_in("service", "region", &["securityscan", "value2"]))
                 .anti_affinity_term(term_in("service", "node", &["antivirusscan", "value2"]))
                 .obj(),
-            vec![make_pod()
-                .labels(pod_label)
-                .node("node1")
-                .anti_affinity_term(term_in("service", "zone", &["securityscan", "value2"]))
-                .obj()],
+            vec![
+                make_pod()
+                    .labels(pod_label)
+                    .node("node1")
+                    .anti_affinity_term(term_in("service", "zone", &["securityscan", "value2"]))
+                    .obj(),
+            ],
             ok(),
             existing_fail(),
         ),
@@ -431,7 +473,11 @@ fn required_affinity_single_node() {
             "the pod doesn't match its own affinity and no pod in the cluster does",
             make_pod()
                 .labels(pod_label)
-                .affinity_term(term_not_in("service", "region", &["securityscan", "value2"]))
+                .affinity_term(term_not_in(
+                    "service",
+                    "region",
+                    &["securityscan", "value2"],
+                ))
                 .obj(),
             vec![make_pod().labels(pod_label).node("node2").obj()],
             ok(),
@@ -440,22 +486,26 @@ fn required_affinity_single_node() {
         case(
             "an existing pod's anti-affinity is respected when the pod has none (violated)",
             make_pod().labels(pod_label).obj(),
-            vec![make_pod()
-                .node("node1")
-                .labels(pod_label)
-                .anti_affinity_term(term_in("service", "zone", &["securityscan", "value2"]))
-                .obj()],
+            vec![
+                make_pod()
+                    .node("node1")
+                    .labels(pod_label)
+                    .anti_affinity_term(term_in("service", "zone", &["securityscan", "value2"]))
+                    .obj(),
+            ],
             ok(),
             existing_fail(),
         ),
         case(
             "an existing pod's anti-affinity is respected when the pod has none (satisfied): Skip",
             make_pod().labels(pod_label).obj(),
-            vec![make_pod()
-                .node("node1")
-                .labels(pod_label)
-                .anti_affinity_term(term_not_in("service", "zone", &["securityscan", "value2"]))
-                .obj()],
+            vec![
+                make_pod()
+                    .node("node1")
+                    .labels(pod_label)
+                    .anti_affinity_term(term_not_in("service", "zone", &["securityscan", "value2"]))
+                    .obj(),
+            ],
             Status::skip(),
             ok(),
         ),
@@ -466,11 +516,13 @@ fn required_affinity_single_node() {
                 .anti_affinity_term(term_exists("service", "region"))
                 .anti_affinity_term(term_exists("security", "region"))
                 .obj(),
-            vec![make_pod()
-                .node("node1")
-                .labels(pod_label2)
-                .anti_affinity_term(term_exists("security", "zone"))
-                .obj()],
+            vec![
+                make_pod()
+                    .node("node1")
+                    .labels(pod_label2)
+                    .anti_affinity_term(term_exists("security", "zone"))
+                    .obj(),
+            ],
             ok(),
             anti_fail(),
         ),
@@ -481,11 +533,13 @@ fn required_affinity_single_node() {
                 .anti_affinity_term(term_exists("service", "zone"))
                 .anti_affinity_term(term_exists("security", "zone"))
                 .obj(),
-            vec![make_pod()
-                .node("node1")
-                .labels(pod_label2)
-                .anti_affinity_term(term_exists("security", "zone"))
-                .obj()],
+            vec![
+                make_pod()
+                    .node("node1")
+                    .labels(pod_label2)
+                    .anti_affinity_term(term_exists("security", "zone"))
+                    .obj(),
+            ],
             ok(),
             anti_fail(),
         ),
@@ -495,12 +549,14 @@ fn required_affinity_single_node() {
                 .labels(pod_label2)
                 .anti_affinity_term(term_exists("security", "zone"))
                 .obj(),
-            vec![make_pod()
-                .node("node1")
-                .labels(pod_label)
-                .anti_affinity_term(term_exists("service", "zone"))
-                .anti_affinity_term(term_exists("security", "zone"))
-                .obj()],
+            vec![
+                make_pod()
+                    .node("node1")
+                    .labels(pod_label)
+                    .anti_affinity_term(term_exists("service", "zone"))
+                    .anti_affinity_term(term_exists("security", "zone"))
+                    .obj(),
+            ],
             ok(),
             existing_fail(),
         ),
@@ -511,12 +567,14 @@ fn required_affinity_single_node() {
                 .anti_affinity_term(term_exists("abc", "zone"))
                 .anti_affinity_term(term_exists("def", "zone"))
                 .obj(),
-            vec![make_pod()
-                .node("node1")
-                .labels(&[("def", ""), ("xyz", "")])
-                .anti_affinity_term(term_exists("abc", "zone"))
-                .anti_affinity_term(term_exists("def", "zone"))
-                .obj()],
+            vec![
+                make_pod()
+                    .node("node1")
+                    .labels(&[("def", ""), ("xyz", "")])
+                    .anti_affinity_term(term_exists("abc", "zone"))
+                    .anti_affinity_term(term_exists("def", "zone"))
+                    .obj(),
+            ],
             ok(),
             anti_fail(),
         ),
@@ -527,12 +585,14 @@ fn required_affinity_single_node() {
                 .anti_affinity_term(term_exists("abc", "zone"))
                 .anti_affinity_term(term_exists("def", "zone"))
                 .obj(),
-            vec![make_pod()
-                .node("node1")
-                .labels(&[("abc", ""), ("xyz", "")])
-                .anti_affinity_term(term_exists("abc", "zone"))
-                .anti_affinity_term(term_exists("def", "zone"))
-                .obj()],
+            vec![
+                make_pod()
+                    .node("node1")
+                    .labels(&[("abc", ""), ("xyz", "")])
+                    .anti_affinity_term(term_exists("abc", "zone"))
+                    .anti_affinity_term(term_exists("def", "zone"))
+                    .obj(),
+            ],
             ok(),
             anti_fail(),
         ),
@@ -567,7 +627,13 @@ fn required_affinity_single_node() {
                     team1_selector(),
                 ))
                 .obj(),
-            vec![make_pod().namespace("subteam1.team1").labels(pod_label).node("node1").obj()],
+            vec![
+                make_pod()
+                    .namespace("subteam1.team1")
+                    .labels(pod_label)
+                    .node("node1")
+                    .obj(),
+            ],
             ok(),
             ok(),
         ),
@@ -580,7 +646,13 @@ fn required_affinity_single_node() {
                     team1_selector(),
                 ))
                 .obj(),
-            vec![make_pod().namespace("subteam1.team2").labels(pod_label).node("node1").obj()],
+            vec![
+                make_pod()
+                    .namespace("subteam1.team2")
+                    .labels(pod_label)
+                    .node("node1")
+                    .obj(),
+            ],
             ok(),
             affinity_fail(),
         ),
@@ -594,7 +666,13 @@ fn required_affinity_single_node() {
                     team1_selector(),
                 ))
                 .obj(),
-            vec![make_pod().namespace("subteam2.team1").labels(pod_label).node("node1").obj()],
+            vec![
+                make_pod()
+                    .namespace("subteam2.team1")
+                    .labels(pod_label)
+                    .node("node1")
+                    .obj(),
+            ],
             ok(),
             anti_fail(),
         ),
@@ -608,7 +686,13 @@ fn required_affinity_single_node() {
                     vec![],
                 ))
                 .obj(),
-            vec![make_pod().namespace("subteam2.team1").labels(pod_label).node("node1").obj()],
+            vec![
+                make_pod()
+                    .namespace("subteam2.team1")
+                    .labels(pod_label)
+                    .node("node1")
+                    .obj(),
+            ],
             ok(),
             anti_fail(),
         ),
@@ -622,7 +706,13 @@ fn required_affinity_single_node() {
                     team1_selector(),
                 ))
                 .obj(),
-            vec![make_pod().namespace("subteam1.team2").labels(pod_label).node("node1").obj()],
+            vec![
+                make_pod()
+                    .namespace("subteam1.team2")
+                    .labels(pod_label)
+                    .node("node1")
+                    .obj(),
+            ],
             ok(),
             ok(),
         ),
@@ -640,15 +730,29 @@ fn required_affinity_multiple_nodes() {
     };
     let hosts = |zones: [&str; 2]| {
         vec![
-            node("nodeA", &[("region", "r1"), ("zone", zones[0]), ("hostname", "nodeA")]),
-            node("nodeB", &[("region", "r1"), ("zone", zones[1]), ("hostname", "nodeB")]),
+            node(
+                "nodeA",
+                &[("region", "r1"), ("zone", zones[0]), ("hostname", "nodeA")],
+            ),
+            node(
+                "nodeB",
+                &[("region", "r1"), ("zone", zones[1]), ("hostname", "nodeB")],
+            ),
         ]
     };
     let cases = vec![
         FilterCase {
             name: "all nodes in the domain of a matching pod fit",
-            pod: make_pod().affinity_term(term_in("foo", "region", &["bar"])).obj(),
-            pods: vec![make_pod().name("p1").node("node1").labels(&[("foo", "bar")]).obj()],
+            pod: make_pod()
+                .affinity_term(term_in("foo", "region", &["bar"]))
+                .obj(),
+            pods: vec![
+                make_pod()
+                    .name("p1")
+                    .node("node1")
+                    .labels(&[("foo", "bar")])
+                    .obj(),
+            ],
             nodes: three("node1", "node2", "node3"),
             want_pre_filter: ok(),
             want: vec![ok(), ok(), affinity_fail()],
@@ -660,7 +764,13 @@ fn required_affinity_multiple_nodes() {
                 .affinity_term(term_in("foo", "zone", &["bar"]))
                 .affinity_term(term_in("service", "zone", &["securityscan"]))
                 .obj(),
-            pods: vec![make_pod().name("p1").node("nodeA").labels(&[("foo", "bar")]).obj()],
+            pods: vec![
+                make_pod()
+                    .name("p1")
+                    .node("nodeA")
+                    .labels(&[("foo", "bar")])
+                    .obj(),
+            ],
             nodes: vec![
                 node("nodeA", &[("zone", "az1"), ("hostname", "h1")]),
                 node("nodeB", &[("zone", "az2"), ("hostname", "h2")]),
@@ -675,7 +785,13 @@ fn required_affinity_multiple_nodes() {
                 .affinity_term(term_in("foo", "zone", &["bar"]))
                 .affinity_term(term_in("service", "zone", &["securityscan"]))
                 .obj(),
-            pods: vec![make_pod().name("p1").node("nodeA").labels(&[("foo", "bar")]).obj()],
+            pods: vec![
+                make_pod()
+                    .name("p1")
+                    .node("nodeA")
+                    .labels(&[("foo", "bar")])
+                    .obj(),
+            ],
             nodes: vec![
                 node("nodeA", &[("zoneLabel", "az1"), ("hostname", "h1")]),
                 node("nodeB", &[("zoneLabel", "az2"), ("hostname", "h2")]),
@@ -685,7 +801,9 @@ fn required_affinity_multiple_nodes() {
         },
         FilterCase {
             name: "anti-affinity: both nodes share the region of the matching pod",
-            pod: make_pod().anti_affinity_term(term_in("foo", "region", &["abc"])).obj(),
+            pod: make_pod()
+                .anti_affinity_term(term_in("foo", "region", &["abc"]))
+                .obj(),
             pods: vec![make_pod().node("nodeA").labels(&[("foo", "abc")]).obj()],
             nodes: vec![
                 node("nodeA", &[("region", "r1"), ("hostname", "nodeA")]),
@@ -700,20 +818,30 @@ fn required_affinity_multiple_nodes() {
                 .anti_affinity_term(term_in("foo", "region", &["abc"]))
                 .anti_affinity_term(term_in("service", "zone", &["securityscan"]))
                 .obj(),
-            pods: vec![make_pod()
-                .node("nodeA")
-                .labels(&[("foo", "abc"), ("service", "securityscan")])
-                .obj()],
+            pods: vec![
+                make_pod()
+                    .node("nodeA")
+                    .labels(&[("foo", "abc"), ("service", "securityscan")])
+                    .obj(),
+            ],
             nodes: vec![
-                node("nodeA", &[("region", "r1"), ("zone", "z1"), ("hostname", "nodeA")]),
-                node("nodeB", &[("region", "r1"), ("zone", "z2"), ("hostname", "nodeB")]),
+                node(
+                    "nodeA",
+                    &[("region", "r1"), ("zone", "z1"), ("hostname", "nodeA")],
+                ),
+                node(
+                    "nodeB",
+                    &[("region", "r1"), ("zone", "z2"), ("hostname", "nodeB")],
+                ),
             ],
             want_pre_filter: ok(),
             want: vec![anti_fail(), anti_fail()],
         },
         FilterCase {
             name: "anti-affinity: the other region fits",
-            pod: make_pod().anti_affinity_term(term_in("foo", "region", &["abc"])).obj(),
+            pod: make_pod()
+                .anti_affinity_term(term_in("foo", "region", &["abc"]))
+                .obj(),
             pods: vec![make_pod().node("nodeA").labels(&[("foo", "abc")]).obj()],
             nodes: three("nodeA", "nodeB", "nodeC"),
             want_pre_filter: ok(),
@@ -727,7 +855,11 @@ fn required_affinity_multiple_nodes() {
                 .anti_affinity_term(term_in("foo", "region", &["bar"]))
                 .obj(),
             pods: vec![
-                make_pod().node("nodeA").namespace("NS1").labels(&[("foo", "bar")]).obj(),
+                make_pod()
+                    .node("nodeA")
+                    .namespace("NS1")
+                    .labels(&[("foo", "bar")])
+                    .obj(),
                 make_pod()
                     .node("nodeC")
                     .namespace("NS2")
@@ -741,10 +873,12 @@ fn required_affinity_multiple_nodes() {
         FilterCase {
             name: "existing anti-affinity: a term whose topology key no node has: Skip",
             pod: make_pod().labels(&[("foo", "")]).obj(),
-            pods: vec![make_pod()
-                .node("nodeA")
-                .anti_affinity_term(term_exists("foo", "invalid-node-label"))
-                .obj()],
+            pods: vec![
+                make_pod()
+                    .node("nodeA")
+                    .anti_affinity_term(term_exists("foo", "invalid-node-label"))
+                    .obj(),
+            ],
             nodes: hosts(["z1", "z1"]),
             want_pre_filter: Status::skip(),
             want: vec![ok(), ok()],
@@ -764,8 +898,14 @@ fn required_affinity_multiple_nodes() {
             name: "existing anti-affinity: the pod violates each existing pod's terms on all nodes",
             pod: make_pod().labels(&[("foo", ""), ("bar", "")]).obj(),
             pods: vec![
-                make_pod().node("nodeA").anti_affinity_term(term_exists("foo", "zone")).obj(),
-                make_pod().node("nodeA").anti_affinity_term(term_exists("bar", "region")).obj(),
+                make_pod()
+                    .node("nodeA")
+                    .anti_affinity_term(term_exists("foo", "zone"))
+                    .obj(),
+                make_pod()
+                    .node("nodeA")
+                    .anti_affinity_term(term_exists("bar", "region"))
+                    .obj(),
             ],
             nodes: hosts(["z1", "z2"]),
             want_pre_filter: ok(),
@@ -788,11 +928,13 @@ fn required_affinity_multiple_nodes() {
         FilterCase {
             name: "existing anti-affinity: selector and topology key must both match (one key missing)",
             pod: make_pod().labels(&[("foo", ""), ("bar", "")]).obj(),
-            pods: vec![make_pod()
-                .node("nodeA")
-                .anti_affinity_term(term_exists("foo", "invalid-node-label"))
-                .anti_affinity_term(term_exists("bar", "zone"))
-                .obj()],
+            pods: vec![
+                make_pod()
+                    .node("nodeA")
+                    .anti_affinity_term(term_exists("foo", "invalid-node-label"))
+                    .anti_affinity_term(term_exists("bar", "zone"))
+                    .obj(),
+            ],
             nodes: hosts(["z1", "z2"]),
             want_pre_filter: ok(),
             want: vec![existing_fail(), ok()],
@@ -803,7 +945,13 @@ fn required_affinity_multiple_nodes() {
                 .anti_affinity_term(term_exists("foo", "invalid-node-label"))
                 .anti_affinity_term(term_exists("bar", "zone"))
                 .obj(),
-            pods: vec![make_pod().name("podA").node("nodeA").labels(&[("foo", ""), ("bar", "")]).obj()],
+            pods: vec![
+                make_pod()
+                    .name("podA")
+                    .node("nodeA")
+                    .labels(&[("foo", ""), ("bar", "")])
+                    .obj(),
+            ],
             nodes: hosts(["z1", "z2"]),
             want_pre_filter: ok(),
             want: vec![anti_fail(), ok()],
@@ -811,11 +959,13 @@ fn required_affinity_multiple_nodes() {
         FilterCase {
             name: "existing anti-affinity: selector and topology key must both match (all keys valid)",
             pod: make_pod().labels(&[("foo", ""), ("bar", "")]).obj(),
-            pods: vec![make_pod()
-                .node("nodeA")
-                .anti_affinity_term(term_exists("foo", "region"))
-                .anti_affinity_term(term_exists("bar", "zone"))
-                .obj()],
+            pods: vec![
+                make_pod()
+                    .node("nodeA")
+                    .anti_affinity_term(term_exists("foo", "region"))
+                    .anti_affinity_term(term_exists("bar", "zone"))
+                    .obj(),
+            ],
             nodes: hosts(["z1", "z2"]),
             want_pre_filter: ok(),
             want: vec![existing_fail(), existing_fail()],
@@ -826,7 +976,12 @@ fn required_affinity_multiple_nodes() {
                 .anti_affinity_term(term_exists("foo", "region"))
                 .anti_affinity_term(term_exists("bar", "zone"))
                 .obj(),
-            pods: vec![make_pod().node("nodeA").labels(&[("foo", ""), ("bar", "")]).obj()],
+            pods: vec![
+                make_pod()
+                    .node("nodeA")
+                    .labels(&[("foo", ""), ("bar", "")])
+                    .obj(),
+            ],
             nodes: hosts(["z1", "z2"]),
             want_pre_filter: ok(),
             want: vec![anti_fail(), anti_fail()],
@@ -847,9 +1002,18 @@ fn required_affinity_multiple_nodes() {
                     .obj(),
             ],
             nodes: vec![
-                node("nodeA", &[("region", "r1"), ("zone", "z1"), ("hostname", "nodeA")]),
-                node("nodeB", &[("region", "r1"), ("zone", "z2"), ("hostname", "nodeB")]),
-                node("nodeC", &[("region", "r1"), ("zone", "z3"), ("hostname", "nodeC")]),
+                node(
+                    "nodeA",
+                    &[("region", "r1"), ("zone", "z1"), ("hostname", "nodeA")],
+                ),
+                node(
+                    "nodeB",
+                    &[("region", "r1"), ("zone", "z2"), ("hostname", "nodeB")],
+                ),
+                node(
+                    "nodeC",
+                    &[("region", "r1"), ("zone", "z3"), ("hostname", "nodeC")],
+                ),
             ],
             want_pre_filter: ok(),
             want: vec![existing_fail(), existing_fail(), ok()],
@@ -860,7 +1024,13 @@ fn required_affinity_multiple_nodes() {
                 .affinity_term(term_exists("foo", "region"))
                 .affinity_term(term_exists("bar", "zone"))
                 .obj(),
-            pods: vec![make_pod().name("pod1").labels(&[("foo", ""), ("bar", "")]).node("nodeA").obj()],
+            pods: vec![
+                make_pod()
+                    .name("pod1")
+                    .labels(&[("foo", ""), ("bar", "")])
+                    .node("nodeA")
+                    .obj(),
+            ],
             nodes: hosts(["z1", "z1"]),
             want_pre_filter: ok(),
             want: vec![ok(), ok()],
@@ -872,8 +1042,16 @@ fn required_affinity_multiple_nodes() {
                 .affinity_term(term_exists("bar", "zone"))
                 .obj(),
             pods: vec![
-                make_pod().node("nodeA").name("pod1").labels(&[("foo", "")]).obj(),
-                make_pod().node("nodeB").name("pod2").labels(&[("bar", "")]).obj(),
+                make_pod()
+                    .node("nodeA")
+                    .name("pod1")
+                    .labels(&[("foo", "")])
+                    .obj(),
+                make_pod()
+                    .node("nodeB")
+                    .name("pod2")
+                    .labels(&[("bar", "")])
+                    .obj(),
             ],
             nodes: hosts(["z1", "z2"]),
             want_pre_filter: ok(),
@@ -895,13 +1073,18 @@ fn flat(map: &TopologyMap) -> Vec<(String, String, i64)> {
 }
 
 fn triples(list: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
-    let mut out: Vec<_> = list.iter().map(|(k, v, n)| ((*k).to_owned(), (*v).to_owned(), *n)).collect();
+    let mut out: Vec<_> = list
+        .iter()
+        .map(|(k, v, n)| ((*k).to_owned(), (*v).to_owned(), *n))
+        .collect();
     out.sort();
     out
 }
 
 fn counts_of(state: &CycleState) -> [Vec<(String, String, i64)>; 3] {
-    let s = state.read::<PreFilterState>(PRE_FILTER_KEY).expect("prefilter state");
+    let s = state
+        .read::<PreFilterState>(PRE_FILTER_KEY)
+        .expect("prefilter state");
     [
         flat(&s.existing_anti_affinity_counts),
         flat(&s.affinity_counts),
@@ -914,7 +1097,11 @@ fn pre_filter_state_add_remove_pod() {
     let label1: &[(&str, &str)] = &[("region", "r1"), ("zone", "z11")];
     let label2: &[(&str, &str)] = &[("region", "r1"), ("zone", "z12")];
     let label3: &[(&str, &str)] = &[("region", "r2"), ("zone", "z21")];
-    let nodes = vec![node("nodeA", label1), node("nodeB", label2), node("nodeC", label3)];
+    let nodes = vec![
+        node("nodeA", label1),
+        node("nodeB", label2),
+        node("nodeC", label3),
+    ];
     let selector1: &[(&str, &str)] = &[("foo", "bar")];
     let anti_foo_bar = |p: MakePod| p.anti_affinity_term(term_in("foo", "region", &["bar"]));
     let anti_complex = |p: MakePod| {
@@ -985,16 +1172,42 @@ fn pre_filter_state_add_remove_pod() {
         let original = counts_of(&state);
 
         let added = Arc::new(info(&case.added));
-        let node_name = case.added.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+        let node_name = case
+            .added
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_default();
         let node = snap.get(&node_name).expect("node").clone();
         assert!(p.add_pod(&mut state, &pending, &added, &node).is_success());
         let after_add = counts_of(&state);
-        assert_eq!(after_add[2], case.want_anti, "{}: anti-affinity counts", case.name);
-        assert_eq!(after_add[1], case.want_affinity, "{}: affinity counts", case.name);
-        assert_eq!(after_add, counts_of(&all_state), "{}: same as PreFilter with the pod", case.name);
+        assert_eq!(
+            after_add[2], case.want_anti,
+            "{}: anti-affinity counts",
+            case.name
+        );
+        assert_eq!(
+            after_add[1], case.want_affinity,
+            "{}: affinity counts",
+            case.name
+        );
+        assert_eq!(
+            after_add,
+            counts_of(&all_state),
+            "{}: same as PreFilter with the pod",
+            case.name
+        );
 
-        assert!(p.remove_pod(&mut state, &pending, &added, &node).is_success());
-        assert_eq!(counts_of(&state), original, "{}: back to the original", case.name);
+        assert!(
+            p.remove_pod(&mut state, &pending, &added, &node)
+                .is_success()
+        );
+        assert_eq!(
+            counts_of(&state),
+            original,
+            "{}: back to the original",
+            case.name
+        );
     }
 }
 
@@ -1007,8 +1220,20 @@ fn incoming_affinity_anti_affinity_counts() {
     let node_a = vec![node("nodeA", &[("hostname", "nodeA")])];
     let one = triples(&[("hostname", "nodeA", 1)]);
     let two = triples(&[("hostname", "nodeA", 2)]);
-    let cases: Vec<(&str, Vec<Pod>, Pod, Vec<(String, String, i64)>, Vec<(String, String, i64)>)> = vec![
-        ("nil test", vec![], make_pod().name("aaa-normal").obj(), vec![], vec![]),
+    let cases: Vec<(
+        &str,
+        Vec<Pod>,
+        Pod,
+        Vec<(String, String, i64)>,
+        Vec<(String, String, i64)>,
+    )> = vec![
+        (
+            "nil test",
+            vec![],
+            make_pod().name("aaa-normal").obj(),
+            vec![],
+            vec![],
+        ),
         (
             "incoming pod without affinity/anti-affinity is a no-op",
             vec![normal(&["aaa"])],
@@ -1087,7 +1312,11 @@ fn incoming_affinity_anti_affinity_counts() {
     for (name, pods, pod, want_affinity, want_anti) in cases {
         let snap = snapshot(&pods, &node_a);
         let pod = info(&pod);
-        let (affinity, anti) = incoming_counts(&pod.required_affinity, &pod.required_anti_affinity, snap.nodes());
+        let (affinity, anti) = incoming_counts(
+            &pod.required_affinity,
+            &pod.required_anti_affinity,
+            snap.nodes(),
+        );
         assert_eq!(flat(&affinity), want_affinity, "{name}: affinity");
         assert_eq!(flat(&anti), want_anti, "{name}: anti-affinity");
     }
@@ -1104,17 +1333,19 @@ fn filter_without_pre_filter_state_is_an_error() {
     );
     let mut state = CycleState::default();
     let added = Arc::new(info(&Pod::default()));
-    assert_eq!(plugin().add_pod(&mut state, &info(&Pod::default()), &added, &node).code, Code::Error);
+    assert_eq!(
+        plugin()
+            .add_pod(&mut state, &info(&Pod::default()), &added, &node)
+            .code,
+        Code::Error
+    );
 }
 
 /// Preemption: removing the victim whose anti-affinity blocks the node makes it fit, and
 /// removing the only pod a required affinity matched makes the pod unschedulable there.
 #[test]
 fn add_remove_pod_changes_filter_outcome() {
-    let nodes = vec![
-        node("n1", &[("zone", "z1")]),
-        node("n2", &[("zone", "z2")]),
-    ];
+    let nodes = vec![node("n1", &[("zone", "z1")]), node("n2", &[("zone", "z2")])];
     let blocker = make_pod()
         .name("blocker")
         .node("n1")
@@ -1131,7 +1362,10 @@ fn add_remove_pod_changes_filter_outcome() {
     assert_eq!(p.filter(&state, &pod, &n2), ok());
     let victim = Arc::new(info(&blocker));
     let mut simulated = state.clone();
-    assert!(p.remove_pod(&mut simulated, &pod, &victim, &n1).is_success());
+    assert!(
+        p.remove_pod(&mut simulated, &pod, &victim, &n1)
+            .is_success()
+    );
     assert_eq!(p.filter(&simulated, &pod, &n1), ok());
     // The original state is untouched by the simulation.
     assert_eq!(p.filter(&state, &pod, &n1), existing_fail());
@@ -1140,14 +1374,25 @@ fn add_remove_pod_changes_filter_outcome() {
     assert_eq!(p.filter(&simulated, &pod, &n2), existing_fail());
 
     // Required affinity: the only matching pod removed; the pod doesn't select itself.
-    let db = make_pod().name("db").node("n1").labels(&[("app", "db")]).obj();
+    let db = make_pod()
+        .name("db")
+        .node("n1")
+        .labels(&[("app", "db")])
+        .obj();
     let snap = snapshot(std::slice::from_ref(&db), &nodes);
-    let pod = info(&make_pod().affinity_term(term_in("app", "zone", &["db"])).obj());
+    let pod = info(
+        &make_pod()
+            .affinity_term(term_in("app", "zone", &["db"]))
+            .obj(),
+    );
     let mut state = CycleState::default();
     assert!(p.pre_filter(&mut state, &pod, &snap).1.is_success());
     let n1 = snap.get("n1").expect("n1").clone();
     assert_eq!(p.filter(&state, &pod, &n1), ok());
-    assert!(p.remove_pod(&mut state, &pod, &Arc::new(info(&db)), &n1).is_success());
+    assert!(
+        p.remove_pod(&mut state, &pod, &Arc::new(info(&db)), &n1)
+            .is_success()
+    );
     assert_eq!(p.filter(&state, &pod, &n1), affinity_fail());
 }
 
@@ -1156,12 +1401,20 @@ fn add_remove_pod_changes_filter_outcome() {
 
 /// PreScore over all nodes, then Score and NormalizeScore; `Err` with PreScore's status
 /// when it did not succeed.
-fn run_scores(p: &InterPodAffinity, pod: &Pod, pods: &[Pod], nodes: &[Node]) -> Result<Vec<i64>, Status> {
+fn run_scores(
+    p: &InterPodAffinity,
+    pod: &Pod,
+    pods: &[Pod],
+    nodes: &[Node],
+) -> Result<Vec<i64>, Status> {
     let snap = snapshot(pods, nodes);
     let pod = info(pod);
     let feasible: Vec<Arc<NodeInfo>> = nodes
         .iter()
-        .filter_map(|n| snap.get(n.metadata.name.as_deref().unwrap_or_default()).cloned())
+        .filter_map(|n| {
+            snap.get(n.metadata.name.as_deref().unwrap_or_default())
+                .cloned()
+        })
         .collect();
     let mut state = CycleState::default();
     let status = p.pre_score(&mut state, &pod, &feasible, &snap);
@@ -1194,26 +1447,46 @@ fn preferred_affinity() {
     let s1: &[(&str, &str)] = &[("security", "S1")];
     let s2: &[(&str, &str)] = &[("security", "S2")];
 
-    let stay_with_s1_in_region = |p: MakePod| p.preferred_affinity(5, term_in("security", "region", &["S1"]));
-    let stay_with_s2_in_region = |p: MakePod| p.preferred_affinity(6, term_in("security", "region", &["S2"]));
+    let stay_with_s1_in_region =
+        |p: MakePod| p.preferred_affinity(5, term_in("security", "region", &["S1"]));
+    let stay_with_s2_in_region =
+        |p: MakePod| p.preferred_affinity(6, term_in("security", "region", &["S2"]));
     let affinity3 = |p: MakePod| {
         p.preferred_affinity(
             8,
-            term(vec![expr("security", "NotIn", &["S1"]), expr("security", "In", &["S2"])], "region"),
+            term(
+                vec![
+                    expr("security", "NotIn", &["S1"]),
+                    expr("security", "In", &["S2"]),
+                ],
+                "region",
+            ),
         )
         .preferred_affinity(
             2,
-            term(vec![expr("security", "Exists", &[]), expr("wrongkey", "DoesNotExist", &[])], "region"),
+            term(
+                vec![
+                    expr("security", "Exists", &[]),
+                    expr("wrongkey", "DoesNotExist", &[]),
+                ],
+                "region",
+            ),
         )
     };
     let hard_affinity = |p: MakePod| {
-        p.affinity_term(term_in("security", "region", &["S1", "value2"])).affinity_term(term(
-            vec![expr("security", "Exists", &[]), expr("wrongkey", "DoesNotExist", &[])],
-            "region",
-        ))
+        p.affinity_term(term_in("security", "region", &["S1", "value2"]))
+            .affinity_term(term(
+                vec![
+                    expr("security", "Exists", &[]),
+                    expr("wrongkey", "DoesNotExist", &[]),
+                ],
+                "region",
+            ))
     };
-    let away_from_s1_in_az = |p: MakePod| p.preferred_anti_affinity(5, term_in("security", "az", &["S1"]));
-    let away_from_s2_in_az = |p: MakePod| p.preferred_anti_affinity(5, term_in("security", "az", &["S2"]));
+    let away_from_s1_in_az =
+        |p: MakePod| p.preferred_anti_affinity(5, term_in("security", "az", &["S1"]));
+    let away_from_s2_in_az =
+        |p: MakePod| p.preferred_anti_affinity(5, term_in("security", "az", &["S2"]));
     let stay_s1_region_away_s2_az = |p: MakePod| {
         p.preferred_affinity(8, term_in("security", "region", &["S1"]))
             .preferred_anti_affinity(5, term_in("security", "az", &["S2"]))
@@ -1243,7 +1516,11 @@ fn preferred_affinity() {
             name: "all nodes are the same priority as Affinity is nil: Skip",
             pod: make_pod().labels(s1).obj(),
             pods: vec![],
-            nodes: vec![node("node1", rg_china), node("node2", rg_india), node("node3", az1)],
+            nodes: vec![
+                node("node1", rg_china),
+                node("node2", rg_india),
+                node("node3", az1),
+            ],
             ignore_existing: false,
             want: Err(Code::Skip),
         },
@@ -1251,7 +1528,11 @@ fn preferred_affinity() {
             name: "affinity: matching topology key and pods scores high",
             pod: stay_with_s1_in_region(make_pod().labels(s1)).obj(),
             pods: vec![on("node1", s1), on("node2", s2), on("node3", s1)],
-            nodes: vec![node("node1", rg_china), node("node2", rg_india), node("node3", az1)],
+            nodes: vec![
+                node("node1", rg_china),
+                node("node2", rg_india),
+                node("node3", az1),
+            ],
             ignore_existing: false,
             want: Ok(vec![MAX, 0, 0]),
         },
@@ -1259,7 +1540,11 @@ fn preferred_affinity() {
             name: "all nodes in the domain of a matching pod score the same",
             pod: stay_with_s1_in_region(make_pod()).obj(),
             pods: vec![on("node1", s1)],
-            nodes: vec![node("node1", rg_china), node("node2", rg_china_az1), node("node3", rg_india)],
+            nodes: vec![
+                node("node1", rg_china),
+                node("node2", rg_china_az1),
+                node("node3", rg_india),
+            ],
             ignore_existing: false,
             want: Ok(vec![MAX, MAX, 0]),
         },
@@ -1288,7 +1573,11 @@ fn preferred_affinity() {
             name: "affinity: different label operators and values, some not matching",
             pod: affinity3(make_pod().labels(s1)).obj(),
             pods: vec![on("node1", s1), on("node2", s2), on("node3", s1)],
-            nodes: vec![node("node1", rg_china), node("node2", rg_india), node("node3", az1)],
+            nodes: vec![
+                node("node1", rg_china),
+                node("node2", rg_india),
+                node("node3", az1),
+            ],
             ignore_existing: false,
             want: Ok(vec![20, MAX, 0]),
         },
@@ -1299,7 +1588,11 @@ fn preferred_affinity() {
                 stay_with_s1_in_region(make_pod().node("node1").labels(s1)).obj(),
                 stay_with_s2_in_region(make_pod().node("node2").labels(s2)).obj(),
             ],
-            nodes: vec![node("node1", rg_china), node("node2", rg_india), node("node3", az1)],
+            nodes: vec![
+                node("node1", rg_china),
+                node("node2", rg_india),
+                node("node3", az1),
+            ],
             ignore_existing: false,
             want: Ok(vec![0, MAX, 0]),
         },
@@ -1310,7 +1603,11 @@ fn preferred_affinity() {
                 affinity_ns_selector(make_pod().node("node1").labels(s1)).obj(),
                 stay_with_s2_in_region(make_pod().node("node2").labels(s2)).obj(),
             ],
-            nodes: vec![node("node1", rg_china), node("node2", rg_india), node("node3", az1)],
+            nodes: vec![
+                node("node1", rg_china),
+                node("node2", rg_india),
+                node("node3", az1),
+            ],
             ignore_existing: false,
             want: Ok(vec![MAX, 0, 0]),
         },
@@ -1321,7 +1618,11 @@ fn preferred_affinity() {
                 anti_affinity_ns_selector(make_pod().node("node1").labels(s1)).obj(),
                 stay_with_s2_in_region(make_pod().node("node2").labels(s2)).obj(),
             ],
-            nodes: vec![node("node1", rg_china), node("node2", rg_india), node("node3", az1)],
+            nodes: vec![
+                node("node1", rg_china),
+                node("node2", rg_india),
+                node("node3", az1),
+            ],
             ignore_existing: false,
             want: Ok(vec![0, MAX, MAX]),
         },
@@ -1332,7 +1633,11 @@ fn preferred_affinity() {
                 hard_affinity(make_pod().node("node1").labels(s1)).obj(),
                 hard_affinity(make_pod().node("node2").labels(s2)).obj(),
             ],
-            nodes: vec![node("node1", rg_china), node("node2", rg_india), node("node3", az1)],
+            nodes: vec![
+                node("node1", rg_china),
+                node("node2", rg_india),
+                node("node3", az1),
+            ],
             ignore_existing: false,
             want: Ok(vec![MAX, MAX, 0]),
         },
@@ -1410,21 +1715,31 @@ fn preferred_affinity() {
                 stay_s1_region_away_s2_az(make_pod().node("node3")).obj(),
                 away_from_s1_in_az(make_pod().node("node4")).obj(),
             ],
-            nodes: vec![node("node1", rg_china), node("node2", az1), node("node3", rg_india), node("node4", az2)],
+            nodes: vec![
+                node("node1", rg_china),
+                node("node2", az1),
+                node("node3", rg_india),
+                node("node4", az2),
+            ],
             ignore_existing: false,
             want: Ok(vec![MAX, 0, MAX, 0]),
         },
         Case {
             name: "some nodes of a domain without pods with affinity (issue 82796)",
             pod: make_pod().labels(s1).obj(),
-            pods: vec![on("node1", s1), stay_s1_region_away_s2_az(make_pod().node("node2")).obj()],
+            pods: vec![
+                on("node1", s1),
+                stay_s1_region_away_s2_az(make_pod().node("node2")).obj(),
+            ],
             nodes: vec![node("node1", rg_china), node("node2", rg_china)],
             ignore_existing: false,
             want: Ok(vec![0, 0]),
         },
         Case {
             name: "invalid preferred affinity fails PreScore",
-            pod: make_pod().preferred_affinity(8, term(vec![expr("security", "In", &[])], "region")).obj(),
+            pod: make_pod()
+                .preferred_affinity(8, term(vec![expr("security", "In", &[])], "region"))
+                .obj(),
             pods: vec![],
             nodes: vec![node("node1", rg_china), node("node2", rg_china)],
             ignore_existing: false,
@@ -1549,7 +1864,10 @@ fn preferred_affinity() {
 fn preferred_affinity_with_hard_pod_affinity_symmetric_weight() {
     let hard = |p: MakePod| {
         p.affinity_term(with_ns_selector(
-            with_namespaces(term_in("service", "region", &["S1"]), &["", "subteam2.team2"]),
+            with_namespaces(
+                term_in("service", "region", &["S1"]),
+                &["", "subteam2.team2"],
+            ),
             team1_selector(),
         ))
     };
@@ -1559,10 +1877,23 @@ fn preferred_affinity_with_hard_pod_affinity_symmetric_weight() {
         node("node2", &[("region", "India")]),
         node("node3", &[("az", "az1")]),
     ];
-    let pods = vec![hard(make_pod().node("node1")).obj(), hard(make_pod().node("node2")).obj()];
+    let pods = vec![
+        hard(make_pod().node("node1")).obj(),
+        hard(make_pod().node("node2")).obj(),
+    ];
     let cases: Vec<(&str, Pod, i32, Result<Vec<i64>, Code>)> = vec![
-        ("with default weight", make_pod().labels(s1).obj(), 1, Ok(vec![MAX, MAX, 0])),
-        ("with zero weight", make_pod().labels(s1).obj(), 0, Err(Code::Skip)),
+        (
+            "with default weight",
+            make_pod().labels(s1).obj(),
+            1,
+            Ok(vec![MAX, MAX, 0]),
+        ),
+        (
+            "with zero weight",
+            make_pod().labels(s1).obj(),
+            0,
+            Err(Code::Skip),
+        ),
         (
             "with no matching namespace",
             make_pod().namespace("subteam1.team2").labels(s1).obj(),
@@ -1614,16 +1945,26 @@ fn raw_scores_may_be_negative_and_normalize_linearly() {
     let p = plugin();
     let pod = info(&pod);
     let mut state = CycleState::default();
-    assert!(p.pre_score(&mut state, &pod, snap.nodes(), &snap).is_success());
+    assert!(
+        p.pre_score(&mut state, &pod, snap.nodes(), &snap)
+            .is_success()
+    );
     let raw: Vec<i64> = ["node1", "node2", "node3"]
         .iter()
         .map(|n| p.score(&state, &pod, snap.get(n).expect("node")).0)
         .collect();
     assert_eq!(raw, vec![-10, 0, 7]);
-    let mut scores: Vec<NodeScore> = raw.iter().enumerate().map(|(node, &score)| NodeScore { node, score }).collect();
+    let mut scores: Vec<NodeScore> = raw
+        .iter()
+        .enumerate()
+        .map(|(node, &score)| NodeScore { node, score })
+        .collect();
     assert!(p.normalize(&state, &pod, &mut scores).is_success());
     // 100 * (0 - -10) / 17 = 58.8 → 58 (truncated, as upstream's int64(float64)).
-    assert_eq!(scores.iter().map(|s| s.score).collect::<Vec<_>>(), vec![0, 58, MAX]);
+    assert_eq!(
+        scores.iter().map(|s| s.score).collect::<Vec<_>>(),
+        vec![0, 58, MAX]
+    );
 }
 
 #[test]
@@ -1633,7 +1974,12 @@ fn score_without_pre_score_state_is_an_error() {
     let (_, status) = plugin().score(&CycleState::default(), &pod, &node);
     assert_eq!(status.code, Code::Error);
     let mut scores = vec![NodeScore { node: 0, score: 3 }];
-    assert_eq!(plugin().normalize(&CycleState::default(), &pod, &mut scores).code, Code::Error);
+    assert_eq!(
+        plugin()
+            .normalize(&CycleState::default(), &pod, &mut scores)
+            .code,
+        Code::Error
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1660,15 +2006,36 @@ fn name_args_events_and_points() {
     let events = p.events();
     let happened = |resource, action| ClusterEvent::new(resource, action, "x");
     let covered = |e: ClusterEvent| events.iter().any(|r| r.covers(&e));
-    assert!(covered(happened(EventResource::AssignedPod, ActionType::ADD)));
-    assert!(covered(happened(EventResource::AssignedPod, ActionType::DELETE)));
-    assert!(covered(happened(EventResource::AssignedPod, ActionType::UPDATE_POD_LABEL)));
+    assert!(covered(happened(
+        EventResource::AssignedPod,
+        ActionType::ADD
+    )));
+    assert!(covered(happened(
+        EventResource::AssignedPod,
+        ActionType::DELETE
+    )));
+    assert!(covered(happened(
+        EventResource::AssignedPod,
+        ActionType::UPDATE_POD_LABEL
+    )));
     assert!(covered(happened(EventResource::Node, ActionType::ADD)));
-    assert!(covered(happened(EventResource::Node, ActionType::UPDATE_NODE_LABEL)));
-    assert!(!covered(happened(EventResource::Node, ActionType::UPDATE_NODE_TAINT)));
+    assert!(covered(happened(
+        EventResource::Node,
+        ActionType::UPDATE_NODE_LABEL
+    )));
+    assert!(!covered(happened(
+        EventResource::Node,
+        ActionType::UPDATE_NODE_TAINT
+    )));
     assert!(!covered(happened(EventResource::Node, ActionType::DELETE)));
-    assert!(!covered(happened(EventResource::UnscheduledPod, ActionType::ADD)));
-    assert!(!covered(happened(EventResource::AssignedPod, ActionType::UPDATE_POD_SCALE_DOWN)));
+    assert!(!covered(happened(
+        EventResource::UnscheduledPod,
+        ActionType::ADD
+    )));
+    assert!(!covered(happened(
+        EventResource::AssignedPod,
+        ActionType::UPDATE_POD_SCALE_DOWN
+    )));
 
     let mut points = Points::default();
     p.register(&mut points);
@@ -1688,8 +2055,17 @@ fn large_cluster() {
     for i in 0..NODES {
         let zone = format!("z{}", i % 10);
         let name = format!("n{i}");
-        let mut info = NodeInfo::new(Arc::new(node(&name, &[("zone", &zone), ("hostname", &name)])));
-        info.add_pod(Arc::new(info_of(make_pod().name(&format!("p{i}")).node(&name).labels(&[("app", "web")]).obj())));
+        let mut info = NodeInfo::new(Arc::new(node(
+            &name,
+            &[("zone", &zone), ("hostname", &name)],
+        )));
+        info.add_pod(Arc::new(info_of(
+            make_pod()
+                .name(&format!("p{i}"))
+                .node(&name)
+                .labels(&[("app", "web")])
+                .obj(),
+        )));
         if i == 7 {
             info.add_pod(Arc::new(info_of(
                 make_pod()
@@ -1710,28 +2086,55 @@ fn large_cluster() {
     let batch = info(&make_pod().labels(&[("app", "batch")]).obj());
     let mut state = CycleState::default();
     assert!(p.pre_filter(&mut state, &batch, &snap).1.is_success());
-    let blocked = snap.nodes().iter().filter(|n| !p.filter(&state, &batch, n).is_success()).count();
+    let blocked = snap
+        .nodes()
+        .iter()
+        .filter(|n| !p.filter(&state, &batch, n).is_success())
+        .count();
     assert_eq!(blocked, NODES / 10);
 
     // A web pod without terms: nothing applies, Skip.
     let web = info(&make_pod().labels(&[("app", "web")]).obj());
-    assert!(p.pre_filter(&mut CycleState::default(), &web, &snap).1.is_skip());
+    assert!(
+        p.pre_filter(&mut CycleState::default(), &web, &snap)
+            .1
+            .is_skip()
+    );
 
     // Hostname anti-affinity against every web pod: every node is taken.
-    let spread = info(&make_pod().anti_affinity_term(term_in("app", "hostname", &["web"])).obj());
+    let spread = info(
+        &make_pod()
+            .anti_affinity_term(term_in("app", "hostname", &["web"]))
+            .obj(),
+    );
     let mut state = CycleState::default();
     assert!(p.pre_filter(&mut state, &spread, &snap).1.is_success());
     let s = state.read::<PreFilterState>(PRE_FILTER_KEY).expect("state");
-    assert_eq!(s.anti_affinity_counts.0.get("hostname").map(HashMap::len), Some(NODES));
-    assert!(snap.nodes().iter().all(|n| p.filter(&state, &spread, n) == anti_fail()));
+    assert_eq!(
+        s.anti_affinity_counts.0.get("hostname").map(HashMap::len),
+        Some(NODES)
+    );
+    assert!(
+        snap.nodes()
+            .iter()
+            .all(|n| p.filter(&state, &spread, n) == anti_fail())
+    );
 
     // Zone affinity to web pods: every zone has 500 of them.
-    let near = info(&make_pod().affinity_term(term_in("app", "zone", &["web"])).obj());
+    let near = info(
+        &make_pod()
+            .affinity_term(term_in("app", "zone", &["web"]))
+            .obj(),
+    );
     let mut state = CycleState::default();
     assert!(p.pre_filter(&mut state, &near, &snap).1.is_success());
     let s = state.read::<PreFilterState>(PRE_FILTER_KEY).expect("state");
     assert_eq!(s.affinity_counts.get("zone", "z3"), (NODES / 10) as i64);
-    assert!(snap.nodes().iter().all(|n| p.filter(&state, &near, n).is_success()));
+    assert!(
+        snap.nodes()
+            .iter()
+            .all(|n| p.filter(&state, &near, n).is_success())
+    );
 }
 
 fn info_of(pod: Pod) -> PodInfo {

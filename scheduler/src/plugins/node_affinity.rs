@@ -92,7 +92,10 @@ impl NodeAffinity {
             .as_ref()
             .and_then(|s| s.affinity.as_ref())
             .and_then(|a| a.node_affinity.as_ref())
-            .and_then(|n| n.preferred_during_scheduling_ignored_during_execution.as_deref());
+            .and_then(|n| {
+                n.preferred_during_scheduling_ignored_during_execution
+                    .as_deref()
+            });
         terms.map(PreferredTermsScorer::new).transpose()
     }
 }
@@ -171,9 +174,7 @@ impl PreFilterPlugin for NodeAffinity {
         }
         state.write(PRE_FILTER_KEY, PreFilterState(required));
         match pinned_node_names(pod) {
-            Some(names) if names.is_empty() => {
-                (None, Status::unresolvable(ERR_REASON_CONFLICT))
-            }
+            Some(names) if names.is_empty() => (None, Status::unresolvable(ERR_REASON_CONFLICT)),
             Some(names) => (Some(names), Status::success()),
             None => (None, Status::success()),
         }

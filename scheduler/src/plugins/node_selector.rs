@@ -157,7 +157,10 @@ impl NodeSelectorTermMatcher {
 
     /// Upstream `isEmptyNodeSelectorTerm`: neither expressions nor fields.
     pub fn is_empty_term(term: &NodeSelectorTerm) -> bool {
-        term.match_expressions.as_deref().unwrap_or_default().is_empty()
+        term.match_expressions
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty()
             && term.match_fields.as_deref().unwrap_or_default().is_empty()
     }
 
@@ -239,7 +242,10 @@ impl NodeSelectorMatcher {
         let terms = spec
             .and_then(|s| s.affinity.as_ref())
             .and_then(|a| a.node_affinity.as_ref())
-            .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref())
+            .and_then(|n| {
+                n.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
             .and_then(|s| Self::from_node_selector(s).terms);
         Self {
             required_labels,

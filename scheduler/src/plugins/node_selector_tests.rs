@@ -54,7 +54,13 @@ fn selector(terms: Vec<NodeSelectorTerm>) -> NodeSelector {
 fn node_selector_match_table() {
     // (name, terms, node, want match, want strict parse error)
     let cases: Vec<(&str, Vec<NodeSelectorTerm>, Node, bool, bool)> = vec![
-        ("no terms selects nothing", vec![], node("n", &[("foo", "bar")]), false, false),
+        (
+            "no terms selects nothing",
+            vec![],
+            node("n", &[("foo", "bar")]),
+            false,
+            false,
+        ),
         (
             "empty term selects nothing",
             vec![NodeSelectorTerm::default()],
@@ -155,7 +161,11 @@ fn node_selector_match_table() {
         ),
         (
             "invalid label value is invalid",
-            vec![exprs(vec![req("foo", "NotIn", &["invalid value: ___@#$%^"])])],
+            vec![exprs(vec![req(
+                "foo",
+                "NotIn",
+                &["invalid value: ___@#$%^"],
+            )])],
             node("n", &[("foo", "bar")]),
             false,
             true,
@@ -251,7 +261,11 @@ fn node_selector_match_table() {
         ),
         (
             "matchFields with two values is invalid",
-            vec![fields(vec![req(OBJECT_NAME_FIELD, "In", &["node1", "node2"])])],
+            vec![fields(vec![req(
+                OBJECT_NAME_FIELD,
+                "In",
+                &["node1", "node2"],
+            )])],
             node("node1", &[]),
             false,
             true,
@@ -293,8 +307,11 @@ fn node_selector_match_table() {
 fn required_node_affinity_from_pod_table() {
     let pod = |selector: Option<&[(&str, &str)]>, terms: Option<Vec<NodeSelectorTerm>>| Pod {
         spec: Some(PodSpec {
-            node_selector: selector
-                .map(|s| s.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            node_selector: selector.map(|s| {
+                s.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            }),
             affinity: terms.map(|t| Affinity {
                 node_affinity: Some(NodeAffinitySpec {
                     required_during_scheduling_ignored_during_execution: Some(selector_of(t)),
@@ -315,11 +332,36 @@ fn required_node_affinity_from_pod_table() {
     // (name, pod, node, want)
     let cases = vec![
         ("nothing required", pod(None, None), node("n", &[]), true),
-        ("selector matches", pod(Some(&[("foo", "bar")]), None), node("n", &[("foo", "bar"), ("baz", "blah")]), true),
-        ("selector subset of node", pod(Some(&[("foo", "bar"), ("baz", "blah")]), None), node("n", &[("foo", "bar")]), false),
-        ("selector and affinity both satisfied", pod(Some(&[("foo", "bar")]), Some(foo_in())), node("n", &[("foo", "bar")]), true),
-        ("affinity satisfied, selector not", pod(Some(&[("foo", "bar")]), Some(foo_in())), node("n", &[("foo", "barrrrrr")]), false),
-        ("required with no terms matches nothing", pod(None, Some(vec![])), node("n", &[("foo", "bar")]), false),
+        (
+            "selector matches",
+            pod(Some(&[("foo", "bar")]), None),
+            node("n", &[("foo", "bar"), ("baz", "blah")]),
+            true,
+        ),
+        (
+            "selector subset of node",
+            pod(Some(&[("foo", "bar"), ("baz", "blah")]), None),
+            node("n", &[("foo", "bar")]),
+            false,
+        ),
+        (
+            "selector and affinity both satisfied",
+            pod(Some(&[("foo", "bar")]), Some(foo_in())),
+            node("n", &[("foo", "bar")]),
+            true,
+        ),
+        (
+            "affinity satisfied, selector not",
+            pod(Some(&[("foo", "bar")]), Some(foo_in())),
+            node("n", &[("foo", "barrrrrr")]),
+            false,
+        ),
+        (
+            "required with no terms matches nothing",
+            pod(None, Some(vec![])),
+            node("n", &[("foo", "bar")]),
+            false,
+        ),
     ];
     for (name, pod, node, want) in cases {
         let m = NodeSelectorMatcher::from_pod(&pod);
@@ -356,7 +398,11 @@ fn preferred_terms_score_table() {
     let cases = [
         ("node1", node("node1", &[("foo", "bar")]), 2),
         ("node2", node("node2", &[("key", "value")]), 4),
-        ("node5", node("node5", &[("foo", "bar"), ("key", "value"), ("az", "az1")]), 11),
+        (
+            "node5",
+            node("node5", &[("foo", "bar"), ("key", "value"), ("az", "az1")]),
+            11,
+        ),
         ("none", node("none", &[("abc", "az11")]), 0),
     ];
     for (name, node, want) in cases {
@@ -383,7 +429,13 @@ fn label_syntax_table() {
     ] {
         assert_eq!(is_qualified_name(s), want, "key {s:?}");
     }
-    for (s, want) in [("", true), ("bar", true), ("0204", true), ("-5", false), ("a b", false)] {
+    for (s, want) in [
+        ("", true),
+        ("bar", true),
+        ("0204", true),
+        ("-5", false),
+        ("a b", false),
+    ] {
         assert_eq!(is_label_value(s), want, "value {s:?}");
     }
 }

@@ -96,12 +96,21 @@ impl Constraint {
     }
 
     /// Upstream `matchNodeInclusionPolicies`.
-    fn includes_node(&self, node: &Node, required: &NodeSelectorMatcher, tolerations: &[Toleration]) -> bool {
+    fn includes_node(
+        &self,
+        node: &Node,
+        required: &NodeSelectorMatcher,
+        tolerations: &[Toleration],
+    ) -> bool {
         if self.honor_node_affinity && !required.matches(node) {
             return false;
         }
         if self.honor_node_taints {
-            let taints: &[Taint] = node.spec.as_ref().and_then(|s| s.taints.as_deref()).unwrap_or_default();
+            let taints: &[Taint] = node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_deref())
+                .unwrap_or_default();
             let do_not_schedule = |t: &Taint| t.effect == "NoSchedule" || t.effect == "NoExecute";
             if find_untolerated(taints, tolerations, do_not_schedule).is_some() {
                 return false;
@@ -169,7 +178,13 @@ impl PreFilterState {
     }
 
     /// Upstream `updateWithPod`.
-    fn update_with_pod(&mut self, updated: &Pod, preemptor_namespace: &str, node: &Node, delta: i64) {
+    fn update_with_pod(
+        &mut self,
+        updated: &Pod,
+        preemptor_namespace: &str,
+        node: &Node,
+        delta: i64,
+    ) {
         if updated.metadata.namespace.as_deref().unwrap_or_default() != preemptor_namespace {
             return;
         }
@@ -185,7 +200,9 @@ impl PreFilterState {
                 continue;
             }
             let value = label(labels, &c.topology_key);
-            let num = self.tp_value_to_match_num[i].entry(value.to_owned()).or_default();
+            let num = self.tp_value_to_match_num[i]
+                .entry(value.to_owned())
+                .or_default();
             *num += delta;
             let num = *num;
             self.critical_paths[i].update(value, num);
@@ -266,7 +283,10 @@ impl PodTopologySpread {
         action: &str,
     ) -> Result<Vec<Constraint>, String> {
         let mut out = Vec::new();
-        for c in constraints.iter().filter(|c| c.when_unsatisfiable == action) {
+        for c in constraints
+            .iter()
+            .filter(|c| c.when_unsatisfiable == action)
+        {
             let selector = match &c.label_selector {
                 None => None,
                 Some(ls) => {
@@ -283,7 +303,10 @@ impl PodTopologySpread {
                         }
                     }
                     Some(Selector::parse(&ls).ok_or_else(|| {
-                        format!("invalid label selector in topology spread constraint {:?}", c.topology_key)
+                        format!(
+                            "invalid label selector in topology spread constraint {:?}",
+                            c.topology_key
+                        )
                     })?)
                 }
             };
@@ -303,7 +326,10 @@ impl PodTopologySpread {
     /// `getConstraints` / `buildDefaultConstraints`).
     fn constraints(&self, pod: &Pod, action: &str) -> Result<Vec<Constraint>, String> {
         let labels = pod.metadata.labels.as_ref();
-        let own = pod.spec.as_ref().and_then(|s| s.topology_spread_constraints.as_deref());
+        let own = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.topology_spread_constraints.as_deref());
         if let Some(own) = own.filter(|c| !c.is_empty()) {
             return Self::filter_constraints(own, labels, action);
         }
@@ -332,7 +358,9 @@ impl Plugin for PodTopologySpread {
         vec![
             ClusterEvent::new(
                 EventResource::AssignedPod,
-                ActionType::ADD.or(ActionType::UPDATE_POD_LABEL).or(ActionType::DELETE),
+                ActionType::ADD
+                    .or(ActionType::UPDATE_POD_LABEL)
+                    .or(ActionType::DELETE),
                 "AssignedPodChange",
             ),
             ClusterEvent::new(
@@ -363,13 +391,25 @@ impl PreFilterPlugin for PodTopologySpread {
     ) -> (PreFilterResult, Status) {
         let constraints = match self.constraints(&pod.pod, DO_NOT_SCHEDULE) {
             Ok(c) => c,
-            Err(e) => return (None, Status::error(format!("obtaining pod's hard topology spread constraints: {e}"))),
+            Err(e) => {
+                return (
+                    None,
+                    Status::error(format!(
+                        "obtaining pod's hard topology spread constraints: {e}"
+                    )),
+                );
+            }
         };
         if constraints.is_empty() {
             return (None, Status::skip());
         }
         let required = NodeSelectorMatcher::from_pod(&pod.pod);
-        let tolerations = pod.pod.spec.as_ref().and_then(|s| s.tolerations.clone()).unwrap_or_default();
+        let tolerations = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.tolerations.clone())
+            .unwrap_or_default();
         let namespace = pod.namespace();
         let per_node: Vec<Vec<(usize, &str, i64)>> = snapshot
             .nodes()
@@ -384,7 +424,13 @@ impl PreFilterPlugin for PodTopologySpread {
                     .iter()
                     .enumerate()
                     .filter(|(_, c)| c.includes_node(&info.node, &required, &tolerations))
-                    .map(|(i, c)| (i, label(labels, &c.topology_key), count_matching(&info.pods, c, namespace)))
+                    .map(|(i, c)| {
+                        (
+                            i,
+                            label(labels, &c.topology_key),
+                            count_matching(&info.pods, c, namespace),
+                        )
+                    })
                     .collect()
             })
             .collect();
@@ -415,19 +461,39 @@ impl PreFilterPlugin for PodTopologySpread {
         (None, Status::success())
     }
 
-    fn add_pod(&self, state: &mut CycleState, pod: &PodInfo, added: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        added: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         update_state(state, pod, added, node, 1)
     }
 
-    fn remove_pod(&self, state: &mut CycleState, pod: &PodInfo, removed: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        removed: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         update_state(state, pod, removed, node, -1)
     }
 }
 
 /// Writes a copy of the PreFilter state with `changed` counted `delta` times on `node`.
-fn update_state(state: &mut CycleState, pod: &PodInfo, changed: &PodInfo, node: &NodeInfo, delta: i64) -> Status {
+fn update_state(
+    state: &mut CycleState,
+    pod: &PodInfo,
+    changed: &PodInfo,
+    node: &NodeInfo,
+    delta: i64,
+) -> Status {
     let Some(current) = state.read::<PreFilterState>(PRE_FILTER_KEY) else {
-        return Status::error(format!("reading {PRE_FILTER_KEY:?} from cycleState: not found"));
+        return Status::error(format!(
+            "reading {PRE_FILTER_KEY:?} from cycleState: not found"
+        ));
     };
     let mut next = current.clone();
     next.update_with_pod(&changed.pod, pod.namespace(), &node.node, delta);
@@ -438,7 +504,9 @@ fn update_state(state: &mut CycleState, pod: &PodInfo, changed: &PodInfo, node: 
 impl FilterPlugin for PodTopologySpread {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         let Some(s) = state.read::<PreFilterState>(PRE_FILTER_KEY) else {
-            return Status::error(format!("reading {PRE_FILTER_KEY:?} from cycleState: not found"));
+            return Status::error(format!(
+                "reading {PRE_FILTER_KEY:?} from cycleState: not found"
+            ));
         };
         let labels = node.node.metadata.labels.as_ref();
         let pod_labels = pod.pod.metadata.labels.as_ref();
@@ -468,7 +536,11 @@ impl PreScorePlugin for PodTopologySpread {
         if snapshot.is_empty() {
             return Status::skip();
         }
-        let own = pod.pod.spec.as_ref().and_then(|s| s.topology_spread_constraints.as_ref());
+        let own = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.topology_spread_constraints.as_ref());
         let require_all = own.is_some_and(|c| !c.is_empty()) || !self.system_defaulted;
         let constraints = match self.constraints(&pod.pod, SCHEDULE_ANYWAY) {
             Ok(c) => c,
@@ -488,7 +560,9 @@ impl PreScorePlugin for PodTopologySpread {
             }
             for (i, c) in constraints.iter().enumerate() {
                 if c.topology_key != LABEL_HOSTNAME {
-                    counts[i].entry(label(labels, &c.topology_key).to_owned()).or_insert(0);
+                    counts[i]
+                        .entry(label(labels, &c.topology_key).to_owned())
+                        .or_insert(0);
                 }
             }
         }
@@ -497,13 +571,22 @@ impl PreScorePlugin for PodTopologySpread {
             .iter()
             .zip(&counts)
             .map(|(c, m)| {
-                let size = if c.topology_key == LABEL_HOSTNAME { scored_nodes } else { m.len() };
+                let size = if c.topology_key == LABEL_HOSTNAME {
+                    scored_nodes
+                } else {
+                    m.len()
+                };
                 topology_normalizing_weight(size)
             })
             .collect();
         // Matching pods per domain over every node (upstream `processAllNode`).
         let required = NodeSelectorMatcher::from_pod(&pod.pod);
-        let tolerations = pod.pod.spec.as_ref().and_then(|s| s.tolerations.clone()).unwrap_or_default();
+        let tolerations = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.tolerations.clone())
+            .unwrap_or_default();
         let namespace = pod.namespace();
         let per_node: Vec<Vec<(usize, &str, i64)>> = snapshot
             .nodes()
@@ -521,7 +604,13 @@ impl PreScorePlugin for PodTopologySpread {
                         counts[*i].contains_key(label(labels, &c.topology_key))
                             && c.includes_node(&info.node, &required, &tolerations)
                     })
-                    .map(|(i, c)| (i, label(labels, &c.topology_key), count_matching(&info.pods, c, namespace)))
+                    .map(|(i, c)| {
+                        (
+                            i,
+                            label(labels, &c.topology_key),
+                            count_matching(&info.pods, c, namespace),
+                        )
+                    })
                     .collect()
             })
             .collect();
@@ -546,7 +635,12 @@ impl PreScorePlugin for PodTopologySpread {
 impl ScorePlugin for PodTopologySpread {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> (i64, Status) {
         let Some(s) = state.read::<PreScoreState>(PRE_SCORE_KEY) else {
-            return (0, Status::error(format!("reading {PRE_SCORE_KEY:?} from cycleState: not found")));
+            return (
+                0,
+                Status::error(format!(
+                    "reading {PRE_SCORE_KEY:?} from cycleState: not found"
+                )),
+            );
         };
         if s.ignored_nodes.contains(node.name()) {
             return (INVALID_SCORE, Status::success());
@@ -560,7 +654,10 @@ impl ScorePlugin for PodTopologySpread {
             let count = if c.topology_key == LABEL_HOSTNAME {
                 count_matching(&node.pods, c, pod.namespace())
             } else {
-                s.topology_value_to_pod_counts[i].get(value).copied().unwrap_or(0)
+                s.topology_value_to_pod_counts[i]
+                    .get(value)
+                    .copied()
+                    .unwrap_or(0)
             };
             // Upstream `scoreForCount`.
             score += count as f64 * s.topology_normalizing_weight[i] + (c.max_skew - 1) as f64;
@@ -570,7 +667,9 @@ impl ScorePlugin for PodTopologySpread {
 
     fn normalize(&self, state: &CycleState, _pod: &PodInfo, scores: &mut [NodeScore]) -> Status {
         if state.read::<PreScoreState>(PRE_SCORE_KEY).is_none() {
-            return Status::error(format!("reading {PRE_SCORE_KEY:?} from cycleState: not found"));
+            return Status::error(format!(
+                "reading {PRE_SCORE_KEY:?} from cycleState: not found"
+            ));
         }
         let valid = || scores.iter().map(|s| s.score).filter(|&s| s >= 0);
         let min = valid().min().unwrap_or(i64::MAX);

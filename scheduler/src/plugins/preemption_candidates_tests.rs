@@ -29,7 +29,7 @@ fn pod(name: &str, priority: i32, labels: &[(&str, &str)], start: Option<i128>) 
         },
         spec: Some(PodSpec { priority: Some(priority), ..Default::default() }),
         status: Some(PodStatus {
-            start_time: start.map(|n| Time(Timestamp::from_nanosecond(n).unwrap())),
+            start_time: start.map(|n| Time(Timestamp::from_nanosecond(n).unwrap_or(Timestamp::UNIX_EPOCH))),
             ..Default::default()
         }),
     })))

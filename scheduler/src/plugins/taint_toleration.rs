@@ -123,7 +123,11 @@ impl Plugin for TaintToleration {
 
 impl FilterPlugin for TaintToleration {
     fn filter(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        match find_untolerated(taints_of(node), tolerations_of(pod), is_do_not_schedule_taint) {
+        match find_untolerated(
+            taints_of(node),
+            tolerations_of(pod),
+            is_do_not_schedule_taint,
+        ) {
             None => Status::success(),
             Some(taint) => Status::unresolvable(untolerated_taint_reason(taint)),
         }
@@ -141,9 +145,7 @@ impl PreScorePlugin for TaintToleration {
         state.write(
             PRE_SCORE_KEY,
             PreScoreState {
-                tolerations_prefer_no_schedule: tolerations_prefer_no_schedule(tolerations_of(
-                    pod,
-                )),
+                tolerations_prefer_no_schedule: tolerations_prefer_no_schedule(tolerations_of(pod)),
             },
         );
         Status::success()

@@ -1,6 +1,8 @@
 //! Tables after upstream `tainttoleration/taint_toleration_test.go`
 //! (`TestTaintTolerationScore`, `TestTaintTolerationFilter`).
 
+#![allow(clippy::type_complexity)] // table rows are tuples
+
 use k8s_openapi::api::core::v1::{Node, NodeSpec, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -66,16 +68,25 @@ fn score_table() {
         (
             "tolerated taints score higher than intolerable ones",
             vec![tol("foo", "Equal", "bar", PNS)],
-            vec![vec![taint("foo", "bar", PNS)], vec![taint("foo", "blah", PNS)]],
+            vec![
+                vec![taint("foo", "bar", PNS)],
+                vec![taint("foo", "blah", PNS)],
+            ],
             vec![MAX_NODE_SCORE, 0],
         ),
         (
             "the number of tolerated taints does not matter",
-            vec![tol("cpu-type", "Equal", "arm64", PNS), tol("disk-type", "Equal", "ssd", PNS)],
+            vec![
+                tol("cpu-type", "Equal", "arm64", PNS),
+                tol("disk-type", "Equal", "ssd", PNS),
+            ],
             vec![
                 vec![],
                 vec![taint("cpu-type", "arm64", PNS)],
-                vec![taint("cpu-type", "arm64", PNS), taint("disk-type", "ssd", PNS)],
+                vec![
+                    taint("cpu-type", "arm64", PNS),
+                    taint("disk-type", "ssd", PNS),
+                ],
             ],
             vec![MAX_NODE_SCORE, MAX_NODE_SCORE, MAX_NODE_SCORE],
         ),
@@ -85,17 +96,26 @@ fn score_table() {
             vec![
                 vec![],
                 vec![taint("cpu-type", "arm64", PNS)],
-                vec![taint("cpu-type", "arm64", PNS), taint("disk-type", "ssd", PNS)],
+                vec![
+                    taint("cpu-type", "arm64", PNS),
+                    taint("disk-type", "ssd", PNS),
+                ],
             ],
             vec![MAX_NODE_SCORE, 50, 0],
         ),
         (
             "only PreferNoSchedule taints and tolerations count",
-            vec![tol("cpu-type", "Equal", "arm64", NS), tol("disk-type", "Equal", "ssd", NS)],
+            vec![
+                tol("cpu-type", "Equal", "arm64", NS),
+                tol("disk-type", "Equal", "ssd", NS),
+            ],
             vec![
                 vec![],
                 vec![taint("cpu-type", "arm64", NS)],
-                vec![taint("cpu-type", "arm64", PNS), taint("disk-type", "ssd", PNS)],
+                vec![
+                    taint("cpu-type", "arm64", PNS),
+                    taint("disk-type", "ssd", PNS),
+                ],
             ],
             vec![MAX_NODE_SCORE, MAX_NODE_SCORE, 0],
         ),
@@ -130,7 +150,11 @@ fn score_table() {
         for run_pre_score in [true, false] {
             let mut state = CycleState::default();
             if run_pre_score {
-                assert!(plugin.pre_score(&mut state, &pod, &nodes, &snapshot).is_success());
+                assert!(
+                    plugin
+                        .pre_score(&mut state, &pod, &nodes, &snapshot)
+                        .is_success()
+                );
             }
             let mut scores = Vec::new();
             for (i, node) in nodes.iter().enumerate() {
@@ -175,14 +199,21 @@ fn filter_table() {
         ),
         (
             "every taint tolerated",
-            vec![tol("dedicated", "Equal", "user2", NS), tol("foo", "Exists", "", NS)],
+            vec![
+                tol("dedicated", "Equal", "user2", NS),
+                tol("foo", "Exists", "", NS),
+            ],
             vec![taint("dedicated", "user2", NS), taint("foo", "bar", NS)],
             None,
         ),
         (
             "the first untolerated taint is reported",
             vec![tol("dedicated", "Equal", "user2", NS)],
-            vec![taint("dedicated", "user2", NS), taint("foo", "", NS), taint("bar", "x", NS)],
+            vec![
+                taint("dedicated", "user2", NS),
+                taint("foo", "", NS),
+                taint("bar", "x", NS),
+            ],
             Some("node(s) had untolerated taint {foo: }"),
         ),
         (
@@ -212,7 +243,11 @@ fn filter_table() {
         (
             "NoExecute taints filter",
             vec![],
-            vec![taint("node.kubernetes.io/unreachable", "", EFFECT_NO_EXECUTE)],
+            vec![taint(
+                "node.kubernetes.io/unreachable",
+                "",
+                EFFECT_NO_EXECUTE,
+            )],
             Some("node(s) had untolerated taint {node.kubernetes.io/unreachable: }"),
         ),
         (
@@ -257,7 +292,12 @@ fn registration_and_events() {
     let mut points = Points::default();
     plugin.register(&mut points);
     assert_eq!(
-        (points.pre_filter.len(), points.filter.len(), points.pre_score.len(), points.score.len()),
+        (
+            points.pre_filter.len(),
+            points.filter.len(),
+            points.pre_score.len(),
+            points.score.len()
+        ),
         (0, 1, 1, 1)
     );
 }
