@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use ultrak8s_conformance::bench::api::{self, ApiBench};
 use ultrak8s_conformance::bench::controllers::{self, ControllersBench};
+use ultrak8s_conformance::bench::scheduler::{self, SchedulerBench};
 use ultrak8s_conformance::bench::store::{self, StoreBench};
 use ultrak8s_conformance::bench::workload::Limit;
 
@@ -30,6 +31,34 @@ enum Scenario {
     /// the runtime's batching on and off, side by side: events handled, reconciles, queue
     /// depth over time, convergence and CPU.
     Controllers(ControllersArgs),
+    /// Pods scheduled and bound per second by the scheduler of `ultrak8s server` at thousands
+    /// of GPU/Trainium nodes created through the API (as upstream's scheduler_perf), with
+    /// create-to-bound latency, beside the anchors.
+    Scheduler(SchedulerArgs),
+}
+
+#[derive(Args, Debug)]
+struct SchedulerArgs {
+    #[arg(long, default_value_t = 5_000)]
+    nodes: u64,
+    #[arg(long, default_value_t = 10_000)]
+    pods: u64,
+    /// Every N-th node is a Trainium node (`aws.amazon.com/neuron: 16`), the rest GPU nodes
+    /// (`nvidia.com/gpu: 8`); as many pods ask for Neuron. 0: GPU nodes only.
+    #[arg(long, default_value_t = 5)]
+    trainium_every: u64,
+    /// Creates in flight.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Passed to the server; unset: adaptive.
+    #[arg(long)]
+    percentage_of_nodes_to_score: Option<u32>,
+    #[arg(long)]
+    server_binary: Option<PathBuf>,
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    #[arg(long, default_value = "bench-scheduler.json")]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -140,7 +169,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Store(args) => run_store(args).await,
         Scenario::Api(args) => run_api(args).await,
         Scenario::Controllers(args) => run_controllers(args).await,
+        Scenario::Scheduler(args) => run_scheduler(args).await,
     }
+}
+
+async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
+    let server_binary = match args.server_binary {
+        Some(binary) => binary,
+        None => std::env::current_exe().context("finding the ultrak8s binary")?,
+    };
+    let bench = SchedulerBench {
+        server_binary,
+        work_dir: args.work_dir.unwrap_or_else(std::env::temp_dir),
+        nodes: args.nodes,
+        pods: args.pods,
+        trainium_every: args.trainium_every,
+        clients: args.clients,
+        percentage_of_nodes_to_score: args.percentage_of_nodes_to_score,
+    };
+    let report = until_interrupted(scheduler::run(&bench), "bench scheduler").await?;
+    write_report(&report, &args.out)
 }
 
 async fn run_controllers(args: ControllersArgs) -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use ultrak8s_apiserver::auth::authn::AuthnConfig;
 use ultrak8s_apiserver::auth::serviceaccount::ServiceAccountTokens;
-use ultrak8s_apiserver::http::local::{CONTROLLER_MANAGER_USER, LocalService};
+use ultrak8s_apiserver::http::local::{CONTROLLER_MANAGER_USER, LocalService, SCHEDULER_USER};
 use ultrak8s_apiserver::pki::{Pki, PkiOptions};
 use ultrak8s_apiserver::server::{ApiConfig, ApiServer, Security};
 use ultrak8s_store::{Durability, Store, StoreConfig};

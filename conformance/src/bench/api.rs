@@ -134,7 +134,7 @@ fn figure(operation: &str, mut nanos: Vec<u64>, seconds: f64, slo_p99_ms: f64) -
 }
 
 /// Runs `total` requests made by `make(n)` with `clients` in flight.
-async fn drive(
+pub(crate) async fn drive(
     client: &kube::Client,
     clients: usize,
     total: u64,

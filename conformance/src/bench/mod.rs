@@ -13,11 +13,14 @@
 //! - `api`: the `bench api` scenario: the Kubernetes API under load, beside the SLOs.
 //! - `controllers`: the `bench controllers` scenario: pod churn through Deployments, with the
 //!   controllers' batching on and off, side by side.
+//! - `scheduler`: the `bench scheduler` scenario: pods scheduled and bound per second at
+//!   thousands of GPU/Trainium nodes, beside the anchors.
 
 pub mod api;
 pub mod controllers;
 pub mod peers;
 pub mod report;
+pub mod scheduler;
 pub mod store;
 pub mod workload;
 

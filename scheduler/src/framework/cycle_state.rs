@@ -24,6 +24,20 @@ impl CycleState {
     pub fn read<T: Any + Send + Sync>(&self, key: &'static str) -> Option<&T> {
         self.data.get(key).and_then(|v| v.downcast_ref::<T>())
     }
+
+    /// The value to change in place; copied first only when a cloned state still shares it
+    /// (preemption's simulations change their copy, never the cycle's own state).
+    pub fn read_mut<T: Any + Clone + Send + Sync>(&mut self, key: &'static str) -> Option<&mut T> {
+        let slot = self.data.get_mut(key)?;
+        if !slot.is::<T>() {
+            return None;
+        }
+        if Arc::get_mut(slot).is_none() {
+            let copy: T = slot.downcast_ref::<T>()?.clone();
+            *slot = Arc::new(copy);
+        }
+        Arc::get_mut(slot)?.downcast_mut::<T>()
+    }
 }
 
 impl std::fmt::Debug for CycleState {

@@ -11,7 +11,7 @@
 //!    selector — `UnschedulableAndUnresolvable` — cannot be fixed by evicting pods).
 //! 3. Dry run on a sample of them (`minCandidateNodesPercentage` / `minCandidateNodesAbsolute`,
 //!    from an offset so that successive preemptors spread over the cluster):
-//!    [`DefaultPreemption::select_victims_on_node`] on a copy of the node and cycle state.
+//!    [`select_victims_on_node`] on a copy of the node and cycle state.
 //! 4. The best candidate by [`pick_one_node_for_preemption`].
 //!
 //! This plugin is pure: it returns the nominated node and the victims in a
@@ -33,12 +33,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use rayon::prelude::*;
 
 use super::preemption_candidates::{
-    filter_pods_with_pdb_violation, more_important_first, pick_one_node_for_preemption, Candidate,
+    Candidate, pick_one_node_for_preemption, pod_terminating_by_preemption, select_victims_on_node,
 };
 use crate::framework::{
     ClusterEvent, Code, CycleState, Diagnosis, Framework, NodeInfo, Plugin, PodInfo, Points,
@@ -75,12 +74,19 @@ impl DefaultPreemptionArgs {
     /// non-negative, and not both zero.
     pub fn validate(&self) -> Result<(), String> {
         let mut errors = Vec::new();
-        let (pct, abs) = (self.min_candidate_nodes_percentage, self.min_candidate_nodes_absolute);
+        let (pct, abs) = (
+            self.min_candidate_nodes_percentage,
+            self.min_candidate_nodes_absolute,
+        );
         if !(0..=100).contains(&pct) {
-            errors.push(format!("minCandidateNodesPercentage: Invalid value: {pct}: not in valid range [0, 100]"));
+            errors.push(format!(
+                "minCandidateNodesPercentage: Invalid value: {pct}: not in valid range [0, 100]"
+            ));
         }
         if abs < 0 {
-            errors.push(format!("minCandidateNodesAbsolute: Invalid value: {abs}: not in valid range [0, inf)"));
+            errors.push(format!(
+                "minCandidateNodesAbsolute: Invalid value: {abs}: not in valid range [0, inf)"
+            ));
         }
         if pct == 0 && abs == 0 {
             errors.push("minCandidateNodesPercentage: Invalid value: 0: cannot be zero at the same time as minCandidateNodesAbsolute".into());
@@ -99,7 +105,9 @@ impl DefaultPreemptionArgs {
 /// reproducible and different preemptors still start at different nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CandidateOffset {
-    PodUidHash { seed: u64 },
+    PodUidHash {
+        seed: u64,
+    },
     /// Always this index (modulo the node count); for tests.
     Fixed(usize),
 }
@@ -111,7 +119,6 @@ pub struct DefaultPreemption {
 }
 
 const NOT_HELPFUL: &str = "Preemption is not helpful for scheduling";
-const NO_VICTIMS: &str = "No preemption victims found for incoming pod";
 
 impl DefaultPreemption {
     /// `args`: [`DefaultPreemptionArgs::default`] (10%, 100) in the default profile; invalid
@@ -137,11 +144,16 @@ impl DefaultPreemption {
     }
 
     /// How many candidates the dry run looks for among `num_nodes` potential nodes (upstream
-    /// `calculateNumCandidates`).
+    /// `calculateNumCandidates`). Unlike upstream, at least one when there are nodes: with a
+    /// percentage but `minCandidateNodesAbsolute: 0`, upstream's count can round down to 0,
+    /// and then its dry run keeps no candidate at all.
     pub fn calculate_num_candidates(&self, num_nodes: usize) -> usize {
         let pct = usize::try_from(self.args.min_candidate_nodes_percentage).unwrap_or(0);
         let abs = usize::try_from(self.args.min_candidate_nodes_absolute).unwrap_or(0);
-        (num_nodes.saturating_mul(pct) / 100).max(abs).min(num_nodes)
+        (num_nodes.saturating_mul(pct) / 100)
+            .max(abs)
+            .max(1)
+            .min(num_nodes)
     }
 
     fn offset_for(&self, pod: &PodInfo, num_nodes: usize) -> usize {
@@ -174,7 +186,11 @@ impl DefaultPreemption {
         if spec.and_then(|s| s.preemption_policy.as_deref()) == Some("Never") {
             return Err("not eligible due to preemptionPolicy=Never.");
         }
-        let nominated = pod.pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref());
+        let nominated = pod
+            .pod
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.as_deref());
         let Some(nominated) = nominated.filter(|n| !n.is_empty()) else {
             return Ok(());
         };
@@ -194,68 +210,6 @@ impl DefaultPreemption {
             }
         }
         Ok(())
-    }
-
-    /// The fewest, least important pods to evict from `node` (a copy) so that `pod` fits
-    /// (upstream `SelectVictimsOnNode`), with the number of them whose eviction violates a
-    /// PDB. `state` is a copy of the cycle state: PreFilter extensions update it as pods
-    /// are removed and re-added.
-    ///
-    /// All lower-priority pods are removed; if the pod still does not fit, the node is no
-    /// candidate (the filter's status is returned). Otherwise they are put back one by one,
-    /// most important first, PDB-violating ones before the others, and each that leaves the
-    /// pod unable to fit is a victim.
-    pub fn select_victims_on_node(
-        &self,
-        state: &mut CycleState,
-        pod: &PodInfo,
-        node: &mut NodeInfo,
-        pdbs: &[Arc<PodDisruptionBudget>],
-        framework: &Framework,
-    ) -> (Vec<Arc<PodInfo>>, i64, Status) {
-        let priority = pod.priority();
-        let mut potential: Vec<Arc<PodInfo>> =
-            node.pods.iter().filter(|p| p.priority() < priority).cloned().collect();
-        for victim in &potential {
-            if let Err(status) = remove_pod(state, pod, victim, node, framework) {
-                return (Vec::new(), 0, status);
-            }
-        }
-        if potential.is_empty() {
-            return (Vec::new(), 0, Status::unresolvable(NO_VICTIMS));
-        }
-        // The pod affinity of the preemptor to a victim is not considered, as upstream.
-        let status = framework.run_filters(state, pod, node);
-        if !status.is_success() {
-            return (Vec::new(), 0, status);
-        }
-        potential.sort_by(|a, b| more_important_first(a, b));
-        let (violating, non_violating) = filter_pods_with_pdb_violation(&potential, pdbs);
-        let mut victims = Vec::new();
-        let mut num_violating = 0;
-        for (group, is_violating) in [(&violating, true), (&non_violating, false)] {
-            for p in group {
-                let added = Arc::clone(p);
-                node.add_pod(Arc::clone(&added));
-                let status = framework.run_pre_filter_add_pod(state, pod, &added, node);
-                if !status.is_success() {
-                    return (Vec::new(), 0, extension_error("AddPod", &status));
-                }
-                if !framework.run_filters(state, pod, node).is_success() {
-                    if let Err(status) = remove_pod(state, pod, &added, node, framework) {
-                        return (Vec::new(), 0, status);
-                    }
-                    victims.push(added);
-                    if is_violating {
-                        num_violating += 1;
-                    }
-                }
-            }
-        }
-        if !violating.is_empty() && !non_violating.is_empty() {
-            victims.sort_by(|a, b| more_important_first(a, b));
-        }
-        (victims, num_violating, Status::success())
     }
 
     /// Dry-runs preemption on `potential` nodes from `offset` until `num_candidates` are
@@ -288,18 +242,34 @@ impl DefaultPreemption {
                     let node = &potential[(offset + i) % n];
                     let mut node_copy = NodeInfo::clone(node);
                     let mut state_copy = state.clone();
-                    let r = self.select_victims_on_node(&mut state_copy, pod, &mut node_copy, pdbs, framework);
+                    let r = select_victims_on_node(
+                        &mut state_copy,
+                        pod,
+                        &mut node_copy,
+                        pdbs,
+                        framework,
+                    );
                     (node.name().to_owned(), r)
                 })
                 .collect();
             for (name, (victims, num_pdb_violations, status)) in results {
                 if status.is_success() && !victims.is_empty() {
-                    let candidate = Candidate { node: name, victims, num_pdb_violations };
-                    let list = if num_pdb_violations == 0 { &mut non_violating } else { &mut violating };
+                    let candidate = Candidate {
+                        node: name,
+                        victims,
+                        num_pdb_violations,
+                    };
+                    let list = if num_pdb_violations == 0 {
+                        &mut non_violating
+                    } else {
+                        &mut violating
+                    };
                     if list.len() < num_candidates {
                         list.push(candidate);
                     }
-                    if !non_violating.is_empty() && non_violating.len() + violating.len() >= num_candidates {
+                    if !non_violating.is_empty()
+                        && non_violating.len() + violating.len() >= num_candidates
+                    {
                         break 'chunks;
                     }
                     continue;
@@ -348,7 +318,11 @@ impl DefaultPreemption {
         // Only nodes rejected as Unschedulable; no status at all means unresolvable.
         let potential: Vec<Arc<NodeInfo>> = all
             .iter()
-            .filter(|n| diagnosis.status_of(n.name()).is_some_and(|s| s.code == Code::Unschedulable))
+            .filter(|n| {
+                diagnosis
+                    .status_of(n.name())
+                    .is_some_and(|s| s.code == Code::Unschedulable)
+            })
             .cloned()
             .collect();
         let (candidates, statuses, errors) = if potential.is_empty() {
@@ -372,67 +346,35 @@ impl DefaultPreemption {
             };
             return (None, Status::unschedulable(fit_error.message()));
         }
-        match pick_one_node_for_preemption(&candidates).and_then(|i| candidates.into_iter().nth(i)) {
+        match pick_one_node_for_preemption(&candidates).and_then(|i| candidates.into_iter().nth(i))
+        {
             Some(best) => (
-                Some(PostFilterResult { nominated_node: best.node, victims: best.victims }),
+                Some(PostFilterResult {
+                    nominated_node: best.node,
+                    victims: best.victims,
+                }),
                 Status::success(),
             ),
-            None => (None, Status::unschedulable("no candidate node for preemption")),
+            None => (
+                None,
+                Status::unschedulable("no candidate node for preemption"),
+            ),
         }
     }
 }
 
-/// Removes `victim` from the node copy and tells the PreFilter extensions.
-fn remove_pod(
-    state: &mut CycleState,
-    pod: &PodInfo,
-    victim: &Arc<PodInfo>,
-    node: &mut NodeInfo,
-    framework: &Framework,
-) -> Result<(), Status> {
-    node.remove_pod(&victim.uid);
-    let status = framework.run_pre_filter_remove_pod(state, pod, victim, node);
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(extension_error("RemovePod", &status))
-    }
-}
-
-/// Upstream's framework wraps a failing PreFilter extension as an error:
-/// `running RemovePod on PreFilter plugin "x": <message>`.
-fn extension_error(what: &str, status: &Status) -> Status {
-    Status::error(format!(
-        "running {what} on PreFilter plugin {:?}: {}",
-        status.plugin,
-        status.message()
-    ))
-}
-
-/// Upstream `utilerrors.NewAggregate(errs).Error()`: one message as is, several in brackets.
-fn aggregate(mut errors: Vec<String>) -> String {
-    errors.dedup();
-    if errors.len() == 1 {
-        errors.remove(0)
-    } else {
-        format!("[{}]", errors.join(", "))
-    }
-}
-
-/// Whether the pod is being deleted because the scheduler preempted it (upstream
-/// `podTerminatingByPreemption`): a deletion timestamp and a `DisruptionTarget=True`
-/// condition with reason `PreemptionByScheduler`. Pods terminating for other reasons do
-/// not hold the preemptor back.
-pub fn pod_terminating_by_preemption(pod: &Pod) -> bool {
-    if pod.metadata.deletion_timestamp.is_none() {
-        return false;
-    }
-    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
-    conditions
+/// Upstream `utilerrors.NewAggregate(errs).Error()`: duplicates dropped, one message as is,
+/// several in brackets.
+fn aggregate(errors: Vec<String>) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<String> = errors
         .into_iter()
-        .flatten()
-        .find(|c| c.type_ == "DisruptionTarget")
-        .is_some_and(|c| c.status == "True" && c.reason.as_deref() == Some("PreemptionByScheduler"))
+        .filter(|e| seen.insert(e.clone()))
+        .collect();
+    match unique.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    }
 }
 
 impl Plugin for DefaultPreemption {
@@ -467,7 +409,10 @@ impl PostFilterPlugin for DefaultPreemption {
         if message.is_empty() {
             return (result, status);
         }
-        (result, Status::new(status.code, format!("preemption: {message}")).with_plugin(NAME))
+        (
+            result,
+            Status::new(status.code, format!("preemption: {message}")).with_plugin(NAME),
+        )
     }
 }
 

@@ -18,9 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::jiff::Timestamp;
 
 use super::*;
-use crate::framework::{
-    FilterPlugin, PreFilterPlugin, PreFilterResult, Resource, WaitingPods,
-};
+use crate::framework::{FilterPlugin, PreFilterPlugin, PreFilterResult, Resource, WaitingPods};
 
 const NEG: i32 = -100;
 const LOW: i32 = 0;
@@ -53,7 +51,11 @@ struct P {
 }
 
 fn pod(name: &'static str) -> P {
-    P { name, namespace: "default", ..Default::default() }
+    P {
+        name,
+        namespace: "default",
+        ..Default::default()
+    }
 }
 
 impl P {
@@ -109,7 +111,12 @@ impl P {
                 name: Some(self.name.into()),
                 namespace: Some(self.namespace.into()),
                 uid: Some(format!("uid-{}", self.name)),
-                labels: Some(self.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                labels: Some(
+                    self.labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
                 deletion_timestamp: self.terminating.then_some(Time(Timestamp::UNIX_EPOCH)),
                 ..Default::default()
             },
@@ -119,13 +126,18 @@ impl P {
                 preemption_policy: self.never.then(|| "Never".to_string()),
                 containers: vec![Container {
                     name: "c".into(),
-                    resources: Some(ResourceRequirements { requests, ..Default::default() }),
+                    resources: Some(ResourceRequirements {
+                        requests,
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 }],
                 ..Default::default()
             }),
             status: Some(PodStatus {
-                start_time: self.start.map(|n| Time(Timestamp::from_nanosecond(n).unwrap_or(Timestamp::UNIX_EPOCH))),
+                start_time: self
+                    .start
+                    .map(|n| Time(Timestamp::from_nanosecond(n).unwrap_or(Timestamp::UNIX_EPOCH))),
                 nominated_node_name: self.nominated.map(Into::into),
                 conditions: self.preempted.then(|| {
                     vec![PodCondition {
@@ -154,12 +166,22 @@ struct N {
 }
 
 fn node(name: &'static str, res: (i64, i64)) -> N {
-    N { name, res, pods: 32, labels: Vec::new() }
+    N {
+        name,
+        res,
+        pods: 32,
+        labels: Vec::new(),
+    }
 }
 
 /// A node with room for exactly one pod (upstream's `onePodRes`).
 fn one_pod_node(name: &'static str) -> N {
-    N { name, res: (10_000, 10_000), pods: 1, labels: Vec::new() }
+    N {
+        name,
+        res: (10_000, 10_000),
+        pods: 1,
+        labels: Vec::new(),
+    }
 }
 
 impl N {
@@ -181,10 +203,18 @@ fn snapshot(nodes: &[N], pods: &[P]) -> Snapshot {
             let mut info = NodeInfo::new(Arc::new(Node {
                 metadata: ObjectMeta {
                     name: Some(n.name.into()),
-                    labels: Some(n.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                    labels: Some(
+                        n.labels
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                    ),
                     ..Default::default()
                 },
-                status: Some(NodeStatus { allocatable: Some(allocatable), ..Default::default() }),
+                status: Some(NodeStatus {
+                    allocatable: Some(allocatable),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }));
             for p in pods.iter().filter(|p| p.node == Some(n.name)) {
@@ -196,17 +226,19 @@ fn snapshot(nodes: &[N], pods: &[P]) -> Snapshot {
     Snapshot::new(infos)
 }
 
-fn pdb(
-    selector: &[(&str, &str)],
-    allowed: i32,
-    disrupted: &[&str],
-) -> Arc<PodDisruptionBudget> {
+fn pdb(selector: &[(&str, &str)], allowed: i32, disrupted: &[&str]) -> Arc<PodDisruptionBudget> {
     Arc::new(PodDisruptionBudget {
-        metadata: ObjectMeta { namespace: Some("default".into()), ..Default::default() },
+        metadata: ObjectMeta {
+            namespace: Some("default".into()),
+            ..Default::default()
+        },
         spec: Some(PodDisruptionBudgetSpec {
             selector: Some(LabelSelector {
                 match_labels: Some(
-                    selector.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                    selector
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
                 ),
                 ..Default::default()
             }),
@@ -243,7 +275,12 @@ impl Plugin for FakeFit {
 }
 
 impl PreFilterPlugin for FakeFit {
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (PreFilterResult, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (PreFilterResult, Status) {
         state.write("NodeResourcesFit", pod.requests.clone());
         (None, Status::success())
     }
@@ -258,7 +295,9 @@ impl FilterPlugin for FakeFit {
         if node.pods.len() as i64 + 1 > node.allocatable.allowed_pod_number {
             reasons.push("Too many pods".to_string());
         }
-        if req.milli_cpu > 0 && node.allocatable.milli_cpu < req.milli_cpu + node.requested.milli_cpu {
+        if req.milli_cpu > 0
+            && node.allocatable.milli_cpu < req.milli_cpu + node.requested.milli_cpu
+        {
             reasons.push("Insufficient cpu".to_string());
         }
         if req.memory > 0 && node.allocatable.memory < req.memory + node.requested.memory {
@@ -267,7 +306,11 @@ impl FilterPlugin for FakeFit {
         if reasons.is_empty() {
             Status::success()
         } else {
-            Status { code: Code::Unschedulable, reasons, plugin: "" }
+            Status {
+                code: Code::Unschedulable,
+                reasons,
+                plugin: "",
+            }
         }
     }
 }
@@ -285,20 +328,42 @@ impl Plugin for ErrorOnLabel {
 }
 
 fn labelled_error(node: &NodeInfo) -> bool {
-    node.node.metadata.labels.as_ref().and_then(|l| l.get("error")).is_some_and(|v| v == "true")
+    node.node
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("error"))
+        .is_some_and(|v| v == "true")
 }
 
 impl PreFilterPlugin for ErrorOnLabel {
-    fn pre_filter(&self, _: &mut CycleState, _: &PodInfo, _: &Snapshot) -> (PreFilterResult, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        _: &PodInfo,
+        _: &Snapshot,
+    ) -> (PreFilterResult, Status) {
         (None, Status::success())
     }
-    fn add_pod(&self, _: &mut CycleState, pod: &PodInfo, _: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn add_pod(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         if labelled_error(node) {
             return Status::error(format!("failed to add pod: {}", pod.name()));
         }
         Status::success()
     }
-    fn remove_pod(&self, _: &mut CycleState, pod: &PodInfo, _: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn remove_pod(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         if labelled_error(node) {
             return Status::error(format!("failed to remove pod: {}", pod.name()));
         }
@@ -323,12 +388,20 @@ impl Plugin for FakeAntiAffinity {
 }
 
 fn repels(p: &PodInfo) -> bool {
-    p.pod.metadata.labels.as_ref().and_then(|l| l.get("anti")).is_some_and(|v| v == "foo")
+    p.pod
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("anti"))
+        .is_some_and(|v| v == "foo")
 }
 
 fn bump(state: &mut CycleState, added: &PodInfo, node: &NodeInfo, by: i64) -> Status {
     if repels(added) {
-        let mut counts = state.read::<HashMap<String, i64>>(ANTI).cloned().unwrap_or_default();
+        let mut counts = state
+            .read::<HashMap<String, i64>>(ANTI)
+            .cloned()
+            .unwrap_or_default();
         *counts.entry(node.name().to_owned()).or_default() += by;
         state.write(ANTI, counts);
     }
@@ -336,28 +409,57 @@ fn bump(state: &mut CycleState, added: &PodInfo, node: &NodeInfo, by: i64) -> St
 }
 
 impl PreFilterPlugin for FakeAntiAffinity {
-    fn pre_filter(&self, state: &mut CycleState, _: &PodInfo, snapshot: &Snapshot) -> (PreFilterResult, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        _: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (PreFilterResult, Status) {
         let mut counts: HashMap<String, i64> = HashMap::new();
         for n in snapshot.nodes() {
-            counts.insert(n.name().to_owned(), n.pods.iter().filter(|p| repels(p)).count() as i64);
+            counts.insert(
+                n.name().to_owned(),
+                n.pods.iter().filter(|p| repels(p)).count() as i64,
+            );
         }
         state.write(ANTI, counts);
         (None, Status::success())
     }
-    fn add_pod(&self, state: &mut CycleState, _: &PodInfo, added: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        _: &PodInfo,
+        added: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         bump(state, added, node, 1)
     }
-    fn remove_pod(&self, state: &mut CycleState, _: &PodInfo, removed: &Arc<PodInfo>, node: &NodeInfo) -> Status {
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        _: &PodInfo,
+        removed: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
         bump(state, removed, node, -1)
     }
 }
 
 impl FilterPlugin for FakeAntiAffinity {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let labelled = pod.pod.metadata.labels.as_ref().is_some_and(|l| l.contains_key("foo"));
-        let count = state.read::<HashMap<String, i64>>(ANTI).and_then(|c| c.get(node.name()).copied());
+        let labelled = pod
+            .pod
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key("foo"));
+        let count = state
+            .read::<HashMap<String, i64>>(ANTI)
+            .and_then(|c| c.get(node.name()).copied());
         if labelled && count.unwrap_or(0) > 0 {
-            return Status::unschedulable("node(s) didn't satisfy existing pods anti-affinity rules");
+            return Status::unschedulable(
+                "node(s) didn't satisfy existing pods anti-affinity rules",
+            );
         }
         Status::success()
     }
@@ -377,17 +479,34 @@ fn framework(plugins: Plugins) -> Framework {
         Plugins::FitAndError => list.push(Arc::new(ErrorOnLabel)),
         Plugins::FitAndAnti => list.push(Arc::new(FakeAntiAffinity)),
     }
-    Framework::new("default-scheduler", list, HashMap::new(), Arc::new(WaitingPods::default()))
+    Framework::new(
+        "default-scheduler",
+        list,
+        HashMap::new(),
+        Arc::new(WaitingPods::default()),
+    )
 }
 
-fn plugin(pdbs: Vec<Arc<PodDisruptionBudget>>, args: DefaultPreemptionArgs, offset: usize) -> DefaultPreemption {
-    DefaultPreemption::new(args, Arc::new(move || pdbs.clone())).with_offset(CandidateOffset::Fixed(offset))
+fn plugin(
+    pdbs: Vec<Arc<PodDisruptionBudget>>,
+    args: DefaultPreemptionArgs,
+    offset: usize,
+) -> DefaultPreemption {
+    DefaultPreemption::new(args, Arc::new(move || pdbs.clone()))
+        .with_offset(CandidateOffset::Fixed(offset))
 }
 
 fn diagnosis(statuses: &[(&str, Code)]) -> Diagnosis {
     let mut d = Diagnosis::default();
     for (n, code) in statuses {
-        d.record(n, Status { code: *code, reasons: Vec::new(), plugin: "" });
+        d.record(
+            n,
+            Status {
+                code: *code,
+                reasons: Vec::new(),
+                plugin: "",
+            },
+        );
     }
     d
 }
@@ -465,7 +584,12 @@ fn check(cases: Vec<Case>) {
             Want::AnyOf(nodes) => {
                 assert!(status.is_success(), "{}: {status:?}", c.name);
                 let r = result.unwrap_or_else(|| panic!("{}: no result", c.name));
-                assert!(nodes.contains(&r.nominated_node.as_str()), "{}: got {}", c.name, r.nominated_node);
+                assert!(
+                    nodes.contains(&r.nominated_node.as_str()),
+                    "{}: got {}",
+                    c.name,
+                    r.nominated_node
+                );
             }
             Want::Rejected(code, message) => {
                 assert!(result.is_none(), "{}: unexpected {result:?}", c.name);
@@ -526,7 +650,10 @@ fn post_filter_table() {
         Case {
             name: "pod can be made schedulable on one node",
             pod: pod("p").prio(MID),
-            pods: vec![pod("p1").prio(HIGH).node("node1"), pod("p2").prio(LOW).node("node2")],
+            pods: vec![
+                pod("p1").prio(HIGH).node("node1"),
+                pod("p2").prio(LOW).node("node2"),
+            ],
             nodes: vec![one_pod_node("node1"), one_pod_node("node2")],
             want: Want::Nominated("node2", vec!["p2"]),
             ..Default::default()
@@ -535,7 +662,10 @@ fn post_filter_table() {
             name: "pod can be made schedulable on minHighestPriority node",
             pod: pod("p").prio(VERY_HIGH),
             pods: vec![
-                pod("p1").label("pdb", "non-violating").prio(HIGH).node("node1"),
+                pod("p1")
+                    .label("pdb", "non-violating")
+                    .prio(HIGH)
+                    .node("node1"),
                 pod("p2").label("pdb", "violating").prio(LOW).node("node1"),
                 pod("p3").label("pdb", "violating").prio(MID).node("node2"),
             ],
@@ -562,7 +692,10 @@ fn post_filter_table() {
         Case {
             name: "a PDB-violating victim is taken when it is the only way",
             pod: pod("p").prio(HIGH),
-            pods: vec![pod("guarded").label("app", "db").prio(LOW).node("node1"), pod("x").prio(HIGH).node("node2")],
+            pods: vec![
+                pod("guarded").label("app", "db").prio(LOW).node("node1"),
+                pod("x").prio(HIGH).node("node2"),
+            ],
             pdbs: vec![pdb(&[("app", "db")], 0, &[])],
             nodes: vec![one_pod_node("node1"), one_pod_node("node2")],
             want: Want::Nominated("node1", vec!["guarded"]),
@@ -573,7 +706,10 @@ fn post_filter_table() {
             pod: pod("p").prio(HIGH).req(LARGE),
             pods: vec![pod("p1").node("node1"), pod("p2").node("node2")],
             nodes: vec![node("node1", node_res), node("node2", node_res)],
-            want: Want::Rejected(U, "preemption: 0/2 nodes are available: 2 Insufficient cpu."),
+            want: Want::Rejected(
+                U,
+                "preemption: 0/2 nodes are available: 2 Insufficient cpu.",
+            ),
             ..Default::default()
         },
         Case {
@@ -584,7 +720,11 @@ fn post_filter_table() {
                 pod("p2").node("node2"),
                 pod("p3").node("node3").prio(HIGH),
             ],
-            nodes: vec![one_pod_node("node1"), node("node2", node_res), one_pod_node("node3")],
+            nodes: vec![
+                one_pod_node("node1"),
+                node("node2", node_res),
+                one_pod_node("node3"),
+            ],
             want: Want::Rejected(
                 U,
                 "preemption: 0/3 nodes are available: 1 Insufficient cpu, 2 No preemption victims found for incoming pod.",
@@ -621,10 +761,28 @@ fn post_filter_table() {
             ..Default::default()
         },
         Case {
+            name: "every node fails with TestPlugin: one error, reported once",
+            pod: pod("p").prio(HIGH).req(LARGE),
+            pods: vec![pod("p1").node("node1"), pod("p2").node("node2")],
+            nodes: vec![
+                node("node1", LARGE).label("error", "true"),
+                node("node2", LARGE).label("error", "true"),
+            ],
+            plugins: Plugins::FitAndError,
+            want: Want::Rejected(
+                Code::Error,
+                "preemption: running RemovePod on PreFilter plugin \"test-plugin\": failed to remove pod: p",
+            ),
+            ..Default::default()
+        },
+        Case {
             name: "one failed with TestPlugin and the other pass",
             pod: pod("p").prio(HIGH).req(LARGE),
             pods: vec![pod("p1").node("node1"), pod("p2").node("node2").req(MEDIUM)],
-            nodes: vec![node("node1", LARGE).label("error", "true"), node("node2", LARGE)],
+            nodes: vec![
+                node("node1", LARGE).label("error", "true"),
+                node("node2", LARGE),
+            ],
             plugins: Plugins::FitAndError,
             want: Want::Nominated("node2", vec!["p2"]),
             ..Default::default()
@@ -642,7 +800,10 @@ fn post_filter_table() {
             pod: pod("p").prio(HIGH).nominated("node1"),
             pods: vec![pod("p1").prio(LOW).node("node1").preempted()],
             nodes: vec![one_pod_node("node1")],
-            want: Want::Rejected(U, "preemption: not eligible due to a terminating pod on the nominated node."),
+            want: Want::Rejected(
+                U,
+                "preemption: not eligible due to a terminating pod on the nominated node.",
+            ),
             ..Default::default()
         },
         Case {
@@ -654,7 +815,11 @@ fn post_filter_table() {
                 pod("p2.1").node("node2").prio(HIGH).req(LARGE),
                 pod("p3.1").node("node3").prio(MID).req(MEDIUM),
             ],
-            nodes: vec![node("node1", VERY_LARGE), node("node2", VERY_LARGE), node("node3", VERY_LARGE)],
+            nodes: vec![
+                node("node1", VERY_LARGE),
+                node("node2", VERY_LARGE),
+                node("node3", VERY_LARGE),
+            ],
             want: Want::Nominated("node1", vec!["p1.1", "p1.2"]),
             ..Default::default()
         },
@@ -677,7 +842,11 @@ fn post_filter_table() {
             name: "pod with anti-affinity is preempted",
             pod: pod("p").label("foo", "").prio(HIGH).req(SMALL),
             pods: vec![
-                pod("p1.1").node("node1").label("anti", "foo").prio(LOW).req(SMALL),
+                pod("p1.1")
+                    .node("node1")
+                    .label("anti", "foo")
+                    .prio(LOW)
+                    .req(SMALL),
                 pod("p1.2").node("node1").prio(MID).req(SMALL),
                 pod("p1.3").node("node1").prio(HIGH).req(SMALL),
                 pod("p2").node("node2").prio(HIGH).req(SMALL),
@@ -700,7 +869,10 @@ fn select_best_candidate_table() {
         Case {
             name: "a pod that fits on both nodes when lower priority pods are preempted",
             pod: p().req(LARGE),
-            pods: vec![pod("p1").node("node1").prio(MID).req(LARGE), pod("p2").node("node2").prio(MID).req(LARGE)],
+            pods: vec![
+                pod("p1").node("node1").prio(MID).req(LARGE),
+                pod("p2").node("node2").prio(MID).req(LARGE),
+            ],
             nodes: vec![full("node1"), full("node2")],
             want: Want::AnyOf(vec!["node1", "node2"]),
             ..Default::default()
@@ -860,7 +1032,10 @@ fn dry_run_preemption_table() {
         DryCase {
             name: "a pod that fits on both nodes when lower priority pods are preempted",
             pod: pod("p").prio(HIGH).req(LARGE),
-            pods: vec![pod("p1").node("node1").prio(MID).req(LARGE), pod("p2").node("node2").prio(MID).req(LARGE)],
+            pods: vec![
+                pod("p1").node("node1").prio(MID).req(LARGE),
+                pod("p2").node("node2").prio(MID).req(LARGE),
+            ],
             nodes: two(),
             want: vec![("node1", vec!["p1"], 0), ("node2", vec!["p2"], 0)],
             ..Default::default()
@@ -868,7 +1043,10 @@ fn dry_run_preemption_table() {
         DryCase {
             name: "a pod that would fit on the nodes, but other pods running are higher priority, no preemption would happen",
             pod: pod("p").prio(LOW).req(LARGE),
-            pods: vec![pod("p1").node("node1").prio(MID).req(LARGE), pod("p2").node("node2").prio(MID).req(LARGE)],
+            pods: vec![
+                pod("p1").node("node1").prio(MID).req(LARGE),
+                pod("p2").node("node2").prio(MID).req(LARGE),
+            ],
             nodes: two(),
             want: vec![],
             ..Default::default()
@@ -917,22 +1095,47 @@ fn dry_run_preemption_table() {
             name: "pod with anti-affinity is preempted; the state copy is per node",
             pod: pod("p").label("foo", "").prio(HIGH).req(SMALL),
             pods: vec![
-                pod("p1.1").node("node1").label("anti", "foo").prio(LOW).req(SMALL),
+                pod("p1.1")
+                    .node("node1")
+                    .label("anti", "foo")
+                    .prio(LOW)
+                    .req(SMALL),
                 pod("p1.2").node("node1").prio(MID).req(SMALL),
-                pod("p2.1").node("node2").label("anti", "foo").prio(LOW).req(SMALL),
-                pod("p2.2").node("node2").label("anti", "foo").prio(MID).req(SMALL),
+                pod("p2.1")
+                    .node("node2")
+                    .label("anti", "foo")
+                    .prio(LOW)
+                    .req(SMALL),
+                pod("p2.2")
+                    .node("node2")
+                    .label("anti", "foo")
+                    .prio(MID)
+                    .req(SMALL),
             ],
             nodes: two(),
             plugins: Plugins::FitAndAnti,
-            want: vec![("node1", vec!["p1.1"], 0), ("node2", vec!["p2.2", "p2.1"], 0)],
+            want: vec![
+                ("node1", vec!["p1.1"], 0),
+                ("node2", vec!["p2.2", "p2.1"], 0),
+            ],
             ..Default::default()
         },
         DryCase {
             name: "preemption with violation of same pdb",
             pod: pod("p").prio(HIGH).req(VERY_LARGE),
             pods: vec![
-                pod("p1.1").node("node1").label(app.0, app.1).prio(MID).req(MEDIUM).start(1),
-                pod("p1.2").node("node1").label(app.0, app.1).prio(MID).req(MEDIUM).start(2),
+                pod("p1.1")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(MEDIUM)
+                    .start(1),
+                pod("p1.2")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(MEDIUM)
+                    .start(2),
             ],
             nodes: vec![node("node1", VERY_LARGE)],
             pdbs: vec![pdb(&[app], 1, &[])],
@@ -943,8 +1146,18 @@ fn dry_run_preemption_table() {
             name: "preemption with violation of the pdb with pod whose eviction was processed, the victim doesn't belong to DisruptedPods",
             pod: pod("p").prio(HIGH).req(VERY_LARGE),
             pods: vec![
-                pod("p1.1").node("node1").label(app.0, app.1).prio(MID).req(MEDIUM).start(1),
-                pod("p1.2").node("node1").label(app.0, app.1).prio(MID).req(MEDIUM).start(2),
+                pod("p1.1")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(MEDIUM)
+                    .start(1),
+                pod("p1.2")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(MEDIUM)
+                    .start(2),
             ],
             nodes: vec![node("node1", VERY_LARGE)],
             pdbs: vec![pdb(&[app], 1, &["p2"])],
@@ -955,8 +1168,18 @@ fn dry_run_preemption_table() {
             name: "preemption with violation of the pdb with pod whose eviction was processed, the victim belongs to DisruptedPods",
             pod: pod("p").prio(HIGH).req(VERY_LARGE),
             pods: vec![
-                pod("p1.1").node("node1").label(app.0, app.1).prio(MID).req(MEDIUM).start(1),
-                pod("p1.2").node("node1").label(app.0, app.1).prio(MID).req(MEDIUM).start(2),
+                pod("p1.1")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(MEDIUM)
+                    .start(1),
+                pod("p1.2")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(MEDIUM)
+                    .start(2),
             ],
             nodes: vec![node("node1", VERY_LARGE)],
             pdbs: vec![pdb(&[app], 1, &["p1.2"])],
@@ -967,9 +1190,24 @@ fn dry_run_preemption_table() {
             name: "preemption with violation of the pdb with pod whose eviction was processed, the victim which belongs to DisruptedPods is treated as 'nonViolating'",
             pod: pod("p").prio(HIGH).req(VERY_LARGE),
             pods: vec![
-                pod("p1.1").node("node1").label(app.0, app.1).prio(MID).req(MEDIUM).start(1),
-                pod("p1.2").node("node1").label(app.0, app.1).prio(MID).req(MEDIUM).start(2),
-                pod("p1.3").node("node1").label(app.0, app.1).prio(MID).req(MEDIUM).start(3),
+                pod("p1.1")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(MEDIUM)
+                    .start(1),
+                pod("p1.2")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(MEDIUM)
+                    .start(2),
+                pod("p1.3")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(MEDIUM)
+                    .start(3),
             ],
             nodes: vec![node("node1", VERY_LARGE)],
             pdbs: vec![pdb(&[app], 1, &["p1.3"])],
@@ -980,7 +1218,11 @@ fn dry_run_preemption_table() {
             name: "PDB-violating victims are reprieved first",
             pod: pod("p").prio(HIGH).req(MEDIUM),
             pods: vec![
-                pod("guarded").node("node1").label(app.0, app.1).prio(LOW).req(MEDIUM),
+                pod("guarded")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(LOW)
+                    .req(MEDIUM),
                 pod("free").node("node1").prio(MID).req(MEDIUM),
             ],
             nodes: vec![node("node1", (400, 400))],
@@ -990,7 +1232,10 @@ fn dry_run_preemption_table() {
         },
         DryCase {
             name: "all nodes are possible candidates, but DefaultPreemptionArgs limits to 2",
-            args: DefaultPreemptionArgs { min_candidate_nodes_percentage: 40, min_candidate_nodes_absolute: 1 },
+            args: DefaultPreemptionArgs {
+                min_candidate_nodes_percentage: 40,
+                min_candidate_nodes_absolute: 1,
+            },
             offset: 4,
             pod: pod("p").prio(HIGH).req(LARGE),
             pods: vec![
@@ -1000,13 +1245,18 @@ fn dry_run_preemption_table() {
                 pod("p4").node("node4").prio(MID).req(LARGE),
                 pod("p5").node("node5").prio(MID).req(LARGE),
             ],
-            nodes: ["node1", "node2", "node3", "node4", "node5"].map(|n| node(n, VERY_LARGE)).to_vec(),
+            nodes: ["node1", "node2", "node3", "node4", "node5"]
+                .map(|n| node(n, VERY_LARGE))
+                .to_vec(),
             want: vec![("node5", vec!["p5"], 0), ("node1", vec!["p1"], 0)],
             ..Default::default()
         },
         DryCase {
             name: "some are not candidates because they fit without the preemptor's victims, limit 2",
-            args: DefaultPreemptionArgs { min_candidate_nodes_percentage: 40, min_candidate_nodes_absolute: 1 },
+            args: DefaultPreemptionArgs {
+                min_candidate_nodes_percentage: 40,
+                min_candidate_nodes_absolute: 1,
+            },
             offset: 1,
             pod: pod("p").prio(HIGH).req(LARGE),
             pods: vec![
@@ -1016,21 +1266,36 @@ fn dry_run_preemption_table() {
                 pod("p4").node("node4").prio(HIGH).req(LARGE),
                 pod("p5").node("node5").prio(MID).req(LARGE),
             ],
-            nodes: ["node1", "node2", "node3", "node4", "node5"].map(|n| node(n, VERY_LARGE)).to_vec(),
+            nodes: ["node1", "node2", "node3", "node4", "node5"]
+                .map(|n| node(n, VERY_LARGE))
+                .to_vec(),
             want: vec![("node3", vec!["p3"], 0), ("node5", vec!["p5"], 0)],
             ..Default::default()
         },
         DryCase {
             name: "violating candidates do not stop the search until a non-violating one is found",
-            args: DefaultPreemptionArgs { min_candidate_nodes_percentage: 0, min_candidate_nodes_absolute: 1 },
+            args: DefaultPreemptionArgs {
+                min_candidate_nodes_percentage: 0,
+                min_candidate_nodes_absolute: 1,
+            },
             pod: pod("p").prio(HIGH).req(LARGE),
             pods: vec![
-                pod("p1").node("node1").label(app.0, app.1).prio(MID).req(LARGE),
-                pod("p2").node("node2").label(app.0, app.1).prio(MID).req(LARGE),
+                pod("p1")
+                    .node("node1")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(LARGE),
+                pod("p2")
+                    .node("node2")
+                    .label(app.0, app.1)
+                    .prio(MID)
+                    .req(LARGE),
                 pod("p3").node("node3").prio(MID).req(LARGE),
                 pod("p4").node("node4").prio(MID).req(LARGE),
             ],
-            nodes: ["node1", "node2", "node3", "node4"].map(|n| node(n, VERY_LARGE)).to_vec(),
+            nodes: ["node1", "node2", "node3", "node4"]
+                .map(|n| node(n, VERY_LARGE))
+                .to_vec(),
             pdbs: vec![pdb(&[app], 0, &[])],
             want: vec![("node3", vec!["p3"], 0), ("node1", vec!["p1"], 1)],
             ..Default::default()
@@ -1041,7 +1306,13 @@ fn dry_run_preemption_table() {
         let snap = snapshot(&c.nodes, &c.pods);
         let preemptor = c.pod.info();
         let mut state = CycleState::default();
-        assert!(fw.run_pre_filter(&mut state, &preemptor, &snap).1.is_success(), "{}", c.name);
+        assert!(
+            fw.run_pre_filter(&mut state, &preemptor, &snap)
+                .1
+                .is_success(),
+            "{}",
+            c.name
+        );
         let pl = plugin(c.pdbs.clone(), c.args, c.offset);
         let potential = snap.nodes().to_vec();
         let num = pl.calculate_num_candidates(potential.len());
@@ -1060,14 +1331,18 @@ fn dry_run_preemption_table() {
 fn dry_run_over_many_nodes_matches_a_sequential_run() {
     // 100 nodes, 10 candidates wanted (10%, min 10): chunks run in parallel but the result
     // must be the first 10 candidates from the offset, every time.
-    let names: Vec<&'static str> =
-        (0..100).map(|i| &*Box::leak(format!("node{i:03}").into_boxed_str())).collect();
+    let names: Vec<&'static str> = (0..100)
+        .map(|i| &*Box::leak(format!("node{i:03}").into_boxed_str()))
+        .collect();
     let pods: Vec<P> = names
         .iter()
         .enumerate()
         .map(|(i, n)| {
             let name: &'static str = Box::leak(format!("v{i:03}").into_boxed_str());
-            pod(name).node(n).prio(if i % 3 == 0 { HIGH } else { LOW }).req(LARGE)
+            pod(name)
+                .node(n)
+                .prio(if i % 3 == 0 { HIGH } else { LOW })
+                .req(LARGE)
         })
         .collect();
     let nodes: Vec<N> = names.iter().map(|n| node(n, VERY_LARGE)).collect();
@@ -1075,8 +1350,15 @@ fn dry_run_over_many_nodes_matches_a_sequential_run() {
     let snap = snapshot(&nodes, &pods);
     let preemptor = pod("p").prio(MID).req(LARGE).info();
     let mut state = CycleState::default();
-    assert!(fw.run_pre_filter(&mut state, &preemptor, &snap).1.is_success());
-    let args = DefaultPreemptionArgs { min_candidate_nodes_percentage: 10, min_candidate_nodes_absolute: 10 };
+    assert!(
+        fw.run_pre_filter(&mut state, &preemptor, &snap)
+            .1
+            .is_success()
+    );
+    let args = DefaultPreemptionArgs {
+        min_candidate_nodes_percentage: 10,
+        min_candidate_nodes_absolute: 10,
+    };
     let pl = plugin(Vec::new(), args, 95);
     let num = pl.calculate_num_candidates(100);
     assert_eq!(num, 10);
@@ -1087,7 +1369,8 @@ fn dry_run_over_many_nodes_matches_a_sequential_run() {
         .map(|i| format!("node{i:03}"))
         .collect();
     for _ in 0..5 {
-        let (candidates, _, _) = pl.dry_run_preemption(&state, &preemptor, snap.nodes(), &[], 95, num, &fw);
+        let (candidates, _, _) =
+            pl.dry_run_preemption(&state, &preemptor, snap.nodes(), &[], 95, num, &fw);
         let got: Vec<String> = candidates.iter().map(|c| c.node.clone()).collect();
         assert_eq!(got, want);
     }
@@ -1109,7 +1392,13 @@ fn pod_eligible_to_preempt_others_table() {
             Some(&tt),
             Ok(()),
         ),
-        ("Pod without nominated node", pod("p").prio(HIGH), vec![], None, Ok(())),
+        (
+            "Pod without nominated node",
+            pod("p").prio(HIGH),
+            vec![],
+            None,
+            Ok(()),
+        ),
         (
             "Pod with 'PreemptNever' preemption policy",
             pod("p").prio(HIGH).never(),
@@ -1149,23 +1438,47 @@ fn pod_eligible_to_preempt_others_table() {
     let pl = plugin(Vec::new(), DefaultPreemptionArgs::default(), 0);
     for (name, p, pods, status, want) in cases {
         let snap = snapshot(&[node("node1", VERY_LARGE)], &pods);
-        assert_eq!(pl.pod_eligible_to_preempt_others(&p.info(), &snap, status), want, "{name}");
+        assert_eq!(
+            pl.pod_eligible_to_preempt_others(&p.info(), &snap, status),
+            want,
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn calculate_num_candidates_table() {
     let cases = [
-        ("all nodes when fewer than the absolute minimum", 10, 100, 50, 50),
+        (
+            "all nodes when fewer than the absolute minimum",
+            10,
+            100,
+            50,
+            50,
+        ),
         ("the absolute minimum", 10, 100, 500, 100),
         ("the percentage when above the minimum", 10, 100, 5000, 500),
         ("percentage only", 40, 0, 5, 2),
         ("never more than the nodes", 100, 1, 3, 3),
         ("no nodes", 10, 100, 0, 0),
+        (
+            "at least one when the percentage rounds down to 0",
+            10,
+            0,
+            5,
+            1,
+        ),
     ];
     for (name, pct, abs, nodes, want) in cases {
-        let args = DefaultPreemptionArgs { min_candidate_nodes_percentage: pct, min_candidate_nodes_absolute: abs };
-        assert_eq!(plugin(Vec::new(), args, 0).calculate_num_candidates(nodes), want, "{name}");
+        let args = DefaultPreemptionArgs {
+            min_candidate_nodes_percentage: pct,
+            min_candidate_nodes_absolute: abs,
+        };
+        assert_eq!(
+            plugin(Vec::new(), args, 0).calculate_num_candidates(nodes),
+            want,
+            "{name}"
+        );
     }
 }
 
@@ -1181,11 +1494,26 @@ fn args_validation_table() {
         (0, 0, false),
     ];
     for (pct, abs, ok) in cases {
-        let args = DefaultPreemptionArgs { min_candidate_nodes_percentage: pct, min_candidate_nodes_absolute: abs };
-        assert_eq!(args.validate().is_ok(), ok, "{pct} {abs}: {:?}", args.validate());
+        let args = DefaultPreemptionArgs {
+            min_candidate_nodes_percentage: pct,
+            min_candidate_nodes_absolute: abs,
+        };
+        assert_eq!(
+            args.validate().is_ok(),
+            ok,
+            "{pct} {abs}: {:?}",
+            args.validate()
+        );
     }
     // Invalid arguments are clamped: the plugin still looks for at least one candidate.
-    let pl = plugin(Vec::new(), DefaultPreemptionArgs { min_candidate_nodes_percentage: 0, min_candidate_nodes_absolute: 0 }, 0);
+    let pl = plugin(
+        Vec::new(),
+        DefaultPreemptionArgs {
+            min_candidate_nodes_percentage: 0,
+            min_candidate_nodes_absolute: 0,
+        },
+        0,
+    );
     assert_eq!(pl.calculate_num_candidates(7), 1);
 }
 
@@ -1217,10 +1545,31 @@ fn plugin_registration_and_events() {
 }
 
 #[test]
+fn aggregate_errors_table() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["a"], "a"),
+        (&["a", "a", "a"], "a"),
+        (&["a", "b", "a"], "[a, b]"),
+    ];
+    for (errors, want) in cases {
+        assert_eq!(
+            aggregate(errors.iter().map(|e| e.to_string()).collect()),
+            want
+        );
+    }
+}
+
+#[test]
 fn no_nodes_is_an_error() {
     let fw = framework(Plugins::Fit);
     let pl = plugin(Vec::new(), DefaultPreemptionArgs::default(), 0);
-    let (r, s) = pl.post_filter(&CycleState::default(), &pod("p").prio(HIGH).info(), &Snapshot::default(), &Diagnosis::default(), &fw);
+    let (r, s) = pl.post_filter(
+        &CycleState::default(),
+        &pod("p").prio(HIGH).info(),
+        &Snapshot::default(),
+        &Diagnosis::default(),
+        &fw,
+    );
     assert!(r.is_none());
     assert_eq!(s.code, Code::Error);
     assert_eq!(s.message(), "preemption: no nodes available");
@@ -1233,11 +1582,20 @@ fn run_post_filter_through_the_framework() {
         Arc::new(FakeFit),
         Arc::new(plugin(Vec::new(), DefaultPreemptionArgs::default(), 0)),
     ];
-    let fw = Framework::new("default-scheduler", list, HashMap::new(), Arc::new(WaitingPods::default()));
+    let fw = Framework::new(
+        "default-scheduler",
+        list,
+        HashMap::new(),
+        Arc::new(WaitingPods::default()),
+    );
     let snap = snapshot(&[one_pod_node("node1")], &[pod("p1").node("node1")]);
     let preemptor = pod("p").prio(HIGH).info();
     let mut state = CycleState::default();
-    assert!(fw.run_pre_filter(&mut state, &preemptor, &snap).1.is_success());
+    assert!(
+        fw.run_pre_filter(&mut state, &preemptor, &snap)
+            .1
+            .is_success()
+    );
     let (r, s) = fw.run_post_filter(&state, &preemptor, &snap, &diagnosis(&[("node1", U)]));
     assert!(s.is_success(), "{s:?}");
     assert_eq!(r.map(|r| r.nominated_node), Some("node1".to_string()));

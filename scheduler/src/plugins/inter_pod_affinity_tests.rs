@@ -1061,6 +1061,12 @@ fn required_affinity_multiple_nodes() {
     check_filter_cases(cases);
 }
 
+/// (topology key, value, count) triples, sorted.
+type Counts = Vec<(String, String, i64)>;
+
+/// Normalized scores per node, or PreScore's code when it did not succeed.
+type WantScores = Result<Vec<i64>, Code>;
+
 /// The three counting maps as (key, value, count) triples, sorted, for comparison.
 fn flat(map: &TopologyMap) -> Vec<(String, String, i64)> {
     let mut out: Vec<_> = map
@@ -1220,13 +1226,8 @@ fn incoming_affinity_anti_affinity_counts() {
     let node_a = vec![node("nodeA", &[("hostname", "nodeA")])];
     let one = triples(&[("hostname", "nodeA", 1)]);
     let two = triples(&[("hostname", "nodeA", 2)]);
-    let cases: Vec<(
-        &str,
-        Vec<Pod>,
-        Pod,
-        Vec<(String, String, i64)>,
-        Vec<(String, String, i64)>,
-    )> = vec![
+    // (name, existing pods, incoming pod, want affinity counts, want anti-affinity counts)
+    let cases: Vec<(&str, Vec<Pod>, Pod, Counts, Counts)> = vec![
         (
             "nil test",
             vec![],
@@ -1881,7 +1882,7 @@ fn preferred_affinity_with_hard_pod_affinity_symmetric_weight() {
         hard(make_pod().node("node1")).obj(),
         hard(make_pod().node("node2")).obj(),
     ];
-    let cases: Vec<(&str, Pod, i32, Result<Vec<i64>, Code>)> = vec![
+    let cases: Vec<(&str, Pod, i32, WantScores)> = vec![
         (
             "with default weight",
             make_pod().labels(s1).obj(),
@@ -2139,4 +2140,83 @@ fn large_cluster() {
 
 fn info_of(pod: Pod) -> PodInfo {
     PodInfo::new(Arc::new(pod))
+}
+
+/// Timing at 100,000 nodes (ignored; run with
+/// `cargo test --release -- --ignored --nocapture inter_pod_affinity::tests::timing_100k`).
+#[test]
+#[ignore]
+fn timing_100k_nodes() {
+    use std::time::Instant;
+    const NODES: usize = 100_000;
+    let mut infos = Vec::with_capacity(NODES);
+    for i in 0..NODES {
+        let zone = format!("z{}", i % 100);
+        let name = format!("n{i}");
+        let mut info = NodeInfo::new(Arc::new(node(
+            &name,
+            &[("zone", &zone), ("kubernetes.io/hostname", &name)],
+        )));
+        for j in 0..10 {
+            let p = make_pod()
+                .name(&format!("p{i}-{j}"))
+                .node(&name)
+                .labels(&[("app", "web")]);
+            // Every 1000th node runs a pod that keeps `batch` pods out of its zone.
+            let p = if i % 1000 == 0 && j == 0 {
+                p.anti_affinity_term(term_in("app", "zone", &["batch"]))
+            } else {
+                p
+            };
+            info.add_pod(Arc::new(info_of(p.obj())));
+        }
+        infos.push(info);
+    }
+    let snap = Snapshot::new(infos);
+    let p = plugin();
+    let time = |label: &str, pod: &PodInfo| {
+        let start = Instant::now();
+        let mut state = CycleState::default();
+        let (_, status) = p.pre_filter(&mut state, pod, &snap);
+        let pre = start.elapsed();
+        let start = Instant::now();
+        let fit = if status.is_success() {
+            snap.nodes()
+                .iter()
+                .filter(|n| p.filter(&state, pod, n).is_success())
+                .count()
+        } else {
+            NODES
+        };
+        println!(
+            "{label}: PreFilter {pre:?} ({:?}), Filter x{NODES} {:?}, {fit} fit",
+            status.code,
+            start.elapsed()
+        );
+    };
+    time(
+        "no terms",
+        &info(&make_pod().labels(&[("app", "web")]).obj()),
+    );
+    time(
+        "selected by existing anti-affinity",
+        &info(&make_pod().labels(&[("app", "batch")]).obj()),
+    );
+    time(
+        "own zone affinity",
+        &info(
+            &make_pod()
+                .affinity_term(term_in("app", "zone", &["web"]))
+                .obj(),
+        ),
+    );
+    let start = Instant::now();
+    let pod = info(&make_pod().labels(&[("app", "web")]).obj());
+    let mut state = CycleState::default();
+    let status = p.pre_score(&mut state, &pod, snap.nodes(), &snap);
+    println!(
+        "PreScore without own terms: {:?} ({:?})",
+        start.elapsed(),
+        status.code
+    );
 }

@@ -566,7 +566,7 @@ impl PreScorePlugin for PodTopologySpread {
                 }
             }
         }
-        let scored_nodes = nodes.len() - ignored_nodes.len();
+        let scored_nodes = nodes.len().saturating_sub(ignored_nodes.len());
         let weights = constraints
             .iter()
             .zip(&counts)

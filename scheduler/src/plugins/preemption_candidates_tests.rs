@@ -17,8 +17,10 @@ const HIGH: i32 = 1000;
 
 /// A pod in `default` with a priority, labels and an optional start (nanoseconds).
 fn pod(name: &str, priority: i32, labels: &[(&str, &str)], start: Option<i128>) -> Arc<PodInfo> {
-    let labels: BTreeMap<String, String> =
-        labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Arc::new(PodInfo::new(Arc::new(Pod {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -27,9 +29,13 @@ fn pod(name: &str, priority: i32, labels: &[(&str, &str)], start: Option<i128>) 
             labels: Some(labels),
             ..Default::default()
         },
-        spec: Some(PodSpec { priority: Some(priority), ..Default::default() }),
+        spec: Some(PodSpec {
+            priority: Some(priority),
+            ..Default::default()
+        }),
         status: Some(PodStatus {
-            start_time: start.map(|n| Time(Timestamp::from_nanosecond(n).unwrap_or(Timestamp::UNIX_EPOCH))),
+            start_time: start
+                .map(|n| Time(Timestamp::from_nanosecond(n).unwrap_or(Timestamp::UNIX_EPOCH))),
             ..Default::default()
         }),
     })))
@@ -42,10 +48,17 @@ fn pdb(
     disrupted: &[&str],
 ) -> Arc<PodDisruptionBudget> {
     Arc::new(PodDisruptionBudget {
-        metadata: ObjectMeta { namespace: Some(namespace.into()), ..Default::default() },
+        metadata: ObjectMeta {
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        },
         spec: Some(PodDisruptionBudgetSpec {
             selector: selector.map(|s| LabelSelector {
-                match_labels: Some(s.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                match_labels: Some(
+                    s.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
                 ..Default::default()
             }),
             ..Default::default()
@@ -94,7 +107,11 @@ fn filter_pods_with_pdb_violation_table() {
         },
         Case {
             name: "pods already in disruptedPods do not use up the budget",
-            pods: vec![pod("a", LOW, app, None), pod("b", LOW, app, None), pod("c", LOW, app, None)],
+            pods: vec![
+                pod("a", LOW, app, None),
+                pod("b", LOW, app, None),
+                pod("c", LOW, app, None),
+            ],
             pdbs: vec![pdb("default", Some(app), 1, &["c"])],
             violating: vec!["b"],
             non_violating: vec!["a", "c"],
@@ -159,11 +176,36 @@ fn filter_pods_with_pdb_violation_table() {
 #[test]
 fn more_important_first_table() {
     let cases = [
-        ("higher priority first", pod("a", HIGH, &[], Some(5)), pod("b", LOW, &[], Some(1)), Ordering::Less),
-        ("lower priority last", pod("a", LOW, &[], Some(1)), pod("b", MID, &[], Some(5)), Ordering::Greater),
-        ("equal priority: earlier start first", pod("a", MID, &[], Some(1)), pod("b", MID, &[], Some(2)), Ordering::Less),
-        ("equal priority: no start time counts as latest", pod("a", MID, &[], None), pod("b", MID, &[], Some(2)), Ordering::Greater),
-        ("equal everything", pod("a", MID, &[], Some(3)), pod("b", MID, &[], Some(3)), Ordering::Equal),
+        (
+            "higher priority first",
+            pod("a", HIGH, &[], Some(5)),
+            pod("b", LOW, &[], Some(1)),
+            Ordering::Less,
+        ),
+        (
+            "lower priority last",
+            pod("a", LOW, &[], Some(1)),
+            pod("b", MID, &[], Some(5)),
+            Ordering::Greater,
+        ),
+        (
+            "equal priority: earlier start first",
+            pod("a", MID, &[], Some(1)),
+            pod("b", MID, &[], Some(2)),
+            Ordering::Less,
+        ),
+        (
+            "equal priority: no start time counts as latest",
+            pod("a", MID, &[], None),
+            pod("b", MID, &[], Some(2)),
+            Ordering::Greater,
+        ),
+        (
+            "equal everything",
+            pod("a", MID, &[], Some(3)),
+            pod("b", MID, &[], Some(3)),
+            Ordering::Equal,
+        ),
     ];
     for (name, a, b, want) in cases {
         assert_eq!(more_important_first(&a, &b), want, "{name}");
@@ -190,7 +232,11 @@ fn pick_one_node_for_preemption_table() {
         want: Option<&'static str>,
     }
     let cases = vec![
-        Case { name: "no candidates", candidates: vec![], want: None },
+        Case {
+            name: "no candidates",
+            candidates: vec![],
+            want: None,
+        },
         Case {
             name: "a single candidate",
             candidates: vec![cand("n1", 3, &[(HIGH, None)])],
@@ -198,7 +244,10 @@ fn pick_one_node_for_preemption_table() {
         },
         Case {
             name: "fewest PDB violations wins over lower priority",
-            candidates: vec![cand("n1", 1, &[(LOW, Some(0))]), cand("n2", 0, &[(MID, Some(0))])],
+            candidates: vec![
+                cand("n1", 1, &[(LOW, Some(0))]),
+                cand("n2", 0, &[(MID, Some(0))]),
+            ],
             want: Some("n2"),
         },
         Case {
@@ -253,12 +302,16 @@ fn pick_one_node_for_preemption_table() {
         },
         Case {
             name: "complete tie: the first",
-            candidates: vec![cand("n1", 0, &[(MID, Some(1))]), cand("n2", 0, &[(MID, Some(1))])],
+            candidates: vec![
+                cand("n1", 0, &[(MID, Some(1))]),
+                cand("n2", 0, &[(MID, Some(1))]),
+            ],
             want: Some("n1"),
         },
     ];
     for c in cases {
-        let got = pick_one_node_for_preemption(&c.candidates).map(|i| c.candidates[i].node.as_str());
+        let got =
+            pick_one_node_for_preemption(&c.candidates).map(|i| c.candidates[i].node.as_str());
         assert_eq!(got, c.want, "{}", c.name);
     }
 }
