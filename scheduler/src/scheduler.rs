@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
@@ -32,10 +33,13 @@ use ultrak8s_controllers::runtime::leader::{self, LeaderConfig};
 use crate::cache::Cache;
 use crate::framework::events::{ActionType, EventResource, node_update_events};
 use crate::framework::types::PodInfo;
-use crate::framework::{ClusterEvent, Code, CycleState, Framework, PostFilterResult, Snapshot, Status};
+use crate::framework::{
+    ClusterEvent, Code, CycleState, Framework, PostFilterResult, Snapshot, Status, WaitingPods,
+};
 use crate::framework::runtime::PermitOutcome;
 use crate::metrics::{Outcome, SchedulerMetrics};
-use crate::plugins::{self, coscheduling::Gangs, Shared};
+use crate::plugins::default_selector::{Owners, default_selector};
+use crate::plugins::{self, Shared, coscheduling::Gangs};
 use crate::profiles::Profiles;
 use crate::queue::{QueuedPod, SchedulingQueue};
 use crate::schedule::{Cycle, Failure, rejecting_plugins};
@@ -129,6 +133,25 @@ impl Running {
         let nodes = Informer::start(Api::<Node>::all(client.clone()));
         let namespaces = Informer::start(Api::<Namespace>::all(client.clone()));
         let pdbs = Informer::start(Api::<PodDisruptionBudget>::all(client.clone()));
+        // Workloads that select pods, for default topology spreading.
+        let services = Informer::start(Api::<Service>::all(client.clone()));
+        let rcs = Informer::start(Api::<ReplicationController>::all(client.clone()));
+        let rss = Informer::start(Api::<ReplicaSet>::all(client.clone()));
+        let sss = Informer::start(Api::<StatefulSet>::all(client.clone()));
+        let default_selector = {
+            let (services, rcs, rss, sss) =
+                (Arc::clone(&services), Arc::clone(&rcs), Arc::clone(&rss), Arc::clone(&sss));
+            Arc::new(move |pod: &Pod| {
+                let namespace = pod.metadata.namespace.as_deref();
+                let owners = Owners {
+                    services: &services.list(namespace),
+                    replication_controllers: &rcs.list(namespace),
+                    replica_sets: &rss.list(namespace),
+                    stateful_sets: &sss.list(namespace),
+                };
+                default_selector(pod, &owners)
+            })
+        };
         let gangs = Arc::new(Gangs::default());
         let shared = Shared {
             client: client.clone(),
@@ -137,6 +160,7 @@ impl Running {
                 let pdbs = Arc::clone(&pdbs);
                 Arc::new(move || pdbs.list(None))
             },
+            default_selector,
             percentage_of_nodes_to_score: options.percentage_of_nodes_to_score,
         };
         let profiles = Arc::new(Profiles::new(
@@ -155,7 +179,13 @@ impl Running {
             binds: Semaphore::new(BINDS_IN_FLIGHT),
             runtime: tokio::runtime::Handle::current(),
         });
-        pdbs.wait_synced().await;
+        futures::join!(
+            pdbs.wait_synced(),
+            services.wait_synced(),
+            rcs.wait_synced(),
+            rss.wait_synced(),
+            sss.wait_synced()
+        );
         {
             let s = Arc::clone(&scheduler);
             namespaces.add_handler(move |events| s.on_namespaces(events));
@@ -183,6 +213,10 @@ impl Running {
             Box::new(move || nodes.stop()),
             Box::new(move || namespaces.stop()),
             Box::new(move || pdbs.stop()),
+            Box::new(move || services.stop()),
+            Box::new(move || rcs.stop()),
+            Box::new(move || rss.stop()),
+            Box::new(move || sss.stop()),
         ];
         Running { scheduler, stops }
     }
@@ -443,9 +477,10 @@ impl Scheduler {
         self.queue.requeue(pod, verdict.rejected, verdict.pending, verdict.error, Instant::now());
         let this = Arc::clone(self);
         let scheduler_name = framework.scheduler_name.clone();
+        let waiting = Arc::clone(&framework.waiting);
         self.runtime.spawn(async move {
             let nominated = match verdict.preemption {
-                Some(result) => this.preempt(&scheduler_name, &info, result).await,
+                Some(result) => this.preempt(&scheduler_name, &waiting, &info, result).await,
                 None => None,
             };
             let reason = if verdict.error { "SchedulerError" } else { "Unschedulable" };
@@ -455,9 +490,24 @@ impl Scheduler {
 
     /// Deletes the victims (each first marked with a `DisruptionTarget` condition, as
     /// upstream) and returns the node the pod is nominated to.
-    async fn preempt(&self, scheduler_name: &str, pod: &PodInfo, result: PostFilterResult) -> Option<String> {
+    async fn preempt(
+        &self,
+        scheduler_name: &str,
+        waiting: &WaitingPods,
+        pod: &PodInfo,
+        result: PostFilterResult,
+    ) -> Option<String> {
         self.metrics.preempted(result.victims.len());
         for victim in &result.victims {
+            if victim.pod.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            // A victim still waiting at Permit holds only a reservation: rejecting it frees
+            // the node without touching the API (upstream `prepareCandidate`).
+            if waiting.contains(&victim.uid) {
+                waiting.reject(&victim.uid, "DefaultPreemption", "preempted");
+                continue;
+            }
             let api: Api<Pod> = Api::namespaced(self.client.clone(), victim.namespace());
             let condition = json!({"status": {"conditions": [{
                 "type": "DisruptionTarget",

@@ -83,6 +83,10 @@ impl WaitingPods {
             .collect()
     }
 
+    pub fn contains(&self, uid: &str) -> bool {
+        self.pods.lock().contains_key(uid)
+    }
+
     pub fn len(&self) -> usize {
         self.pods.lock().len()
     }

@@ -58,7 +58,8 @@ fn score_table() {
     let n4gpu: List = &[("cpu", "4"), ("memory", "10000"), ("nvidia.com/gpu", "4")];
     let none: &[List] = &[];
     // (name, plugin, pod containers, node allocatable, existing pods, expected score)
-    let cases: Vec<(&str, BalancedAllocation, &[List], List, &[List], i64)> = vec![
+    type Case<'a> = (&'a str, BalancedAllocation, &'a [List<'a>], List<'a>, &'a [List<'a>], i64);
+    let cases: Vec<Case> = vec![
         // cpu 0.75, memory 0.5 → std 0.125 → 87.
         ("resources requested, 4 cores", BalancedAllocation::default(), two, n4, none, 87),
         // cpu 0.5, memory 0.5 → 100.

@@ -65,7 +65,8 @@ fn score_table() {
         node("c", &[("gcr.io/2000:latest", 2000)]),
     ]);
     // (name, snapshot, init images, images, expected scores in node order)
-    let cases: Vec<(&str, &Snapshot, &[&str], &[&str], Vec<i64>)> = vec![
+    type Case<'a> = (&'a str, &'a Snapshot, &'a [&'a str], &'a [&'a str], Vec<i64>);
+    let cases: Vec<Case> = vec![
         // node1: 40/2 = 20 MiB < 23 → 0; node2: 250/2 = 125 MiB → 100×102/1977 = 5.
         ("two images spread on two nodes, prefer the larger image one", &two, &[], &["gcr.io/40", "gcr.io/250"], vec![0, 5]),
         // node1: 20 + 150 = 170 MiB → 100×147/1977 = 7.

@@ -51,6 +51,16 @@ pub struct NodeAffinity {
     added_pref_terms: Option<PreferredTermsScorer>,
 }
 
+/// Upstream's default profile: no `addedAffinity`.
+impl Default for NodeAffinity {
+    fn default() -> Self {
+        Self {
+            added_node_selector: None,
+            added_pref_terms: None,
+        }
+    }
+}
+
 struct PreFilterState(NodeSelectorMatcher);
 struct PreScoreState(Option<PreferredTermsScorer>);
 

@@ -45,7 +45,8 @@ fn filter_table() {
 
 #[test]
 fn pre_filter_table() {
-    let cases: [(&str, Option<&str>, Option<HashSet<String>>); 3] = [
+    type Case<'a> = (&'a str, Option<&'a str>, Option<HashSet<String>>);
+    let cases: [Case; 3] = [
         ("no nodeName: all nodes", None, None),
         ("empty nodeName: all nodes", Some(""), None),
         ("nodeName: that node only", Some("foo"), Some(HashSet::from(["foo".to_owned()]))),

@@ -280,7 +280,8 @@ fn score_table() {
     let n4gpu: List = &[("cpu", "4000m"), ("memory", "10000"), ("nvidia.com/gpu", "4")];
     let none: &[List] = &[];
     // (name, plugin, pod containers, node allocatable, existing pods, expected)
-    let cases: Vec<(&str, NodeResourcesFit, &[List], List, &[List], i64)> = vec![
+    type Case<'a> = (&'a str, NodeResourcesFit, &'a [List<'a>], List<'a>, &'a [List<'a>], i64);
+    let cases: Vec<Case> = vec![
         // cpu (4000-3000)*100/4000 = 25, memory (10000-5000)*100/10000 = 50 → 37.
         ("least: resources requested, 4 cores", least(), two, n4, none, 37),
         ("least: resources requested, 6 cores", least(), two, n6, none, 50),

@@ -156,7 +156,8 @@ fn find_untolerated_table() {
     let no_schedule = |t: &Taint| t.effect == "NoSchedule" || t.effect == "NoExecute";
     let all = |_: &Taint| true;
     // (description, taints, tolerations, use the NoSchedule/NoExecute filter, expected key)
-    let cases: Vec<(&str, Vec<Taint>, Vec<Toleration>, bool, Option<&str>)> = vec![
+    type Case<'a> = (&'a str, Vec<Taint>, Vec<Toleration>, bool, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         ("no taints", vec![], vec![], true, None),
         (
             "an untolerated taint",
