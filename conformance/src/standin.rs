@@ -55,3 +55,20 @@ pub fn is_ready(pod: &Pod) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
+
+/// Stands in for the kubelets' part in deletion: a pod that is terminating (graceful
+/// deletion begun) is removed once, as a kubelet does when its containers have stopped.
+pub fn finish_graceful_deletions(client: kube::Client, namespace: &str) -> tokio::task::JoinHandle<()> {
+    let pods: Api<Pod> = Api::namespaced(client, namespace);
+    tokio::spawn(async move {
+        loop {
+            if let Ok(list) = pods.list(&ListParams::default()).await {
+                for pod in list.items.iter().filter(|p| p.metadata.deletion_timestamp.is_some()) {
+                    let name = pod.metadata.name.clone().unwrap_or_default();
+                    let _ = pods.delete(&name, &kube::api::DeleteParams::default().grace_period(0)).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}

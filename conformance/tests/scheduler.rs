@@ -11,6 +11,7 @@ use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use ultrak8s_conformance::cluster::TestCluster;
 use ultrak8s_conformance::poll::eventually;
+use ultrak8s_conformance::standin::finish_graceful_deletions;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -93,7 +94,7 @@ async fn gpu_pods_land_only_where_enough_gpus_are_free() -> TestResult {
     eventually("FailedScheduling shows in kubectl describe", || async {
         let out = cluster.kubectl(&["describe", "pod", &pending], None).await.expect_ok("describe");
         out.contains("FailedScheduling")
-            && out.contains("0/4 nodes are available: 2 Insufficient nvidia.com/gpu")
+            && out.contains("0/4 nodes are available: 4 Insufficient nvidia.com/gpu.")
     })
     .await;
     let pod = pods.get(&pending).await?;
@@ -242,6 +243,8 @@ async fn a_high_priority_pod_preempts_the_lowest() -> TestResult {
     let client = cluster.client().await?;
     node(&client, "gpu-1", json!({"cpu": "96", "memory": "1Ti", "pods": "110", "nvidia.com/gpu": "8"}), json!({})).await?;
     cluster.spawn_scheduler(None);
+    // The victims' graceful deletions end as a kubelet would end them.
+    let _kubelet = finish_graceful_deletions(client.clone(), "default");
     let classes = r#"
 apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
