@@ -53,6 +53,9 @@ struct SchedulerArgs {
     /// Passed to the server; unset: adaptive.
     #[arg(long)]
     percentage_of_nodes_to_score: Option<u32>,
+    /// Passed to the server as `--scheduler-batching`.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    batching: bool,
     #[arg(long)]
     server_binary: Option<PathBuf>,
     #[arg(long)]
@@ -186,6 +189,7 @@ async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         trainium_every: args.trainium_every,
         clients: args.clients,
         percentage_of_nodes_to_score: args.percentage_of_nodes_to_score,
+        batching: args.batching,
     };
     let report = until_interrupted(scheduler::run(&bench), "bench scheduler").await?;
     write_report(&report, &args.out)

@@ -25,6 +25,11 @@ pub struct SchedulerFlags {
     /// upstream (50% at 100 nodes down to 5% from 5,625 nodes on).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub percentage_of_nodes_to_score: Option<u32>,
+    /// Pods with the same scheduling signature (the replicas of a Job or Deployment) take
+    /// the next node of the last full cycle's ranking once Filter confirms it still fits
+    /// (upstream's alpha OpportunisticBatching); `false`: a full cycle for every pod.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub scheduler_batching: bool,
     /// The `schedulerName`s served, each a profile with the default plugins.
     #[arg(long = "scheduler-name", default_value = "default-scheduler")]
     pub scheduler_names: Vec<String>,
@@ -36,6 +41,7 @@ impl SchedulerFlags {
         options.leader_election = leader_election;
         options.percentage_of_nodes_to_score = self.percentage_of_nodes_to_score;
         options.profiles = self.scheduler_names.clone();
+        options.batching = self.scheduler_batching;
         options
     }
 }

@@ -79,28 +79,32 @@ impl Cache {
         match self.nodes.get_mut(&name) {
             Some(info) => {
                 let info = Arc::make_mut(info);
-                count_images(&mut self.images, info, -1);
+                let before = Arc::clone(&info.images);
                 info.set_node(node);
-                count_images(&mut self.images, info, 1);
+                if before != info.images {
+                    count_images(&mut self.images, &before, -1);
+                    count_images(&mut self.images, &info.images, 1);
+                    self.images_changed = true;
+                }
             }
             None => {
                 let mut info = NodeInfo::new(node);
                 for pod in self.orphans.remove(&name).into_iter().flatten() {
                     info.add_pod(pod);
                 }
-                count_images(&mut self.images, &info, 1);
+                count_images(&mut self.images, &info.images, 1);
+                self.images_changed |= !info.images.is_empty();
                 self.nodes.insert(name.clone(), Arc::new(info));
             }
         }
-        self.images_changed = true;
         self.touch(&name);
     }
 
     /// The node is gone; pods still bound to it wait as orphans (their deletions follow).
     pub fn remove_node(&mut self, name: &str) {
         if let Some(info) = self.nodes.remove(name) {
-            count_images(&mut self.images, &info, -1);
-            self.images_changed = true;
+            count_images(&mut self.images, &info.images, -1);
+            self.images_changed |= !info.images.is_empty();
             if !info.pods.is_empty() {
                 self.orphans.insert(name.to_owned(), info.pods.clone());
             }
@@ -220,8 +224,8 @@ fn has_affinity_pods(node: &NodeInfo) -> bool {
     !node.pods_with_affinity.is_empty() || !node.pods_with_required_anti_affinity.is_empty()
 }
 
-fn count_images(images: &mut HashMap<String, usize>, node: &NodeInfo, delta: isize) {
-    for image in node.images.keys() {
+fn count_images(images: &mut HashMap<String, usize>, node_images: &HashMap<String, i64>, delta: isize) {
+    for image in node_images.keys() {
         let count = images.entry(image.clone()).or_default();
         *count = count.saturating_add_signed(delta);
         if *count == 0 {

@@ -9,11 +9,13 @@
 //!   lands; hands out incremental snapshots.
 //! - `queue.rs`: active, backoff and unschedulable pods; cluster events move pods back.
 //! - `schedule.rs`: one pod's scheduling cycle, pure (snapshot in, decision out): PreFilter,
-//!   sampled parallel Filter, PostFilter, Score, host selection.
+//!   sampled parallel Filter, PostFilter, Score, host selection; `batch.rs`: the ranking
+//!   pods of one signature reuse (opportunistic batching).
 //! - `scheduler.rs`: the I/O around it: informers feed cache and queue, the loop pops pods,
 //!   runs the cycle, assumes, and binds asynchronously; failures become pod conditions and
 //!   events.
 
+pub mod batch;
 pub mod cache;
 pub mod framework;
 pub mod metrics;

@@ -116,8 +116,10 @@ struct Inner {
     seq: u64,
     /// Incremented per pop.
     cycle: u64,
-    /// The cycle during which the last cluster event moved pods.
-    move_request_cycle: u64,
+    /// Each kind of cluster event and the cycle during which it last happened: a pod that
+    /// fails is retried soon when an event its plugins care about happened while it was in
+    /// flight (upstream's in-flight event tracking), instead of waiting for the next one.
+    recent_events: HashMap<ClusterEvent, u64>,
     last_unschedulable_flush: Option<Instant>,
     closed: bool,
 }
@@ -288,7 +290,11 @@ impl SchedulingQueue {
         pod.unschedulable_plugins = rejected_by;
         pod.pending_plugins = pending;
         let uid = pod.info.uid.clone();
-        if error || inner.move_request_cycle >= pod.cycle {
+        let missed = inner
+            .recent_events
+            .iter()
+            .any(|(event, cycle)| *cycle >= pod.cycle && self.profiles.worth_retrying(&pod, event));
+        if error || missed {
             inner.take(&uid);
             self.to_backoff(&mut inner, pod, now);
         } else {
@@ -328,7 +334,10 @@ impl SchedulingQueue {
             return;
         }
         let mut inner = self.inner.lock();
-        inner.move_request_cycle = inner.cycle;
+        let cycle = inner.cycle;
+        for event in events {
+            inner.recent_events.insert(*event, cycle);
+        }
         let moving: Vec<String> = inner
             .waiting
             .iter()

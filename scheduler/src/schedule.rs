@@ -9,12 +9,13 @@
 //! below 5% or 100 nodes) and starts the next pod's search where this one stopped, so every
 //! node gets its turn.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
+use crate::batch::{self, Ranking};
 use crate::framework::types::NodeInfo;
 use crate::framework::{
     Code, CycleState, Diagnosis, Framework, PodInfo, PostFilterResult, Snapshot, Status,
@@ -64,12 +65,17 @@ pub fn num_feasible_nodes_to_find(percentage: Option<u32>, all: usize) -> usize 
     (all * percentage / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
 }
 
-/// What carries over from one cycle to the next: where the node search resumes, and the
-/// random state for breaking score ties.
+/// What carries over from one cycle to the next: where the node search resumes, the random
+/// state for breaking score ties, and the last ranking for pods of the same signature
+/// (`batch.rs`).
 #[derive(Debug)]
 pub struct Cycle {
     next_start: usize,
     rng: u64,
+    /// The last ranking of each recent signature (jobs' pods arrive interleaved).
+    rankings: HashMap<u64, Ranking>,
+    /// Whether rankings are reused (opportunistic batching).
+    pub batching: bool,
 }
 
 impl Default for Cycle {
@@ -83,6 +89,8 @@ impl Cycle {
         Cycle {
             next_start: 0,
             rng: seed.max(1),
+            rankings: HashMap::new(),
+            batching: true,
         }
     }
 
@@ -96,13 +104,72 @@ impl Cycle {
         x
     }
 
-    /// Runs the cycle for `pod` against `snapshot`.
+    /// Runs the cycle for `pod` against `snapshot`: from the last ranking when the pod has
+    /// its signature and the ranking's next node still fits, else in full.
     pub fn schedule(
         &mut self,
         framework: &Framework,
         state: &mut CycleState,
         pod: &PodInfo,
         snapshot: &Snapshot,
+    ) -> Result<Decision, Failure> {
+        let signature = if self.batching {
+            batch::signature(pod, &framework.scheduler_name)
+        } else {
+            None
+        };
+        if let Some(signature) = signature
+            && let Some(decision) = self.from_ranking(framework, state, pod, snapshot, signature)
+        {
+            return Ok(decision);
+        }
+        if let Some(signature) = signature {
+            self.rankings.remove(&signature);
+        }
+        self.full(framework, state, pod, snapshot, signature)
+    }
+
+    /// The ranking's next node, if it still passes every Filter (a few are tried).
+    fn from_ranking(
+        &mut self,
+        framework: &Framework,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        signature: u64,
+    ) -> Option<Decision> {
+        let now = std::time::Instant::now();
+        if !self.rankings.get(&signature).is_some_and(|r| r.usable(signature, now)) {
+            return None;
+        }
+        let (_, status) = framework.run_pre_filter(state, pod, snapshot);
+        if !status.is_success() {
+            return None;
+        }
+        let ranking = self.rankings.get_mut(&signature)?;
+        for _ in 0..batch::MAX_TRIES {
+            let name = ranking.nodes.get(ranking.next)?;
+            ranking.next += 1;
+            if let Some(node) = snapshot.get(name)
+                && framework.run_filters(state, pod, node).is_success()
+            {
+                return Some(Decision {
+                    node: name.clone(),
+                    evaluated: 1,
+                    feasible: 1,
+                });
+            }
+        }
+        None
+    }
+
+    fn full(
+        &mut self,
+        framework: &Framework,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        signature: Option<u64>,
     ) -> Result<Decision, Failure> {
         let mut diagnosis = Diagnosis {
             num_nodes: snapshot.len(),
@@ -133,6 +200,9 @@ impl Cycle {
         }
         let totals = framework.run_score(state, pod, &feasible).map_err(Failure::Error)?;
         let best = self.select_host(&totals);
+        if let Some(signature) = signature {
+            self.rank(signature, &feasible, &totals, best);
+        }
         Ok(Decision {
             node: feasible[best].name().to_owned(),
             evaluated,
@@ -265,6 +335,35 @@ impl Cycle {
             self.next_start = (start + scanned) % n.max(1);
         }
         Ok(feasible)
+    }
+
+    /// Keeps the feasible nodes best first (after `best`, which this pod takes) for the next
+    /// pods of `signature`.
+    fn rank(&mut self, signature: u64, feasible: &[Arc<NodeInfo>], totals: &[i64], best: usize) {
+        let mut order: Vec<(i64, u64, usize)> = totals
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != best)
+            .map(|(i, &score)| (score, self.random(), i))
+            .collect();
+        // Highest score first; equal scores in random order, as select_host breaks ties.
+        order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let now = std::time::Instant::now();
+        self.rankings.retain(|_, r| now < r.made + batch::MAX_AGE);
+        if self.rankings.len() >= batch::MAX_RANKINGS
+            && let Some(oldest) = self.rankings.iter().min_by_key(|(_, r)| r.made).map(|(k, _)| *k)
+        {
+            self.rankings.remove(&oldest);
+        }
+        self.rankings.insert(
+            signature,
+            Ranking {
+                signature,
+                nodes: order.into_iter().map(|(_, _, i)| feasible[i].name().to_owned()).collect(),
+                next: 0,
+                made: now,
+            },
+        );
     }
 
     /// The index of the highest total; among equal totals each is equally likely

@@ -114,6 +114,7 @@ fn search_resumes_where_the_last_stopped() {
     let snap = snapshot(&refs);
     let fw = framework();
     let mut cycle = Cycle::default();
+    cycle.batching = false;
     let first = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("a", &[])), &snap).unwrap();
     assert_eq!(first.feasible, 420);
     assert_eq!(cycle.next_start, 420);
@@ -129,4 +130,26 @@ fn ties_are_broken_among_all_best_nodes() {
         seen.insert(cycle.select_host(&[5, 9, 9, 1, 9]));
     }
     assert_eq!(seen, [1, 2, 4].into_iter().collect());
+}
+
+#[test]
+fn pods_of_one_signature_take_the_ranking_in_order() {
+    let fw = framework();
+    let snap = snapshot(&["n1", "n7", "full9", "n3", "n5"]);
+    let mut cycle = Cycle::default();
+    let first = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("a", &[])), &snap).unwrap();
+    assert_eq!((first.node.as_str(), first.evaluated), ("n7", 5));
+    // The replicas that follow get the next best nodes with one Filter each.
+    let second = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("b", &[])), &snap).unwrap();
+    assert_eq!((second.node.as_str(), second.evaluated), ("n5", 1));
+    // A node that stopped fitting is skipped: Filter has the last word.
+    let snap = snapshot(&["n1", "n7", "full9", "full3", "n5"]);
+    let third = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("c", &[])), &snap).unwrap();
+    assert_eq!(third.node, "n1");
+    // A pod of another signature gets a full cycle.
+    let other = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("d", &[("cpu", "1")])), &snap).unwrap();
+    assert_eq!(other.evaluated, 5);
+    // Interleaved signatures keep their own rankings.
+    let again = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("e", &[])), &snap).unwrap();
+    assert_eq!(again.evaluated, 1);
 }

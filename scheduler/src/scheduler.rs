@@ -57,6 +57,8 @@ pub struct Options {
     pub profiles: Vec<String>,
     /// `percentageOfNodesToScore`; `None`: adaptive.
     pub percentage_of_nodes_to_score: Option<u32>,
+    /// Pods of one signature reuse the last cycle's ranking (opportunistic batching).
+    pub batching: bool,
     pub metrics: Arc<SchedulerMetrics>,
 }
 
@@ -67,6 +69,7 @@ impl Options {
             leader_election: false,
             profiles: vec![crate::profiles::DEFAULT_SCHEDULER_NAME.to_owned()],
             percentage_of_nodes_to_score: None,
+            batching: true,
             metrics: Arc::default(),
         }
     }
@@ -107,6 +110,7 @@ pub async fn run(client: kube::Client, options: Options, shutdown: impl Future<O
 /// Everything the loop, the binding tasks and the informer handlers share.
 struct Scheduler {
     client: kube::Client,
+    batching: bool,
     cache: Mutex<Cache>,
     queue: Arc<SchedulingQueue>,
     profiles: Arc<Profiles>,
@@ -169,6 +173,7 @@ impl Running {
         let queue = Arc::new(SchedulingQueue::new(Arc::clone(&profiles)));
         let scheduler = Arc::new(Scheduler {
             client: client.clone(),
+            batching: options.batching,
             cache: Mutex::new(Cache::new()),
             queue: Arc::clone(&queue),
             profiles,
@@ -349,8 +354,14 @@ impl Scheduler {
         let mut snapshot = Snapshot::default();
         let mut namespaces_seen = u64::MAX;
         let mut cycle = Cycle::default();
+        cycle.batching = self.batching;
+        let mut counted = Instant::now();
         while let Some(pod) = self.queue.pop() {
-            self.metrics.set_pending(self.queue.counts());
+            // Counting walks the queue: once a second, not per pod.
+            if counted.elapsed() >= Duration::from_secs(1) {
+                self.metrics.set_pending(self.queue.counts());
+                counted = Instant::now();
+            }
             let Some(framework) = self.profiles.for_pod(&pod.info.pod).cloned() else {
                 self.queue.done(&pod.info.uid);
                 continue;

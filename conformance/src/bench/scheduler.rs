@@ -37,6 +37,8 @@ pub struct SchedulerBench {
     pub clients: usize,
     /// `--percentage-of-nodes-to-score`; `None`: adaptive.
     pub percentage_of_nodes_to_score: Option<u32>,
+    /// `--scheduler-batching`.
+    pub batching: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -47,6 +49,7 @@ pub struct Sample {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SchedulerReport {
+    pub batching: bool,
     pub nodes: u64,
     pub pods: u64,
     pub nodes_created_per_sec: f64,
@@ -166,7 +169,10 @@ fn watch_bindings(client: kube::Client, from: String, bound: Bound) -> tokio::ta
 }
 
 pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> {
-    let mut flags = vec!["--controllers=namespace,serviceaccount,root-ca-cert-publisher".to_owned()];
+    let mut flags = vec![
+        "--controllers=namespace,serviceaccount,root-ca-cert-publisher".to_owned(),
+        format!("--scheduler-batching={}", bench.batching),
+    ];
     if let Some(p) = bench.percentage_of_nodes_to_score {
         flags.push(format!("--percentage-of-nodes-to-score={p}"));
     }
@@ -251,6 +257,7 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
     per_second.sort_unstable();
     let misplaced = misplaced(&client, every).await?;
     Ok(SchedulerReport {
+        batching: bench.batching,
         nodes: bench.nodes,
         pods: pods_total,
         nodes_created_per_sec: bench.nodes as f64 / node_seconds.max(1e-9),
@@ -305,8 +312,8 @@ impl std::fmt::Display for SchedulerReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "bench scheduler: {} nodes, {} pods (one accelerator each), {} CPUs, server and scheduler in one process",
-            self.nodes, self.pods, self.nproc
+            "bench scheduler: {} nodes, {} pods (one accelerator each), {} CPUs, server and scheduler in one process, batching {}",
+            self.nodes, self.pods, self.nproc, if self.batching { "on" } else { "off" }
         )?;
         let rows = [
             ("nodes created per second", format!("{:.0}", self.nodes_created_per_sec), String::new()),

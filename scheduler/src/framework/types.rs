@@ -365,8 +365,9 @@ pub struct NodeInfo {
     /// The same with the defaults for unset CPU/memory.
     pub non_zero_requested: Resource,
     pub allocatable: Resource,
-    /// Image name (every name the node reports for it) → size in bytes.
-    pub images: HashMap<String, i64>,
+    /// Image name (every name the node reports for it) → size in bytes; shared, so that
+    /// copying a NodeInfo when a pod is placed does not copy it.
+    pub images: Arc<HashMap<String, i64>>,
     /// Claims of PersistentVolumeClaims by the pods on the node: `namespace/claim` → pods.
     pub pvc_ref_counts: HashMap<String, usize>,
     /// Bumped on every change; the snapshot copies nodes whose generation moved.
@@ -384,7 +385,7 @@ impl NodeInfo {
             requested: Resource::default(),
             non_zero_requested: Resource::default(),
             allocatable: Resource::default(),
-            images: HashMap::new(),
+            images: Arc::default(),
             pvc_ref_counts: HashMap::new(),
             generation: 0,
         };
@@ -400,12 +401,13 @@ impl NodeInfo {
     pub fn set_node(&mut self, node: Arc<Node>) {
         let status = node.status.as_ref();
         self.allocatable = Resource::from_list(status.and_then(|s| s.allocatable.as_ref()));
-        self.images.clear();
+        let mut images = HashMap::new();
         for image in status.and_then(|s| s.images.as_ref()).into_iter().flatten() {
             for name in image.names.iter().flatten() {
-                self.images.insert(normalized_image_name(name), image.size_bytes.unwrap_or(0));
+                images.insert(normalized_image_name(name), image.size_bytes.unwrap_or(0));
             }
         }
+        self.images = Arc::new(images);
         self.node = node;
     }
 

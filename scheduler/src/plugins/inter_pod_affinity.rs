@@ -280,17 +280,18 @@ fn resolve_namespaces(term: &AffinityTerm, snapshot: &Snapshot) -> AffinityTerm 
     term
 }
 
-fn resolve_weighted(
-    terms: &[WeightedAffinityTerm],
-    snapshot: &Snapshot,
-) -> Vec<WeightedAffinityTerm> {
-    terms
-        .iter()
-        .map(|t| WeightedAffinityTerm {
-            term: resolve_namespaces(&t.term, snapshot),
-            weight: t.weight,
-        })
-        .collect()
+/// The incoming pod's preferred terms, namespaces resolved, with weights times `sign`.
+fn resolve_weighted<'a>(
+    terms: &'a [WeightedAffinityTerm],
+    sign: i64,
+    snapshot: &'a Snapshot,
+) -> impl Iterator<Item = (AffinityTerm, i64)> + 'a {
+    terms.iter().map(move |t| {
+        (
+            resolve_namespaces(&t.term, snapshot),
+            sign * i64::from(t.weight),
+        )
+    })
 }
 
 /// Which list has a term with a structurally invalid label or namespace selector, if any:
@@ -399,18 +400,30 @@ fn incoming_counts(
                 if !affinity_applies && !anti_applies {
                     return (aff, anti);
                 }
+                // Every pod here counts in the same domains: count matches per node first,
+                // then touch the maps once per term.
+                let mut matching_all = 0;
+                let mut anti_matches = vec![0i64; anti_affinity.len()];
                 for existing in &node.pods {
                     if affinity_applies && matches_all(affinity, &existing.pod) {
-                        for term in affinity {
-                            aff.add(labels, &term.topology_key, 1, true);
-                        }
+                        matching_all += 1;
                     }
                     if anti_applies {
-                        for term in anti_affinity {
+                        for (term, n) in anti_affinity.iter().zip(anti_matches.iter_mut()) {
                             if has_key(term) && term.matches(&existing.pod, None) {
-                                anti.add(labels, &term.topology_key, 1, true);
+                                *n += 1;
                             }
                         }
+                    }
+                }
+                if matching_all > 0 {
+                    for term in affinity {
+                        aff.add(labels, &term.topology_key, matching_all, true);
+                    }
+                }
+                for (term, n) in anti_affinity.iter().zip(anti_matches) {
+                    if n > 0 {
+                        anti.add(labels, &term.topology_key, n, true);
                     }
                 }
                 (aff, anti)
@@ -614,49 +627,66 @@ impl FilterPlugin for InterPodAffinity {
 struct ScoreInputs<'a> {
     incoming: &'a Pod,
     namespace_labels: Option<&'a BTreeMap<String, String>>,
-    preferred_affinity: Vec<WeightedAffinityTerm>,
-    preferred_anti_affinity: Vec<WeightedAffinityTerm>,
+    /// The incoming pod's preferred terms with signed weights (anti-affinity negative).
+    own_terms: Vec<(AffinityTerm, i64)>,
     hard_weight: i64,
 }
 
 impl ScoreInputs<'_> {
-    /// Upstream `processExistingPod`: the weights `existing` (on a node with `labels`) adds
-    /// to its domains.
-    fn process(
+    /// Upstream `processExistingPod` over the pods of one node: the weights they add to the
+    /// node's domains. The incoming pod's own terms land in the same domains for every pod
+    /// of the node, so their matches are summed per node and added once per term.
+    fn process_node(&self, node: &NodeInfo, pods: &[Arc<PodInfo>], out: &mut TopologyMap) {
+        let Some(labels) = node_labels(node).filter(|l| !l.is_empty()) else {
+            return;
+        };
+        let applicable: Vec<&(AffinityTerm, i64)> = self
+            .own_terms
+            .iter()
+            .filter(|(t, _)| labels.contains_key(&t.topology_key))
+            .collect();
+        // `None`: no pod matched the term (upstream then makes no entry at all).
+        let mut own: Vec<Option<i64>> = vec![None; applicable.len()];
+        for existing in pods {
+            for ((term, weight), sum) in applicable.iter().zip(own.iter_mut()) {
+                if term.matches(&existing.pod, None) {
+                    *sum = Some(sum.unwrap_or(0) + weight);
+                }
+            }
+            if existing.has_affinity() {
+                self.existing_terms(existing, labels, out);
+            }
+        }
+        for ((term, _), sum) in applicable.iter().zip(own) {
+            if let Some(sum) = sum {
+                out.add(labels, &term.topology_key, sum, false);
+            }
+        }
+    }
+
+    /// `existing`'s own terms that select the incoming pod: required affinity (weighted by
+    /// `hardPodAffinityWeight`), preferred affinity (+weight) and anti-affinity (-weight).
+    fn existing_terms(
         &self,
         existing: &PodInfo,
         labels: &BTreeMap<String, String>,
         out: &mut TopologyMap,
     ) {
         let mut add = |term: &AffinityTerm, weight: i64| {
-            out.add(labels, &term.topology_key, weight, false);
+            if term.matches(self.incoming, self.namespace_labels) {
+                out.add(labels, &term.topology_key, weight, false);
+            }
         };
-        for t in &self.preferred_affinity {
-            if t.term.matches(&existing.pod, None) {
-                add(&t.term, i64::from(t.weight));
-            }
-        }
-        for t in &self.preferred_anti_affinity {
-            if t.term.matches(&existing.pod, None) {
-                add(&t.term, -i64::from(t.weight));
-            }
-        }
         if self.hard_weight > 0 {
             for term in &existing.required_affinity {
-                if term.matches(self.incoming, self.namespace_labels) {
-                    add(term, self.hard_weight);
-                }
+                add(term, self.hard_weight);
             }
         }
         for t in &existing.preferred_affinity {
-            if t.term.matches(self.incoming, self.namespace_labels) {
-                add(&t.term, i64::from(t.weight));
-            }
+            add(&t.term, i64::from(t.weight));
         }
         for t in &existing.preferred_anti_affinity {
-            if t.term.matches(self.incoming, self.namespace_labels) {
-                add(&t.term, -i64::from(t.weight));
-            }
+            add(&t.term, -i64::from(t.weight));
         }
     }
 }
@@ -688,8 +718,9 @@ impl PreScorePlugin for InterPodAffinity {
         let inputs = ScoreInputs {
             incoming: &pod.pod,
             namespace_labels: snapshot.labels_of_namespace(pod.namespace()),
-            preferred_affinity: resolve_weighted(&pod.preferred_affinity, snapshot),
-            preferred_anti_affinity: resolve_weighted(&pod.preferred_anti_affinity, snapshot),
+            own_terms: resolve_weighted(&pod.preferred_affinity, 1, snapshot)
+                .chain(resolve_weighted(&pod.preferred_anti_affinity, -1, snapshot))
+                .collect(),
             hard_weight: i64::from(self.args.hard_pod_affinity_weight),
         };
         let candidates = if has_constraints {
@@ -701,17 +732,12 @@ impl PreScorePlugin for InterPodAffinity {
             .par_iter()
             .with_min_len(MIN_NODES_PER_TASK)
             .fold(TopologyMap::default, |mut scores, node| {
-                let Some(labels) = node_labels(node).filter(|l| !l.is_empty()) else {
-                    return scores;
-                };
                 let pods = if has_constraints {
                     &node.pods
                 } else {
                     &node.pods_with_affinity
                 };
-                for existing in pods {
-                    inputs.process(existing, labels, &mut scores);
-                }
+                inputs.process_node(node, pods, &mut scores);
                 scores
             })
             .reduce(TopologyMap::default, TopologyMap::merge);

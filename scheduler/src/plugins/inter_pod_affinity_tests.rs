@@ -2219,4 +2219,24 @@ fn timing_100k_nodes() {
         start.elapsed(),
         status.code
     );
+    let pod = info(
+        &make_pod()
+            .preferred_affinity(10, term_in("app", "zone", &["web"]))
+            .obj(),
+    );
+    let start = Instant::now();
+    let mut state = CycleState::default();
+    let status = p.pre_score(&mut state, &pod, snap.nodes(), &snap);
+    let pre = start.elapsed();
+    let start = Instant::now();
+    let total: i64 = snap
+        .nodes()
+        .iter()
+        .map(|n| p.score(&state, &pod, n).0)
+        .sum();
+    println!(
+        "PreScore with a preferred term: {pre:?} ({:?}), Score x{NODES} {:?} (sum {total})",
+        status.code,
+        start.elapsed()
+    );
 }
