@@ -53,9 +53,13 @@ struct SchedulerArgs {
     /// Passed to the server; unset: adaptive.
     #[arg(long)]
     percentage_of_nodes_to_score: Option<u32>,
-    /// Passed to the server as `--scheduler-batching`.
+    /// Passed to the scheduler as `--scheduler-batching`.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     batching: bool,
+    /// Create every pod first, then start `ultrak8s scheduler` as its own process to drain
+    /// the backlog (the scheduler's own capacity, not bounded by the create rate).
+    #[arg(long)]
+    backlog: bool,
     #[arg(long)]
     server_binary: Option<PathBuf>,
     #[arg(long)]
@@ -190,6 +194,7 @@ async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         clients: args.clients,
         percentage_of_nodes_to_score: args.percentage_of_nodes_to_score,
         batching: args.batching,
+        backlog: args.backlog,
     };
     let report = until_interrupted(scheduler::run(&bench), "bench scheduler").await?;
     write_report(&report, &args.out)

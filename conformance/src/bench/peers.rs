@@ -96,6 +96,25 @@ impl Peer {
         )
     }
 
+    /// Starts `ultrak8s scheduler` (the binary at `binary`) against the API server of
+    /// `kubeconfig`, without leader election, with more flags.
+    pub fn start_ultrak8s_scheduler(
+        binary: &Path,
+        work_dir: &Path,
+        kubeconfig: &Path,
+        extra: &[&str],
+    ) -> Result<Peer, BenchError> {
+        let dir = temp_dir(work_dir, "ultrak8s-scheduler")?;
+        let mut command = Command::new(binary);
+        command
+            .arg("scheduler")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--leader-elect=false")
+            .args(extra);
+        Peer::spawn("ultrak8s scheduler", command, binary, dir, String::new())
+    }
+
     fn spawn(
         name: &'static str,
         mut command: Command,

@@ -7,6 +7,11 @@
 //! create response to the watch event that shows it bound, the throughput is pods bound per
 //! second from the first create to the last binding, with per-second samples.
 //!
+//! With `backlog`, the server runs no scheduler while the pods are created; then
+//! `ultrak8s scheduler` starts as its own process against the server (over HTTPS, as
+//! kube-scheduler runs) and drains the backlog: the figure is the scheduler's own capacity,
+//! not bounded by how fast the pods can be created.
+//!
 //! Only the namespace controllers run beside the scheduler (no node lifecycle: with no
 //! kubelet renewing leases it would taint every node, as scheduler_perf runs none either).
 
@@ -39,6 +44,8 @@ pub struct SchedulerBench {
     pub percentage_of_nodes_to_score: Option<u32>,
     /// `--scheduler-batching`.
     pub batching: bool,
+    /// Create every pod first, then start the scheduler as its own process.
+    pub backlog: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -50,12 +57,13 @@ pub struct Sample {
 #[derive(Clone, Debug, Serialize)]
 pub struct SchedulerReport {
     pub batching: bool,
+    pub backlog: bool,
     pub nodes: u64,
     pub pods: u64,
     pub nodes_created_per_sec: f64,
     pub pods_created_per_sec: f64,
     pub pods_bound: u64,
-    /// From the first pod create to the last binding seen.
+    /// From the first pod create (backlog: from the scheduler's start) to the last binding.
     pub seconds: f64,
     pub pods_scheduled_per_sec: f64,
     /// Median and best of the per-second binding counts (scheduler_perf's sampled figures).
@@ -68,6 +76,9 @@ pub struct SchedulerReport {
     pub misplaced: u64,
     pub server_cpu_seconds: f64,
     pub server_rss_bytes: u64,
+    /// The scheduler process's CPU and memory (backlog mode; in-process otherwise).
+    pub scheduler_cpu_seconds: Option<f64>,
+    pub scheduler_rss_bytes: Option<u64>,
     pub samples: Vec<Sample>,
     pub nproc: usize,
 }
@@ -172,9 +183,12 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
     let mut flags = vec![
         "--controllers=namespace,serviceaccount,root-ca-cert-publisher".to_owned(),
         format!("--scheduler-batching={}", bench.batching),
+        format!("--scheduler={}", !bench.backlog),
     ];
+    let mut scheduler_flags = vec![format!("--scheduler-batching={}", bench.batching)];
     if let Some(p) = bench.percentage_of_nodes_to_score {
         flags.push(format!("--percentage-of-nodes-to-score={p}"));
+        scheduler_flags.push(format!("--percentage-of-nodes-to-score={p}"));
     }
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let mut peer = Peer::start_ultrak8s_with(&bench.server_binary, &bench.work_dir, &flags)?;
@@ -202,6 +216,22 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
     let cpu_before = peer.cpu_seconds()?;
     let created: Arc<StdMutex<HashMap<String, Instant>>> = Arc::default();
     let started = Instant::now();
+    let samples: Arc<StdMutex<Vec<Sample>>> = Arc::default();
+    let sampler = {
+        let (bound, samples) = (Arc::clone(&bound), Arc::clone(&samples));
+        tokio::spawn(async move {
+            let mut second = 0;
+            loop {
+                let seen = bound.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() as u64;
+                samples
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(Sample { second, bound: seen });
+                second += 1;
+                tokio::time::sleep_until((started + Duration::from_secs(second)).into()).await;
+            }
+        })
+    };
     let pods_total = bench.pods;
     let (_, create_seconds) = {
         let created = Arc::clone(&created);
@@ -215,15 +245,18 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
         })
         .await?
     };
+    // Backlog: every pod exists; now the scheduler starts, as its own process.
+    let mut scheduler = None;
+    let scheduler_started = Instant::now();
+    if bench.backlog {
+        let kubeconfig = peer.dir().join("data").join("admin.kubeconfig");
+        let flags: Vec<&str> = scheduler_flags.iter().map(String::as_str).collect();
+        scheduler = Some(Peer::start_ultrak8s_scheduler(&bench.server_binary, &bench.work_dir, &kubeconfig, &flags)?);
+    }
     // Wait for every binding (or until nothing moved for 30 s).
-    let mut samples = Vec::new();
     let mut last = (0u64, Instant::now());
     loop {
         let seen = bound.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() as u64;
-        let second = started.elapsed().as_secs();
-        if samples.last().is_none_or(|s: &Sample| s.second < second) {
-            samples.push(Sample { second, bound: seen });
-        }
         if seen >= pods_total {
             break;
         }
@@ -232,18 +265,32 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
         } else if last.1.elapsed() > Duration::from_secs(30) {
             break;
         }
+        if let Some(s) = scheduler.as_mut() {
+            s.check_running()?;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    sampler.abort();
+    let samples = samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     watcher.abort();
     let server_cpu_seconds = peer.cpu_seconds()? - cpu_before;
     let server_rss_bytes = peer.rss_bytes()?;
     let bound = bound.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let created = created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    let last_bound = bound.values().max().copied().unwrap_or(started);
-    let seconds = last_bound.duration_since(started).as_secs_f64();
+    let (scheduler_cpu_seconds, scheduler_rss_bytes) = match scheduler.as_mut() {
+        Some(s) => (Some(s.cpu_seconds()?), Some(s.rss_bytes()?)),
+        None => (None, None),
+    };
+    let first = if bench.backlog { scheduler_started } else { started };
+    let last_bound = bound.values().max().copied().unwrap_or(first);
+    let seconds = last_bound.duration_since(first).as_secs_f64();
     let mut latencies: Vec<f64> = bound
         .iter()
-        .filter_map(|(name, at)| created.get(name).map(|c| at.saturating_duration_since(*c).as_secs_f64() * 1e3))
+        // Backlog: from the scheduler's start, as every pod was waiting for it.
+        .filter_map(|(name, at)| {
+            let since = if bench.backlog { Some(&scheduler_started) } else { created.get(name) };
+            since.map(|c| at.saturating_duration_since(*c).as_secs_f64() * 1e3)
+        })
         .collect();
     latencies.sort_by(f64::total_cmp);
     let pct = |q: f64| {
@@ -258,6 +305,9 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
     let misplaced = misplaced(&client, every).await?;
     Ok(SchedulerReport {
         batching: bench.batching,
+        backlog: bench.backlog,
+        scheduler_cpu_seconds,
+        scheduler_rss_bytes,
         nodes: bench.nodes,
         pods: pods_total,
         nodes_created_per_sec: bench.nodes as f64 / node_seconds.max(1e-9),
@@ -312,8 +362,16 @@ impl std::fmt::Display for SchedulerReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "bench scheduler: {} nodes, {} pods (one accelerator each), {} CPUs, server and scheduler in one process, batching {}",
-            self.nodes, self.pods, self.nproc, if self.batching { "on" } else { "off" }
+            "bench scheduler: {} nodes, {} pods (one accelerator each), {} CPUs, {}, batching {}",
+            self.nodes,
+            self.pods,
+            self.nproc,
+            if self.backlog {
+                "backlog drained by `ultrak8s scheduler` (own process, HTTPS)"
+            } else {
+                "pods scheduled while created, scheduler inside the server"
+            },
+            if self.batching { "on" } else { "off" }
         )?;
         let rows = [
             ("nodes created per second", format!("{:.0}", self.nodes_created_per_sec), String::new()),
@@ -325,16 +383,35 @@ impl std::fmt::Display for SchedulerReport {
                 "upstream scheduler_perf 270 at 5K nodes; EKS 500 at 100K; GKE ~1,000; target 2,000 at 100K".to_owned(),
             ),
             ("  per-second samples p50 / max", format!("{} / {}", self.per_sec_p50, self.per_sec_max), String::new()),
-            ("create-to-bound latency p50 (ms)", format!("{:.0}", self.latency_p50_ms), String::new()),
-            ("create-to-bound latency p90 (ms)", format!("{:.0}", self.latency_p90_ms), String::new()),
-            ("create-to-bound latency p99 (ms)", format!("{:.0}", self.latency_p99_ms), String::new()),
+            (latency_name(self.backlog, "p50"), format!("{:.0}", self.latency_p50_ms), String::new()),
+            (latency_name(self.backlog, "p90"), format!("{:.0}", self.latency_p90_ms), String::new()),
+            (latency_name(self.backlog, "p99"), format!("{:.0}", self.latency_p99_ms), String::new()),
             ("misplaced bindings", self.misplaced.to_string(), "must be 0".to_owned()),
             ("server CPU seconds while scheduling", format!("{:.1}", self.server_cpu_seconds), String::new()),
             ("server RSS (MiB)", format!("{:.0}", self.server_rss_bytes as f64 / 1048576.0), String::new()),
+            (
+                "scheduler process CPU s / RSS MiB",
+                match (self.scheduler_cpu_seconds, self.scheduler_rss_bytes) {
+                    (Some(cpu), Some(rss)) => format!("{cpu:.1} / {:.0}", rss as f64 / 1048576.0),
+                    _ => "in-process".to_owned(),
+                },
+                String::new(),
+            ),
         ];
         for (name, value, anchor) in rows {
-            writeln!(f, "{name:<40} {value:>14}   {anchor}")?;
+            writeln!(f, "{name:<44} {value:>14}   {anchor}")?;
         }
         Ok(())
+    }
+}
+
+fn latency_name(backlog: bool, which: &str) -> &'static str {
+    match (backlog, which) {
+        (true, "p50") => "start-to-bound latency p50 (ms)",
+        (true, "p90") => "start-to-bound latency p90 (ms)",
+        (true, _) => "start-to-bound latency p99 (ms)",
+        (false, "p50") => "create-to-bound latency p50 (ms)",
+        (false, "p90") => "create-to-bound latency p90 (ms)",
+        (false, _) => "create-to-bound latency p99 (ms)",
     }
 }

@@ -21,6 +21,7 @@ pub mod node_selector;
 pub mod node_unschedulable;
 pub mod pod_topology_spread;
 pub mod preemption_candidates;
+pub mod scheduling_gates;
 pub mod taint_toleration;
 pub mod tolerations;
 
@@ -45,6 +46,7 @@ pub struct Shared {
 pub fn default_profile(scheduler_name: &str, shared: &Shared) -> Framework {
     let waiting = Arc::new(WaitingPods::default());
     let plugins: Vec<Arc<dyn Plugin>> = vec![
+        Arc::new(scheduling_gates::SchedulingGates),
         // PreEnqueue, PreFilter and Permit: a gang is gated first and held last.
         Arc::new(coscheduling::Coscheduling::new(Arc::clone(&shared.gangs), Arc::clone(&waiting))),
         Arc::new(node_unschedulable::NodeUnschedulable::new()),
