@@ -284,3 +284,157 @@ value: 1000
     assert_eq!(events.lines().count(), 2, "{events}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_resource_claim_gets_a_matching_gpu_through_dra() -> TestResult {
+    let cluster = TestCluster::start().await?;
+    let client = cluster.client().await?;
+    let small = json!({"cpu": "96", "memory": "1Ti", "pods": "110"});
+    node(&client, "a100-node", small.clone(), json!({})).await?;
+    node(&client, "h100-node", small, json!({})).await?;
+    cluster.spawn_scheduler(None);
+    let slices = |node: &str, product: &str| {
+        format!(
+            r#"
+apiVersion: resource.k8s.io/v1
+kind: ResourceSlice
+metadata: {{name: {node}-gpus}}
+spec:
+  driver: gpu.nvidia.com
+  nodeName: {node}
+  pool: {{name: {node}, generation: 1, resourceSliceCount: 1}}
+  devices:
+  - name: gpu-0
+    attributes:
+      productName: {{string: {product}}}
+    capacity:
+      memory: {{value: 80Gi}}
+  - name: gpu-1
+    attributes:
+      productName: {{string: {product}}}
+    capacity:
+      memory: {{value: 80Gi}}
+"#
+        )
+    };
+    let objects = format!(
+        r#"
+apiVersion: resource.k8s.io/v1
+kind: DeviceClass
+metadata: {{name: gpu.nvidia.com}}
+spec:
+  selectors:
+  - cel: {{expression: 'device.driver == "gpu.nvidia.com"'}}
+---
+{}
+---
+{}
+---
+apiVersion: resource.k8s.io/v1
+kind: ResourceClaim
+metadata: {{name: two-h100}}
+spec:
+  devices:
+    requests:
+    - name: gpus
+      exactly:
+        deviceClassName: gpu.nvidia.com
+        allocationMode: ExactCount
+        count: 2
+        selectors:
+        - cel:
+            expression: 'device.attributes["gpu.nvidia.com"].productName == "H100" && device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("40Gi")) >= 0'
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: trainer}}
+spec:
+  resourceClaims: [{{name: gpus, resourceClaimName: two-h100}}]
+  containers:
+  - name: c
+    image: trainer
+    resources:
+      claims: [{{name: gpus}}]
+"#,
+        slices("a100-node", "A100"),
+        slices("h100-node", "H100")
+    );
+    cluster.kubectl(&["apply", "-f", "-"], Some(&objects)).await.expect_ok("apply DRA objects");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    eventually("the pod is bound to the node with H100s", || async {
+        pods.get("trainer").await.ok().and_then(|p| node_of(&p)).as_deref() == Some("h100-node")
+    })
+    .await;
+    let claim = cluster
+        .kubectl(&["get", "resourceclaim", "two-h100", "-o", "json"], None)
+        .await
+        .expect_ok("get claim");
+    let claim: serde_json::Value = serde_json::from_str(&claim)?;
+    let results = claim.pointer("/status/allocation/devices/results").and_then(|r| r.as_array()).ok_or("no allocation")?;
+    let mut devices: Vec<&str> = results.iter().filter_map(|r| r["device"].as_str()).collect();
+    devices.sort();
+    assert_eq!(devices, ["gpu-0", "gpu-1"]);
+    assert!(results.iter().all(|r| r["pool"] == "h100-node" && r["driver"] == "gpu.nvidia.com"));
+    assert_eq!(claim.pointer("/status/reservedFor/0/name").and_then(|n| n.as_str()), Some("trainer"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_bound_local_volume_pins_its_pod() -> TestResult {
+    let cluster = TestCluster::start().await?;
+    let client = cluster.client().await?;
+    let small = json!({"cpu": "8", "memory": "32Gi", "pods": "110"});
+    node(&client, "disk-1", small.clone(), json!({})).await?;
+    node(&client, "disk-2", small, json!({})).await?;
+    cluster.spawn_scheduler(None);
+    let objects = r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: local-1}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: local
+  claimRef: {namespace: default, name: data}
+  local: {path: /mnt/disk}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [disk-2]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: local
+  volumeName: local-1
+  resources: {requests: {storage: 100Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db}
+spec:
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+  containers: [{name: c, image: db}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: orphan}
+spec:
+  volumes: [{name: data, persistentVolumeClaim: {claimName: missing}}]
+  containers: [{name: c, image: db}]
+"#;
+    cluster.kubectl(&["apply", "-f", "-"], Some(objects)).await.expect_ok("apply");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    eventually("the pod is on the volume's node", || async {
+        pods.get("db").await.ok().and_then(|p| node_of(&p)).as_deref() == Some("disk-2")
+    })
+    .await;
+    eventually("a pod whose claim is missing says so", || async {
+        let out = cluster.kubectl(&["describe", "pod", "orphan"], None).await.expect_ok("describe");
+        out.contains("persistentvolumeclaim \"missing\" not found")
+    })
+    .await;
+    Ok(())
+}

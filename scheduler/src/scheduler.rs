@@ -19,7 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
+use k8s_openapi::api::resource::v1::{DeviceClass, ResourceClaim, ResourceSlice};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
@@ -27,7 +31,7 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 use ultrak8s_controllers::runtime::events::{EventRecorder, EventType, reference_to};
-use ultrak8s_controllers::runtime::informer::{Event, FieldSelected, Informer};
+use ultrak8s_controllers::runtime::informer::{Event, FieldSelected, Informer, ObjectKey};
 use ultrak8s_controllers::runtime::leader::{self, LeaderConfig};
 
 use crate::cache::Cache;
@@ -39,6 +43,8 @@ use crate::framework::{
 use crate::framework::runtime::PermitOutcome;
 use crate::metrics::{Outcome, SchedulerMetrics};
 use crate::plugins::default_selector::{Owners, default_selector};
+use crate::plugins::DraListers;
+use crate::plugins::volume_binding::VolumeListers;
 use crate::plugins::{self, Shared, coscheduling::Gangs};
 use crate::profiles::Profiles;
 use crate::queue::{QueuedPod, SchedulingQueue};
@@ -156,6 +162,35 @@ impl Running {
                 default_selector(pod, &owners)
             })
         };
+        let claims = Informer::start(Api::<PersistentVolumeClaim>::all(client.clone()));
+        let volumes = Informer::start(Api::<PersistentVolume>::all(client.clone()));
+        let classes = Informer::start(Api::<StorageClass>::all(client.clone()));
+        let volume_listers = {
+            let (claims, volumes, classes) =
+                (Arc::clone(&claims), Arc::clone(&volumes), Arc::clone(&classes));
+            Arc::new(VolumeListers {
+                claim: Arc::new(move |ns, name| claims.get(&ObjectKey::new(Some(ns), name))),
+                volume: Arc::new(move |name| volumes.get(&ObjectKey::new(None, name))),
+                class: Arc::new(move |name| classes.get(&ObjectKey::new(None, name))),
+            })
+        };
+        let resource_claims = Informer::start(Api::<ResourceClaim>::all(client.clone()));
+        let slices = Informer::start(Api::<ResourceSlice>::all(client.clone()));
+        let device_classes = Informer::start(Api::<DeviceClass>::all(client.clone()));
+        let dra = {
+            let (c1, c2, s, d) = (
+                Arc::clone(&resource_claims),
+                Arc::clone(&resource_claims),
+                Arc::clone(&slices),
+                Arc::clone(&device_classes),
+            );
+            DraListers {
+                claim: Arc::new(move |ns, name| c1.get(&ObjectKey::new(Some(ns), name))),
+                all_claims: Arc::new(move || c2.list(None)),
+                slices: Arc::new(move || s.list(None)),
+                classes: Arc::new(move |name| d.get(&ObjectKey::new(None, name))),
+            }
+        };
         let gangs = Arc::new(Gangs::default());
         let shared = Shared {
             client: client.clone(),
@@ -165,6 +200,8 @@ impl Running {
                 Arc::new(move || pdbs.list(None))
             },
             default_selector,
+            volumes: volume_listers,
+            dra,
             percentage_of_nodes_to_score: options.percentage_of_nodes_to_score,
         };
         let profiles = Arc::new(Profiles::new(
@@ -189,8 +226,29 @@ impl Running {
             services.wait_synced(),
             rcs.wait_synced(),
             rss.wait_synced(),
-            sss.wait_synced()
+            sss.wait_synced(),
+            claims.wait_synced(),
+            volumes.wait_synced(),
+            classes.wait_synced(),
+            resource_claims.wait_synced(),
+            slices.wait_synced(),
+            device_classes.wait_synced(),
         );
+        // A claim bound, a volume created, a class added: pods waiting on them retry.
+        for (informer_events, resource, label) in [
+            (&claims as &dyn Watched, EventResource::PersistentVolumeClaim, "PvcChange"),
+            (&volumes as &dyn Watched, EventResource::PersistentVolume, "PvChange"),
+            (&classes as &dyn Watched, EventResource::StorageClass, "StorageClassChange"),
+            (&resource_claims as &dyn Watched, EventResource::ResourceClaim, "ResourceClaimChange"),
+            (&slices as &dyn Watched, EventResource::ResourceSlice, "ResourceSliceChange"),
+            (&device_classes as &dyn Watched, EventResource::DeviceClass, "DeviceClassChange"),
+        ] {
+            let queue = Arc::clone(&scheduler.queue);
+            informer_events.on_change(Box::new(move || {
+                let event = ClusterEvent::new(resource, ActionType::ADD.or(ActionType::UPDATE), label);
+                queue.on_event(&event, Instant::now());
+            }));
+        }
         {
             let s = Arc::clone(&scheduler);
             namespaces.add_handler(move |events| s.on_namespaces(events));
@@ -222,6 +280,12 @@ impl Running {
             Box::new(move || rcs.stop()),
             Box::new(move || rss.stop()),
             Box::new(move || sss.stop()),
+            Box::new(move || claims.stop()),
+            Box::new(move || volumes.stop()),
+            Box::new(move || classes.stop()),
+            Box::new(move || resource_claims.stop()),
+            Box::new(move || slices.stop()),
+            Box::new(move || device_classes.stop()),
         ];
         Running { scheduler, stops }
     }
@@ -231,6 +295,20 @@ impl Running {
         for stop in &self.stops {
             stop();
         }
+    }
+}
+
+/// An informer whose changes only matter as "something changed" (volumes, claims, classes).
+trait Watched {
+    fn on_change(&self, changed: Box<dyn Fn() + Send + Sync>);
+}
+
+impl<K> Watched for Arc<Informer<K>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    fn on_change(&self, changed: Box<dyn Fn() + Send + Sync>) {
+        self.add_handler(move |_events: &[Event<K>]| changed());
     }
 }
 
