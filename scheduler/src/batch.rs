@@ -112,7 +112,7 @@ mod tests {
     #[test]
     fn pods_placed_relative_to_others_are_unsignable() {
         let mut spread = pod("a", &[]);
-        spread.spec.as_mut().unwrap().topology_spread_constraints = Some(vec![Default::default()]);
+        spread.spec.as_mut().expect("test fixture").topology_spread_constraints = Some(vec![Default::default()]);
         assert_eq!(signature(&pod_info(spread), "default-scheduler"), None);
         let mut nominated = pod("b", &[]);
         nominated.status = Some(k8s_openapi::api::core::v1::PodStatus {

@@ -13,7 +13,7 @@ fn queue() -> SchedulingQueue {
 
 fn with_priority(name: &str, priority: i32) -> Arc<PodInfo> {
     let mut p = pod(name, &[]);
-    p.spec.as_mut().unwrap().priority = Some(priority);
+    p.spec.as_mut().expect("test fixture").priority = Some(priority);
     pod_info(p)
 }
 
@@ -24,7 +24,7 @@ fn pops_by_priority_then_age() {
     q.add(with_priority("low", 0), now);
     q.add(with_priority("high", 10), now + Duration::from_millis(1));
     q.add(with_priority("low2", 0), now + Duration::from_millis(2));
-    let order: Vec<String> = (0..3).map(|_| q.pop().unwrap().info.name().to_owned()).collect();
+    let order: Vec<String> = (0..3).map(|_| q.pop().expect("test fixture").info.name().to_owned()).collect();
     assert_eq!(order, ["high", "low", "low2"]);
 }
 
@@ -33,7 +33,7 @@ fn unschedulable_pod_waits_for_an_event_its_plugins_registered() {
     let q = queue();
     let now = Instant::now();
     q.add(with_priority("p", 0), now);
-    let popped = q.pop().unwrap();
+    let popped = q.pop().expect("test fixture");
     q.requeue(popped, HashSet::from(["NodeResourcesFit"]), HashSet::new(), false, now);
     assert_eq!(q.counts().unschedulable, 1);
     // A plugin without registered events counts as caring about everything.
@@ -46,7 +46,7 @@ fn event_during_the_cycle_sends_the_pod_to_backoff() {
     let q = queue();
     let now = Instant::now();
     q.add(with_priority("p", 0), now);
-    let popped = q.pop().unwrap();
+    let popped = q.pop().expect("test fixture");
     q.on_event(&ClusterEvent::NODE_ADD, now);
     q.requeue(popped, HashSet::from(["X"]), HashSet::new(), false, now);
     let counts = q.counts();
@@ -58,7 +58,7 @@ fn deleted_in_flight_pod_is_not_requeued() {
     let q = queue();
     let now = Instant::now();
     q.add(with_priority("p", 0), now);
-    let popped = q.pop().unwrap();
+    let popped = q.pop().expect("test fixture");
     q.delete(&popped.info.uid);
     q.requeue(popped, HashSet::new(), HashSet::new(), true, now);
     assert_eq!(q.counts(), QueueCounts::default());
@@ -78,10 +78,10 @@ fn backoff_ends_and_the_pod_pops_again() {
     let q = queue();
     let now = Instant::now();
     q.add(with_priority("p", 0), now);
-    let popped = q.pop().unwrap();
+    let popped = q.pop().expect("test fixture");
     // An error backs off 1 s from "now" in the past: already over, so pop returns it.
     q.requeue(popped, HashSet::new(), HashSet::new(), true, now - Duration::from_secs(2));
-    let again = q.pop().unwrap();
+    let again = q.pop().expect("test fixture");
     assert_eq!(again.attempts, 2);
 }
 
@@ -91,7 +91,7 @@ fn status_only_update_does_not_retry() {
     let now = Instant::now();
     let info = with_priority("p", 0);
     q.add(Arc::clone(&info), now);
-    let popped = q.pop().unwrap();
+    let popped = q.pop().expect("test fixture");
     q.requeue(popped, HashSet::from(["X"]), HashSet::new(), false, now);
     let mut updated = (*info.pod).clone();
     updated.status = Some(Default::default());
@@ -111,5 +111,5 @@ fn close_wakes_a_blocked_pop() {
     };
     std::thread::sleep(Duration::from_millis(50));
     q.close();
-    assert!(popper.join().unwrap());
+    assert!(popper.join().expect("test fixture"));
 }

@@ -44,7 +44,7 @@ pub enum Failure {
     /// No node fits; `preemption` names the node the pod is nominated to once its victims
     /// are gone, when PostFilter found one.
     Unschedulable {
-        diagnosis: Diagnosis,
+        diagnosis: Box<Diagnosis>,
         preemption: Option<PostFilterResult>,
     },
     /// A plugin failed (not a verdict about nodes): retried with backoff.
@@ -119,7 +119,7 @@ impl Cycle {
             None
         };
         if let Some(signature) = signature
-            && let Some(decision) = self.from_ranking(framework, state, pod, snapshot, signature)
+            && let Some(decision) = self.take_from_ranking(framework, state, pod, snapshot, signature)
         {
             return Ok(decision);
         }
@@ -130,7 +130,7 @@ impl Cycle {
     }
 
     /// The ranking's next node, if it still passes every Filter (a few are tried).
-    fn from_ranking(
+    fn take_from_ranking(
         &mut self,
         framework: &Framework,
         state: &mut CycleState,
@@ -178,7 +178,7 @@ impl Cycle {
         if snapshot.is_empty() {
             diagnosis.pre_filter_status = Some(Status::unresolvable("no nodes available to schedule pods"));
             return Err(Failure::Unschedulable {
-                diagnosis,
+                diagnosis: Box::new(diagnosis),
                 preemption: None,
             });
         }
@@ -222,7 +222,7 @@ impl Cycle {
         // preemption.
         if diagnosis.unschedulable_plugins.is_empty() && !diagnosis.pending_plugins.is_empty() {
             return Failure::Unschedulable {
-                diagnosis,
+                diagnosis: Box::new(diagnosis),
                 preemption: None,
             };
         }
@@ -235,7 +235,7 @@ impl Cycle {
             diagnosis.post_filter_message = Some(message);
         }
         Failure::Unschedulable {
-            diagnosis,
+            diagnosis: Box::new(diagnosis),
             preemption: result,
         }
     }
@@ -377,7 +377,7 @@ impl Cycle {
                 ties = 1;
             } else if score == totals[best] {
                 ties += 1;
-                if self.random() % ties == 0 {
+                if self.random().is_multiple_of(ties) {
                     best = i;
                 }
             }

@@ -75,7 +75,7 @@ fn picks_the_highest_score_among_feasible_nodes() {
     let snap = snapshot(&["n1", "n7", "full9", "n3"]);
     let decision = Cycle::default()
         .schedule(&fw, &mut CycleState::default(), &pod_info(pod("p", &[])), &snap)
-        .unwrap();
+        .expect("test fixture");
     assert_eq!(decision, Decision { node: "n7".into(), evaluated: 4, feasible: 3 });
 }
 
@@ -113,12 +113,14 @@ fn search_resumes_where_the_last_stopped() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let snap = snapshot(&refs);
     let fw = framework();
-    let mut cycle = Cycle::default();
-    cycle.batching = false;
-    let first = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("a", &[])), &snap).unwrap();
+    let mut cycle = Cycle {
+        batching: false,
+        ..Cycle::default()
+    };
+    let first = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("a", &[])), &snap).expect("test fixture");
     assert_eq!(first.feasible, 420);
     assert_eq!(cycle.next_start, 420);
-    cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("b", &[])), &snap).unwrap();
+    cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("b", &[])), &snap).expect("test fixture");
     assert_eq!(cycle.next_start, 840);
 }
 
@@ -137,19 +139,19 @@ fn pods_of_one_signature_take_the_ranking_in_order() {
     let fw = framework();
     let snap = snapshot(&["n1", "n7", "full9", "n3", "n5"]);
     let mut cycle = Cycle::default();
-    let first = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("a", &[])), &snap).unwrap();
+    let first = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("a", &[])), &snap).expect("test fixture");
     assert_eq!((first.node.as_str(), first.evaluated), ("n7", 5));
     // The replicas that follow get the next best nodes with one Filter each.
-    let second = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("b", &[])), &snap).unwrap();
+    let second = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("b", &[])), &snap).expect("test fixture");
     assert_eq!((second.node.as_str(), second.evaluated), ("n5", 1));
     // A pod of another signature gets a full cycle, and leaves the first ranking alone.
-    let other = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("d", &[("cpu", "1")])), &snap).unwrap();
+    let other = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("d", &[("cpu", "1")])), &snap).expect("test fixture");
     assert_eq!(other.evaluated, 5);
     // A node that stopped fitting is skipped: Filter has the last word.
     let snap = snapshot(&["n1", "n7", "full9", "full3", "n5"]);
-    let third = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("c", &[])), &snap).unwrap();
+    let third = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("c", &[])), &snap).expect("test fixture");
     assert_eq!((third.node.as_str(), third.evaluated), ("n1", 1));
     // The ranking is used up: the next pod gets a full cycle again.
-    let fourth = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("e", &[])), &snap).unwrap();
+    let fourth = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("e", &[])), &snap).expect("test fixture");
     assert_eq!(fourth.evaluated, 5);
 }

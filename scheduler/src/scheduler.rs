@@ -50,6 +50,8 @@ use crate::profiles::Profiles;
 use crate::queue::{QueuedPod, SchedulingQueue};
 use crate::schedule::{Cycle, Failure, rejecting_plugins};
 
+type NamespaceLabels = HashMap<String, BTreeMap<String, String>>;
+
 /// The Lease the scheduler's leader election uses (upstream's `kube-system/kube-scheduler`).
 pub const LEASE_NAME: &str = "kube-scheduler";
 pub const LEASE_NAMESPACE: &str = "kube-system";
@@ -121,7 +123,9 @@ struct Scheduler {
     queue: Arc<SchedulingQueue>,
     profiles: Arc<Profiles>,
     gangs: Arc<Gangs>,
-    namespaces: RwLock<(u64, Arc<HashMap<String, BTreeMap<String, String>>>)>,
+    /// Every namespace's labels, with a generation the loop compares to copy them only when
+    /// they changed.
+    namespaces: RwLock<(u64, Arc<NamespaceLabels>)>,
     recorder: EventRecorder,
     metrics: Arc<SchedulerMetrics>,
     binds: Semaphore,

@@ -102,8 +102,9 @@ pub fn is_scalar_resource(name: &str) -> bool {
 pub fn is_extended_resource(name: &str) -> bool {
     match name.split_once('/') {
         Some((domain, _)) => {
-            !(domain == "kubernetes.io" || domain.ends_with(".kubernetes.io"))
-                && !name.starts_with("requests.")
+            !(domain == "kubernetes.io"
+                || domain.ends_with(".kubernetes.io")
+                || name.starts_with("requests."))
         }
         None => false,
     }

@@ -23,11 +23,11 @@ fn plugin() -> (Arc<Gangs>, Arc<WaitingPods>, Coscheduling) {
 #[test]
 fn membership_from_labels() {
     assert_eq!(membership(&pod("a", &[])), None);
-    let m = membership(&member("a", "train", "8")).unwrap();
+    let m = membership(&member("a", "train", "8")).expect("test fixture");
     assert_eq!(m, Membership { group: "default/train".into(), min_available: 8, timeout: DEFAULT_TIMEOUT });
     // Nonsense min-available means no gang constraint beyond the pod itself.
-    assert_eq!(membership(&member("a", "train", "zero")).unwrap().min_available, 1);
-    assert_eq!(membership(&member("a", "train", "0")).unwrap().min_available, 1);
+    assert_eq!(membership(&member("a", "train", "zero")).expect("test fixture").min_available, 1);
+    assert_eq!(membership(&member("a", "train", "0")).expect("test fixture").min_available, 1);
 }
 
 #[test]

@@ -50,7 +50,7 @@ mod tests {
     fn gated_until_every_gate_is_gone() {
         assert!(SchedulingGates.pre_enqueue(&pod_info(pod("a", &[]))).is_success());
         let mut gated = pod("b", &[]);
-        gated.spec.as_mut().unwrap().scheduling_gates = Some(vec![
+        gated.spec.as_mut().expect("test fixture").scheduling_gates = Some(vec![
             PodSchedulingGate { name: "example.com/quota".into() },
             PodSchedulingGate { name: "example.com/data".into() },
         ]);

@@ -23,11 +23,16 @@ pub const NAME: &str = "VolumeBinding";
 pub const ERR_REASON_NODE_CONFLICT: &str = "node(s) had volume node affinity conflict";
 pub const ERR_REASON_UNBOUND_IMMEDIATE: &str = "pod has unbound immediate PersistentVolumeClaims";
 
+/// A claim by namespace and name.
+pub type ClaimLister = Arc<dyn Fn(&str, &str) -> Option<Arc<PersistentVolumeClaim>> + Send + Sync>;
+/// A cluster-scoped object by name.
+pub type NamedLister<K> = Arc<dyn Fn(&str) -> Option<Arc<K>> + Send + Sync>;
+
 /// Reads claims, volumes and classes from the scheduler's informers.
 pub struct VolumeListers {
-    pub claim: Arc<dyn Fn(&str, &str) -> Option<Arc<PersistentVolumeClaim>> + Send + Sync>,
-    pub volume: Arc<dyn Fn(&str) -> Option<Arc<PersistentVolume>> + Send + Sync>,
-    pub class: Arc<dyn Fn(&str) -> Option<Arc<StorageClass>> + Send + Sync>,
+    pub claim: ClaimLister,
+    pub volume: NamedLister<PersistentVolume>,
+    pub class: NamedLister<StorageClass>,
 }
 
 pub struct VolumeBinding {

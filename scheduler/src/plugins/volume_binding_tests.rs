@@ -66,7 +66,7 @@ fn plugin() -> VolumeBinding {
 
 fn with_claim(claim: &str) -> Arc<PodInfo> {
     let mut p = pod("p", &[]);
-    p.spec.as_mut().unwrap().volumes = Some(vec![Volume {
+    p.spec.as_mut().expect("test fixture").volumes = Some(vec![Volume {
         name: "v".into(),
         persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
             claim_name: claim.into(),
