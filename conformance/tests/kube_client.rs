@@ -25,10 +25,17 @@ fn config_map(name: &str, value: &str) -> ConfigMap {
 /// Every namespace holds the cluster CA's ConfigMap besides what a test writes.
 const ROOT_CA: &str = "kube-root-ca.crt";
 
+/// A cluster and its `default` namespace's ConfigMaps, once the root CA publisher has put
+/// `kube-root-ca.crt` there (so the tests' watches and lists see only their own objects).
 async fn setup() -> (TestCluster, Api<ConfigMap>) {
     let cluster = TestCluster::start().await.expect("cluster");
     let client = cluster.client().await.expect("client");
-    (cluster, Api::namespaced(client, "default"))
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    ultrak8s_conformance::poll::eventually("kube-root-ca.crt is published", || async {
+        api.get_opt(ROOT_CA).await.ok().flatten().is_some()
+    })
+    .await;
+    (cluster, api)
 }
 
 fn api_code(error: &kube::Error) -> Option<u16> {
