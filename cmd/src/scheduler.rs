@@ -37,7 +37,8 @@ pub struct SchedulerFlags {
 
 impl SchedulerFlags {
     pub fn options(&self, leader_election: bool) -> ultrak8s_scheduler::scheduler::Options {
-        let mut options = ultrak8s_scheduler::scheduler::Options::new(&crate::controllers::identity());
+        let mut options =
+            ultrak8s_scheduler::scheduler::Options::new(&crate::controllers::identity());
         options.leader_election = leader_election;
         options.percentage_of_nodes_to_score = self.percentage_of_nodes_to_score;
         options.profiles = self.scheduler_names.clone();

@@ -99,16 +99,27 @@ fn remote_scheduler_leads_and_binds_over_https() {
             std::thread::sleep(Duration::from_millis(100));
             created = kubectl(&kubeconfig, &["create", "-f", "-"], Some(object));
         }
-        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
     }
     let node_of_pod = || {
-        let out = kubectl(&kubeconfig, &["get", "pod", "train", "-o", "jsonpath={.spec.nodeName}"], None);
+        let out = kubectl(
+            &kubeconfig,
+            &["get", "pod", "train", "-o", "jsonpath={.spec.nodeName}"],
+            None,
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(node_of_pod(), "", "no scheduler runs in the server");
 
-    let _scheduler = spawn(&["scheduler", "--kubeconfig", "data/admin.kubeconfig"], dir.path());
+    let _scheduler = spawn(
+        &["scheduler", "--kubeconfig", "data/admin.kubeconfig"],
+        dir.path(),
+    );
     let mut bound = false;
     for _ in 0..300 {
         if node_of_pod() == "gpu-1" {
@@ -120,8 +131,19 @@ fn remote_scheduler_leads_and_binds_over_https() {
     assert!(bound, "the remote scheduler never bound the pod");
     let lease = kubectl(
         &kubeconfig,
-        &["-n", "kube-system", "get", "lease", "kube-scheduler", "-o", "jsonpath={.spec.holderIdentity}"],
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "lease",
+            "kube-scheduler",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
         None,
     );
-    assert!(!String::from_utf8_lossy(&lease.stdout).trim().is_empty(), "a holder leads");
+    assert!(
+        !String::from_utf8_lossy(&lease.stdout).trim().is_empty(),
+        "a holder leads"
+    );
 }

@@ -30,11 +30,16 @@ pub const MAX_TRIES: usize = 3;
 pub fn signature(pod: &PodInfo, scheduler_name: &str) -> Option<u64> {
     let spec = pod.pod.spec.as_ref()?;
     if pod.has_affinity()
-        || spec.topology_spread_constraints.as_ref().is_some_and(|c| !c.is_empty())
+        || spec
+            .topology_spread_constraints
+            .as_ref()
+            .is_some_and(|c| !c.is_empty())
         || spec.resource_claims.as_ref().is_some_and(|c| !c.is_empty())
-        || spec.volumes.iter().flatten().any(|v| {
-            v.persistent_volume_claim.is_some() || v.ephemeral.is_some()
-        })
+        || spec
+            .volumes
+            .iter()
+            .flatten()
+            .any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some())
         || pod
             .pod
             .status
@@ -49,7 +54,10 @@ pub fn signature(pod: &PodInfo, scheduler_name: &str) -> Option<u64> {
     scheduler_name.hash(&mut hasher);
     pod.namespace().hash(&mut hasher);
     let fields = serde_json::json!([
-        spec.containers.iter().map(|c| (&c.resources, &c.ports)).collect::<Vec<_>>(),
+        spec.containers
+            .iter()
+            .map(|c| (&c.resources, &c.ports))
+            .collect::<Vec<_>>(),
         spec.init_containers
             .iter()
             .flatten()
@@ -112,7 +120,11 @@ mod tests {
     #[test]
     fn pods_placed_relative_to_others_are_unsignable() {
         let mut spread = pod("a", &[]);
-        spread.spec.as_mut().expect("test fixture").topology_spread_constraints = Some(vec![Default::default()]);
+        spread
+            .spec
+            .as_mut()
+            .expect("test fixture")
+            .topology_spread_constraints = Some(vec![Default::default()]);
         assert_eq!(signature(&pod_info(spread), "default-scheduler"), None);
         let mut nominated = pod("b", &[]);
         nominated.status = Some(k8s_openapi::api::core::v1::PodStatus {

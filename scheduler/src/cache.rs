@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-use crate::framework::types::{NodeInfo, PodInfo};
 use crate::framework::Snapshot;
+use crate::framework::types::{NodeInfo, PodInfo};
 
 #[derive(Debug)]
 struct PodState {
@@ -197,7 +197,10 @@ impl Cache {
         }
         let mut affinity_changed = false;
         for name in self.dirty.drain() {
-            let before = snapshot.get(&name).map(|n| has_affinity_pods(n)).unwrap_or(false);
+            let before = snapshot
+                .get(&name)
+                .map(|n| has_affinity_pods(n))
+                .unwrap_or(false);
             match self.nodes.get(&name) {
                 Some(info) => {
                     affinity_changed |= before || has_affinity_pods(info);
@@ -224,7 +227,11 @@ fn has_affinity_pods(node: &NodeInfo) -> bool {
     !node.pods_with_affinity.is_empty() || !node.pods_with_required_anti_affinity.is_empty()
 }
 
-fn count_images(images: &mut HashMap<String, usize>, node_images: &HashMap<String, i64>, delta: isize) {
+fn count_images(
+    images: &mut HashMap<String, usize>,
+    node_images: &HashMap<String, i64>,
+    delta: isize,
+) {
     for image in node_images.keys() {
         let count = images.entry(image.clone()).or_default();
         *count = count.saturating_add_signed(delta);

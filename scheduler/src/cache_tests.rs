@@ -4,7 +4,10 @@ use super::*;
 use crate::testing::{bound, node, pod, pod_info};
 
 fn cpu_requested(snapshot: &Snapshot, node: &str) -> i64 {
-    snapshot.get(node).map(|n| n.requested.milli_cpu).unwrap_or(-1)
+    snapshot
+        .get(node)
+        .map(|n| n.requested.milli_cpu)
+        .unwrap_or(-1)
 }
 
 #[test]
@@ -12,7 +15,9 @@ fn assumed_pod_counts_until_forgotten() {
     let mut cache = Cache::new();
     let mut snapshot = Snapshot::default();
     cache.add_node(Arc::new(node("n1", &[("cpu", "4")])));
-    cache.assume_pod(pod_info(pod("a", &[("cpu", "1")])), "n1").expect("test fixture");
+    cache
+        .assume_pod(pod_info(pod("a", &[("cpu", "1")])), "n1")
+        .expect("test fixture");
     assert!(cache.is_assumed("uid-a"));
     cache.update_snapshot(&mut snapshot);
     assert_eq!(cpu_requested(&snapshot, "n1"), 1000);
@@ -30,7 +35,9 @@ fn informer_confirms_assumed_pod_once() {
     let mut cache = Cache::new();
     let mut snapshot = Snapshot::default();
     cache.add_node(Arc::new(node("n1", &[("cpu", "4")])));
-    cache.assume_pod(pod_info(pod("a", &[("cpu", "1")])), "n1").expect("test fixture");
+    cache
+        .assume_pod(pod_info(pod("a", &[("cpu", "1")])), "n1")
+        .expect("test fixture");
     cache.add_pod(Arc::new(bound(pod("a", &[("cpu", "1")]), "n1")));
     assert!(!cache.is_assumed("uid-a"));
     // Forgetting a confirmed pod does nothing: only assumed pods are forgotten.
@@ -71,7 +78,9 @@ fn snapshot_copies_only_changed_nodes() {
     }
     cache.update_snapshot(&mut snapshot);
     let before: Vec<_> = snapshot.nodes().iter().map(Arc::clone).collect();
-    cache.assume_pod(pod_info(pod("a", &[("cpu", "1")])), "n7").expect("test fixture");
+    cache
+        .assume_pod(pod_info(pod("a", &[("cpu", "1")])), "n7")
+        .expect("test fixture");
     cache.update_snapshot(&mut snapshot);
     let changed: Vec<&str> = snapshot
         .nodes()
@@ -82,7 +91,16 @@ fn snapshot_copies_only_changed_nodes() {
         .collect();
     assert_eq!(changed, vec!["n7"]);
     // The old snapshot's node was not changed under its readers (copy on write).
-    assert_eq!(before[snapshot.nodes().iter().position(|n| n.name() == "n7").expect("test fixture")].requested.milli_cpu, 0);
+    assert_eq!(
+        before[snapshot
+            .nodes()
+            .iter()
+            .position(|n| n.name() == "n7")
+            .expect("test fixture")]
+        .requested
+        .milli_cpu,
+        0
+    );
 }
 
 #[test]

@@ -9,9 +9,9 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use ultrak8s_controllers::runtime::informer::Event;
 
 use super::{Scheduler, is_bound};
+use crate::framework::ClusterEvent;
 use crate::framework::events::{ActionType, EventResource, node_update_events};
 use crate::framework::types::PodInfo;
-use crate::framework::ClusterEvent;
 
 impl Scheduler {
     pub(super) fn on_namespaces(&self, events: &[Event<Namespace>]) {
@@ -48,7 +48,11 @@ impl Scheduler {
                             Some(old) => {
                                 let action = node_update_events(old, new);
                                 if action.0 != 0 {
-                                    happened.push(ClusterEvent::new(EventResource::Node, action, "NodeUpdate"));
+                                    happened.push(ClusterEvent::new(
+                                        EventResource::Node,
+                                        action,
+                                        "NodeUpdate",
+                                    ));
                                 }
                             }
                         }
@@ -88,7 +92,11 @@ impl Scheduler {
                         };
                         // Our own bindings coming back are the bulk of these; an assigned pod
                         // only matters to affinity and spreading, whose plugins register it.
-                        happened.push(ClusterEvent::new(EventResource::AssignedPod, action, "AssignedPod"));
+                        happened.push(ClusterEvent::new(
+                            EventResource::AssignedPod,
+                            action,
+                            "AssignedPod",
+                        ));
                     } else if self.profiles.responsible_for(new)
                         && new.metadata.deletion_timestamp.is_none()
                     {
@@ -96,7 +104,11 @@ impl Scheduler {
                         let info = Arc::new(PodInfo::new(Arc::clone(new)));
                         if old.is_none() {
                             self.queue.add(info, now);
-                            happened.push(ClusterEvent::new(EventResource::UnscheduledPod, ActionType::ADD, "UnscheduledPodAdd"));
+                            happened.push(ClusterEvent::new(
+                                EventResource::UnscheduledPod,
+                                ActionType::ADD,
+                                "UnscheduledPodAdd",
+                            ));
                         } else {
                             self.queue.update(info, now);
                         }
@@ -123,5 +135,4 @@ impl Scheduler {
         happened.dedup();
         self.queue.on_events(&happened, now);
     }
-
 }

@@ -44,7 +44,11 @@ impl Histogram {
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
         let _ = writeln!(out, "{name}_sum{{{}}} {sum}", labels.trim_end_matches(','));
-        let _ = writeln!(out, "{name}_count{{{}}} {count}", labels.trim_end_matches(','));
+        let _ = writeln!(
+            out,
+            "{name}_count{{{}}} {count}",
+            labels.trim_end_matches(',')
+        );
     }
 }
 
@@ -86,7 +90,8 @@ impl SchedulerMetrics {
 
     pub fn preempted(&self, victims: usize) {
         self.preemption_attempts.fetch_add(1, Ordering::Relaxed);
-        self.preemption_victims.fetch_add(victims as u64, Ordering::Relaxed);
+        self.preemption_victims
+            .fetch_add(victims as u64, Ordering::Relaxed);
     }
 
     pub fn set_pending(&self, counts: QueueCounts) {
@@ -113,11 +118,17 @@ impl SchedulerMetrics {
             );
         }
         out.push_str("# TYPE scheduler_scheduling_attempt_duration_seconds histogram\n");
-        self.attempt_duration
-            .render(&mut out, "scheduler_scheduling_attempt_duration_seconds", "");
+        self.attempt_duration.render(
+            &mut out,
+            "scheduler_scheduling_attempt_duration_seconds",
+            "",
+        );
         out.push_str("# TYPE scheduler_pod_scheduling_sli_duration_seconds histogram\n");
-        self.e2e_duration
-            .render(&mut out, "scheduler_pod_scheduling_sli_duration_seconds", "");
+        self.e2e_duration.render(
+            &mut out,
+            "scheduler_pod_scheduling_sli_duration_seconds",
+            "",
+        );
         out.push_str("# TYPE scheduler_pending_pods gauge\n");
         let pending = *self.pending.lock();
         for (queue, n) in [

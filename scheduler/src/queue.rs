@@ -195,11 +195,27 @@ impl SchedulingQueue {
                 seq,
                 uid: uid.clone(),
             });
-            inner.put(uid, Entry { pod, place: Place::Active, seq, since: now });
+            inner.put(
+                uid,
+                Entry {
+                    pod,
+                    place: Place::Active,
+                    seq,
+                    since: now,
+                },
+            );
             self.ready.notify_one();
         } else {
             pod.gate = Some(status);
-            inner.put(uid, Entry { pod, place: Place::Gated, seq, since: now });
+            inner.put(
+                uid,
+                Entry {
+                    pod,
+                    place: Place::Gated,
+                    seq,
+                    since: now,
+                },
+            );
         }
     }
 
@@ -272,7 +288,11 @@ impl SchedulingQueue {
     /// The pod was bound (or given up on): it leaves the queue.
     pub fn done(&self, uid: &str) {
         let mut inner = self.inner.lock();
-        if inner.pods.get(uid).is_some_and(|e| e.place == Place::InFlight) {
+        if inner
+            .pods
+            .get(uid)
+            .is_some_and(|e| e.place == Place::InFlight)
+        {
             inner.take(uid);
         }
     }
@@ -280,7 +300,14 @@ impl SchedulingQueue {
     /// The pod found no node (`status` rejected) or hit an error. Rejected pods wait for an
     /// event unless one arrived during their cycle; errors back off. A pod deleted meanwhile
     /// is not brought back.
-    pub fn requeue(&self, mut pod: QueuedPod, rejected_by: HashSet<&'static str>, pending: HashSet<&'static str>, error: bool, now: Instant) {
+    pub fn requeue(
+        &self,
+        mut pod: QueuedPod,
+        rejected_by: HashSet<&'static str>,
+        pending: HashSet<&'static str>,
+        error: bool,
+        now: Instant,
+    ) {
         let mut inner = self.inner.lock();
         let Some(entry) = inner.pods.get(&pod.info.uid) else {
             return;
@@ -300,7 +327,15 @@ impl SchedulingQueue {
         } else {
             inner.seq += 1;
             let seq = inner.seq;
-            inner.put(uid, Entry { pod, place: Place::Unschedulable, seq, since: now });
+            inner.put(
+                uid,
+                Entry {
+                    pod,
+                    place: Place::Unschedulable,
+                    seq,
+                    since: now,
+                },
+            );
         }
     }
 
@@ -310,7 +345,15 @@ impl SchedulingQueue {
         let until = now + backoff_for(pod.attempts);
         let uid = pod.info.uid.clone();
         inner.backoff.push(Reverse((until, seq, uid.clone())));
-        inner.put(uid, Entry { pod, place: Place::Backoff, seq, since: now });
+        inner.put(
+            uid,
+            Entry {
+                pod,
+                place: Place::Backoff,
+                seq,
+                since: now,
+            },
+        );
         self.ready.notify_one();
     }
 
@@ -344,9 +387,9 @@ impl SchedulingQueue {
             .filter_map(|uid| inner.pods.get_key_value(uid))
             .filter(|(_, e)| match e.place {
                 Place::Gated => true,
-                Place::Unschedulable => events.iter().any(|ev| {
-                    self.profiles.worth_retrying(&e.pod, ev)
-                }),
+                Place::Unschedulable => events
+                    .iter()
+                    .any(|ev| self.profiles.worth_retrying(&e.pod, ev)),
                 _ => false,
             })
             .map(|(uid, _)| uid.clone())
@@ -364,7 +407,10 @@ impl SchedulingQueue {
                 break;
             }
             inner.backoff.pop();
-            let live = inner.pods.get(&uid).is_some_and(|e| e.place == Place::Backoff && e.seq == seq);
+            let live = inner
+                .pods
+                .get(&uid)
+                .is_some_and(|e| e.place == Place::Backoff && e.seq == seq);
             if live && let Some(entry) = inner.take(&uid) {
                 self.enqueue(inner, entry.pod, now);
             }
@@ -372,7 +418,10 @@ impl SchedulingQueue {
     }
 
     fn flush_unschedulable(&self, inner: &mut Inner, now: Instant) {
-        if inner.last_unschedulable_flush.is_some_and(|t| now < t + FLUSH_UNSCHEDULABLE_EVERY) {
+        if inner
+            .last_unschedulable_flush
+            .is_some_and(|t| now < t + FLUSH_UNSCHEDULABLE_EVERY)
+        {
             return;
         }
         inner.last_unschedulable_flush = Some(now);

@@ -7,7 +7,12 @@ use crate::framework::{Framework, WaitingPods};
 use crate::testing::{pod, pod_info};
 
 fn queue() -> SchedulingQueue {
-    let fw = Framework::new("default-scheduler", vec![], HashMap::new(), Arc::new(WaitingPods::default()));
+    let fw = Framework::new(
+        "default-scheduler",
+        vec![],
+        HashMap::new(),
+        Arc::new(WaitingPods::default()),
+    );
     SchedulingQueue::new(Arc::new(Profiles::new([Arc::new(fw)])))
 }
 
@@ -24,7 +29,9 @@ fn pops_by_priority_then_age() {
     q.add(with_priority("low", 0), now);
     q.add(with_priority("high", 10), now + Duration::from_millis(1));
     q.add(with_priority("low2", 0), now + Duration::from_millis(2));
-    let order: Vec<String> = (0..3).map(|_| q.pop().expect("test fixture").info.name().to_owned()).collect();
+    let order: Vec<String> = (0..3)
+        .map(|_| q.pop().expect("test fixture").info.name().to_owned())
+        .collect();
     assert_eq!(order, ["high", "low", "low2"]);
 }
 
@@ -34,7 +41,13 @@ fn unschedulable_pod_waits_for_an_event_its_plugins_registered() {
     let now = Instant::now();
     q.add(with_priority("p", 0), now);
     let popped = q.pop().expect("test fixture");
-    q.requeue(popped, HashSet::from(["NodeResourcesFit"]), HashSet::new(), false, now);
+    q.requeue(
+        popped,
+        HashSet::from(["NodeResourcesFit"]),
+        HashSet::new(),
+        false,
+        now,
+    );
     assert_eq!(q.counts().unschedulable, 1);
     // A plugin without registered events counts as caring about everything.
     q.on_event(&ClusterEvent::NODE_ADD, now + Duration::from_secs(20));
@@ -80,7 +93,13 @@ fn backoff_ends_and_the_pod_pops_again() {
     q.add(with_priority("p", 0), now);
     let popped = q.pop().expect("test fixture");
     // An error backs off 1 s from "now" in the past: already over, so pop returns it.
-    q.requeue(popped, HashSet::new(), HashSet::new(), true, now - Duration::from_secs(2));
+    q.requeue(
+        popped,
+        HashSet::new(),
+        HashSet::new(),
+        true,
+        now - Duration::from_secs(2),
+    );
     let again = q.pop().expect("test fixture");
     assert_eq!(again.attempts, 2);
 }

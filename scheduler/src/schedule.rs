@@ -119,7 +119,8 @@ impl Cycle {
             None
         };
         if let Some(signature) = signature
-            && let Some(decision) = self.take_from_ranking(framework, state, pod, snapshot, signature)
+            && let Some(decision) =
+                self.take_from_ranking(framework, state, pod, snapshot, signature)
         {
             return Ok(decision);
         }
@@ -139,7 +140,11 @@ impl Cycle {
         signature: u64,
     ) -> Option<Decision> {
         let now = std::time::Instant::now();
-        if !self.rankings.get(&signature).is_some_and(|r| r.usable(signature, now)) {
+        if !self
+            .rankings
+            .get(&signature)
+            .is_some_and(|r| r.usable(signature, now))
+        {
             return None;
         }
         let (_, status) = framework.run_pre_filter(state, pod, snapshot);
@@ -176,7 +181,8 @@ impl Cycle {
             ..Diagnosis::default()
         };
         if snapshot.is_empty() {
-            diagnosis.pre_filter_status = Some(Status::unresolvable("no nodes available to schedule pods"));
+            diagnosis.pre_filter_status =
+                Some(Status::unresolvable("no nodes available to schedule pods"));
             return Err(Failure::Unschedulable {
                 diagnosis: Box::new(diagnosis),
                 preemption: None,
@@ -198,7 +204,9 @@ impl Cycle {
         if !status.is_success() {
             return Err(Failure::Error(status));
         }
-        let totals = framework.run_score(state, pod, &feasible).map_err(Failure::Error)?;
+        let totals = framework
+            .run_score(state, pod, &feasible)
+            .map_err(Failure::Error)?;
         let best = self.select_host(&totals);
         if let Some(signature) = signature {
             self.rank(signature, &feasible, &totals, best);
@@ -271,7 +279,9 @@ impl Cycle {
             .as_ref()
             .and_then(|s| s.nominated_node_name.as_deref())
             .and_then(|n| snapshot.get(n))
-            && restricted.as_ref().is_none_or(|r| r.contains(nominated.name()))
+            && restricted
+                .as_ref()
+                .is_none_or(|r| r.contains(nominated.name()))
             && framework.run_filters(state, pod, nominated).is_success()
         {
             return Ok(vec![Arc::clone(nominated)]);
@@ -281,7 +291,11 @@ impl Cycle {
             Some(names) => {
                 let mut sorted: Vec<&String> = names.iter().collect();
                 sorted.sort();
-                candidates = sorted.into_iter().filter_map(|n| snapshot.get(n)).cloned().collect();
+                candidates = sorted
+                    .into_iter()
+                    .filter_map(|n| snapshot.get(n))
+                    .cloned()
+                    .collect();
                 let ruled_out = snapshot.len() - candidates.len();
                 if ruled_out > 0 {
                     diagnosis.pre_filter_status = Some(Status::unresolvable(
@@ -297,7 +311,11 @@ impl Cycle {
             None => num_feasible_nodes_to_find(framework.percentage_of_nodes_to_score, nodes.len()),
         };
         let n = nodes.len();
-        let start = if restricted.is_some() { 0 } else { self.next_start % n.max(1) };
+        let start = if restricted.is_some() {
+            0
+        } else {
+            self.next_start % n.max(1)
+        };
         let found = AtomicUsize::new(0);
         let mut feasible = Vec::with_capacity(want.min(n));
         let mut scanned = 0;
@@ -351,7 +369,11 @@ impl Cycle {
         let now = std::time::Instant::now();
         self.rankings.retain(|_, r| now < r.made + batch::MAX_AGE);
         if self.rankings.len() >= batch::MAX_RANKINGS
-            && let Some(oldest) = self.rankings.iter().min_by_key(|(_, r)| r.made).map(|(k, _)| *k)
+            && let Some(oldest) = self
+                .rankings
+                .iter()
+                .min_by_key(|(_, r)| r.made)
+                .map(|(k, _)| *k)
         {
             self.rankings.remove(&oldest);
         }
@@ -359,7 +381,10 @@ impl Cycle {
             signature,
             Ranking {
                 signature,
-                nodes: order.into_iter().map(|(_, _, i)| feasible[i].name().to_owned()).collect(),
+                nodes: order
+                    .into_iter()
+                    .map(|(_, _, i)| feasible[i].name().to_owned())
+                    .collect(),
                 next: 0,
                 made: now,
             },

@@ -43,11 +43,21 @@ impl ScorePlugin for Fake {
 }
 
 fn framework() -> Framework {
-    Framework::new("default-scheduler", vec![Arc::new(Fake)], HashMap::new(), Arc::new(WaitingPods::default()))
+    Framework::new(
+        "default-scheduler",
+        vec![Arc::new(Fake)],
+        HashMap::new(),
+        Arc::new(WaitingPods::default()),
+    )
 }
 
 fn snapshot(names: &[&str]) -> Snapshot {
-    Snapshot::new(names.iter().map(|n| node_info(node(n, &[("cpu", "1")]), vec![])).collect())
+    Snapshot::new(
+        names
+            .iter()
+            .map(|n| node_info(node(n, &[("cpu", "1")]), vec![]))
+            .collect(),
+    )
 }
 
 #[test]
@@ -65,7 +75,11 @@ fn feasible_sample_sizes() {
         (Some(1), 5_000, 100),
         (Some(0), 1_000, 420),
     ] {
-        assert_eq!(num_feasible_nodes_to_find(percentage, all), want, "{percentage:?} {all}");
+        assert_eq!(
+            num_feasible_nodes_to_find(percentage, all),
+            want,
+            "{percentage:?} {all}"
+        );
     }
 }
 
@@ -74,22 +88,44 @@ fn picks_the_highest_score_among_feasible_nodes() {
     let fw = framework();
     let snap = snapshot(&["n1", "n7", "full9", "n3"]);
     let decision = Cycle::default()
-        .schedule(&fw, &mut CycleState::default(), &pod_info(pod("p", &[])), &snap)
+        .schedule(
+            &fw,
+            &mut CycleState::default(),
+            &pod_info(pod("p", &[])),
+            &snap,
+        )
         .expect("test fixture");
-    assert_eq!(decision, Decision { node: "n7".into(), evaluated: 4, feasible: 3 });
+    assert_eq!(
+        decision,
+        Decision {
+            node: "n7".into(),
+            evaluated: 4,
+            feasible: 3
+        }
+    );
 }
 
 #[test]
 fn no_fit_reports_every_reason_counted() {
     let fw = framework();
     let snap = snapshot(&["full1", "full2"]);
-    let Err(Failure::Unschedulable { diagnosis, preemption }) =
-        Cycle::default().schedule(&fw, &mut CycleState::default(), &pod_info(pod("p", &[])), &snap)
+    let Err(Failure::Unschedulable {
+        diagnosis,
+        preemption,
+    }) = Cycle::default().schedule(
+        &fw,
+        &mut CycleState::default(),
+        &pod_info(pod("p", &[])),
+        &snap,
+    )
     else {
         panic!("expected unschedulable");
     };
     assert!(preemption.is_none());
-    assert_eq!(diagnosis.message(), "0/2 nodes are available: 2 Insufficient cpu.");
+    assert_eq!(
+        diagnosis.message(),
+        "0/2 nodes are available: 2 Insufficient cpu."
+    );
     assert!(diagnosis.unschedulable_plugins.contains("Fake"));
 }
 
@@ -117,10 +153,24 @@ fn search_resumes_where_the_last_stopped() {
         batching: false,
         ..Cycle::default()
     };
-    let first = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("a", &[])), &snap).expect("test fixture");
+    let first = cycle
+        .schedule(
+            &fw,
+            &mut CycleState::default(),
+            &pod_info(pod("a", &[])),
+            &snap,
+        )
+        .expect("test fixture");
     assert_eq!(first.feasible, 420);
     assert_eq!(cycle.next_start, 420);
-    cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("b", &[])), &snap).expect("test fixture");
+    cycle
+        .schedule(
+            &fw,
+            &mut CycleState::default(),
+            &pod_info(pod("b", &[])),
+            &snap,
+        )
+        .expect("test fixture");
     assert_eq!(cycle.next_start, 840);
 }
 
@@ -139,19 +189,54 @@ fn pods_of_one_signature_take_the_ranking_in_order() {
     let fw = framework();
     let snap = snapshot(&["n1", "n7", "full9", "n3", "n5"]);
     let mut cycle = Cycle::default();
-    let first = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("a", &[])), &snap).expect("test fixture");
+    let first = cycle
+        .schedule(
+            &fw,
+            &mut CycleState::default(),
+            &pod_info(pod("a", &[])),
+            &snap,
+        )
+        .expect("test fixture");
     assert_eq!((first.node.as_str(), first.evaluated), ("n7", 5));
     // The replicas that follow get the next best nodes with one Filter each.
-    let second = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("b", &[])), &snap).expect("test fixture");
+    let second = cycle
+        .schedule(
+            &fw,
+            &mut CycleState::default(),
+            &pod_info(pod("b", &[])),
+            &snap,
+        )
+        .expect("test fixture");
     assert_eq!((second.node.as_str(), second.evaluated), ("n5", 1));
     // A pod of another signature gets a full cycle, and leaves the first ranking alone.
-    let other = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("d", &[("cpu", "1")])), &snap).expect("test fixture");
+    let other = cycle
+        .schedule(
+            &fw,
+            &mut CycleState::default(),
+            &pod_info(pod("d", &[("cpu", "1")])),
+            &snap,
+        )
+        .expect("test fixture");
     assert_eq!(other.evaluated, 5);
     // A node that stopped fitting is skipped: Filter has the last word.
     let snap = snapshot(&["n1", "n7", "full9", "full3", "n5"]);
-    let third = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("c", &[])), &snap).expect("test fixture");
+    let third = cycle
+        .schedule(
+            &fw,
+            &mut CycleState::default(),
+            &pod_info(pod("c", &[])),
+            &snap,
+        )
+        .expect("test fixture");
     assert_eq!((third.node.as_str(), third.evaluated), ("n1", 1));
     // The ranking is used up: the next pod gets a full cycle again.
-    let fourth = cycle.schedule(&fw, &mut CycleState::default(), &pod_info(pod("e", &[])), &snap).expect("test fixture");
+    let fourth = cycle
+        .schedule(
+            &fw,
+            &mut CycleState::default(),
+            &pod_info(pod("e", &[])),
+            &snap,
+        )
+        .expect("test fixture");
     assert_eq!(fourth.evaluated, 5);
 }

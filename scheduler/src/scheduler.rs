@@ -22,9 +22,9 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{
     Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::resource::v1::{DeviceClass, ResourceClaim, ResourceSlice};
 use k8s_openapi::api::storage::v1::StorageClass;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use parking_lot::{Mutex, RwLock};
@@ -36,14 +36,14 @@ use ultrak8s_controllers::runtime::leader::{self, LeaderConfig};
 
 use crate::cache::Cache;
 use crate::framework::events::{ActionType, EventResource};
+use crate::framework::runtime::PermitOutcome;
 use crate::framework::types::PodInfo;
 use crate::framework::{
     ClusterEvent, Code, CycleState, Framework, PostFilterResult, Snapshot, Status, WaitingPods,
 };
-use crate::framework::runtime::PermitOutcome;
 use crate::metrics::{Outcome, SchedulerMetrics};
-use crate::plugins::default_selector::{Owners, default_selector};
 use crate::plugins::DraListers;
+use crate::plugins::default_selector::{Owners, default_selector};
 use crate::plugins::volume_binding::VolumeListers;
 use crate::plugins::{self, Shared, coscheduling::Gangs};
 use crate::profiles::Profiles;
@@ -156,8 +156,12 @@ impl Running {
         let rss = Informer::start(Api::<ReplicaSet>::all(client.clone()));
         let sss = Informer::start(Api::<StatefulSet>::all(client.clone()));
         let default_selector = {
-            let (services, rcs, rss, sss) =
-                (Arc::clone(&services), Arc::clone(&rcs), Arc::clone(&rss), Arc::clone(&sss));
+            let (services, rcs, rss, sss) = (
+                Arc::clone(&services),
+                Arc::clone(&rcs),
+                Arc::clone(&rss),
+                Arc::clone(&sss),
+            );
             Arc::new(move |pod: &Pod| {
                 let namespace = pod.metadata.namespace.as_deref();
                 let owners = Owners {
@@ -173,8 +177,11 @@ impl Running {
         let volumes = Informer::start(Api::<PersistentVolume>::all(client.clone()));
         let classes = Informer::start(Api::<StorageClass>::all(client.clone()));
         let volume_listers = {
-            let (claims, volumes, classes) =
-                (Arc::clone(&claims), Arc::clone(&volumes), Arc::clone(&classes));
+            let (claims, volumes, classes) = (
+                Arc::clone(&claims),
+                Arc::clone(&volumes),
+                Arc::clone(&classes),
+            );
             Arc::new(VolumeListers {
                 claim: Arc::new(move |ns, name| claims.get(&ObjectKey::new(Some(ns), name))),
                 volume: Arc::new(move |name| volumes.get(&ObjectKey::new(None, name))),
@@ -212,7 +219,10 @@ impl Running {
             percentage_of_nodes_to_score: options.percentage_of_nodes_to_score,
         };
         let profiles = Arc::new(Profiles::new(
-            options.profiles.iter().map(|name| Arc::new(plugins::default_profile(name, &shared))),
+            options
+                .profiles
+                .iter()
+                .map(|name| Arc::new(plugins::default_profile(name, &shared))),
         ));
         let queue = Arc::new(SchedulingQueue::new(Arc::clone(&profiles)));
         let scheduler = Arc::new(Scheduler {
@@ -243,16 +253,41 @@ impl Running {
         );
         // A claim bound, a volume created, a class added: pods waiting on them retry.
         for (informer_events, resource, label) in [
-            (&claims as &dyn Watched, EventResource::PersistentVolumeClaim, "PvcChange"),
-            (&volumes as &dyn Watched, EventResource::PersistentVolume, "PvChange"),
-            (&classes as &dyn Watched, EventResource::StorageClass, "StorageClassChange"),
-            (&resource_claims as &dyn Watched, EventResource::ResourceClaim, "ResourceClaimChange"),
-            (&slices as &dyn Watched, EventResource::ResourceSlice, "ResourceSliceChange"),
-            (&device_classes as &dyn Watched, EventResource::DeviceClass, "DeviceClassChange"),
+            (
+                &claims as &dyn Watched,
+                EventResource::PersistentVolumeClaim,
+                "PvcChange",
+            ),
+            (
+                &volumes as &dyn Watched,
+                EventResource::PersistentVolume,
+                "PvChange",
+            ),
+            (
+                &classes as &dyn Watched,
+                EventResource::StorageClass,
+                "StorageClassChange",
+            ),
+            (
+                &resource_claims as &dyn Watched,
+                EventResource::ResourceClaim,
+                "ResourceClaimChange",
+            ),
+            (
+                &slices as &dyn Watched,
+                EventResource::ResourceSlice,
+                "ResourceSliceChange",
+            ),
+            (
+                &device_classes as &dyn Watched,
+                EventResource::DeviceClass,
+                "DeviceClassChange",
+            ),
         ] {
             let queue = Arc::clone(&scheduler.queue);
             informer_events.on_change(Box::new(move || {
-                let event = ClusterEvent::new(resource, ActionType::ADD.or(ActionType::UPDATE), label);
+                let event =
+                    ClusterEvent::new(resource, ActionType::ADD.or(ActionType::UPDATE), label);
                 queue.on_event(&event, Instant::now());
             }));
         }
@@ -270,7 +305,11 @@ impl Running {
         }
         // Pending pods are scheduled once the nodes and the bound pods are known (upstream
         // waits for its informers to sync before the first cycle).
-        futures::join!(pods.wait_synced(), nodes.wait_synced(), namespaces.wait_synced());
+        futures::join!(
+            pods.wait_synced(),
+            nodes.wait_synced(),
+            namespaces.wait_synced()
+        );
         let looping = Arc::clone(&scheduler);
         let spawned = std::thread::Builder::new()
             .name("scheduling-loop".into())
@@ -312,7 +351,13 @@ trait Watched {
 
 impl<K> Watched for Arc<Informer<K>>
 where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: kube::Resource
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
     fn on_change(&self, changed: Box<dyn Fn() + Send + Sync>) {
         self.add_handler(move |_events: &[Event<K>]| changed());
@@ -320,7 +365,10 @@ where
 }
 
 fn is_bound(pod: &Pod) -> bool {
-    pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty())
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty())
 }
 
 impl Scheduler {
@@ -404,7 +452,8 @@ impl Scheduler {
             PermitOutcome::Rejected(status) => {
                 framework.run_unreserve(&state, &pod.info, &node);
                 self.forget(&pod.info);
-                self.metrics.attempt(Outcome::Unschedulable, started.elapsed());
+                self.metrics
+                    .attempt(Outcome::Unschedulable, started.elapsed());
                 return self.failed(framework, pod, Verdict::of_status(status));
             }
         };
@@ -412,7 +461,8 @@ impl Scheduler {
         let this = Arc::clone(self);
         let framework = Arc::clone(framework);
         self.runtime.spawn(async move {
-            this.binding_cycle(framework, state, pod, node, permit).await;
+            this.binding_cycle(framework, state, pod, node, permit)
+                .await;
         });
     }
 
@@ -450,7 +500,12 @@ impl Scheduler {
         framework.run_post_bind(&state, &pod.info, &node).await;
         let message = format!("Successfully assigned {} to {node}", pod.info.key);
         self.recorder
-            .record(&reference_to(&*pod.info.pod), EventType::Normal, "Scheduled", &message)
+            .record(
+                &reference_to(&*pod.info.pod),
+                EventType::Normal,
+                "Scheduled",
+                &message,
+            )
             .await;
     }
 
@@ -460,7 +515,13 @@ impl Scheduler {
             tracing::info!(pod = %pod.info.key, error = %verdict.message, "scheduling error");
         }
         let info = Arc::clone(&pod.info);
-        self.queue.requeue(pod, verdict.rejected, verdict.pending, verdict.error, Instant::now());
+        self.queue.requeue(
+            pod,
+            verdict.rejected,
+            verdict.pending,
+            verdict.error,
+            Instant::now(),
+        );
         let this = Arc::clone(self);
         let scheduler_name = framework.scheduler_name.clone();
         let waiting = Arc::clone(&framework.waiting);
@@ -469,8 +530,13 @@ impl Scheduler {
                 Some(result) => this.preempt(&scheduler_name, &waiting, &info, result).await,
                 None => None,
             };
-            let reason = if verdict.error { "SchedulerError" } else { "Unschedulable" };
-            this.report_failure(&info, reason, &verdict.message, nominated).await;
+            let reason = if verdict.error {
+                "SchedulerError"
+            } else {
+                "Unschedulable"
+            };
+            this.report_failure(&info, reason, &verdict.message, nominated)
+                .await;
         });
     }
 
@@ -503,20 +569,35 @@ impl Scheduler {
                 "lastTransitionTime": Timestamp::now().to_string(),
             }]}});
             if let Err(error) = api
-                .patch_status(victim.name(), &PatchParams::default(), &Patch::Strategic(condition))
+                .patch_status(
+                    victim.name(),
+                    &PatchParams::default(),
+                    &Patch::Strategic(condition),
+                )
                 .await
             {
                 tracing::debug!(victim = %victim.key, %error, "DisruptionTarget not set");
             }
             let params = DeleteParams {
-                preconditions: Some(Preconditions { uid: Some(victim.uid.clone()), resource_version: None }),
+                preconditions: Some(Preconditions {
+                    uid: Some(victim.uid.clone()),
+                    resource_version: None,
+                }),
                 ..DeleteParams::default()
             };
             match api.delete(victim.name(), &params).await {
                 Ok(_) => {
-                    let message = format!("Preempted by pod {} on node {}", pod.uid, result.nominated_node);
+                    let message = format!(
+                        "Preempted by pod {} on node {}",
+                        pod.uid, result.nominated_node
+                    );
                     self.recorder
-                        .record(&reference_to(&*victim.pod), EventType::Normal, "Preempted", &message)
+                        .record(
+                            &reference_to(&*victim.pod),
+                            EventType::Normal,
+                            "Preempted",
+                            &message,
+                        )
                         .await;
                 }
                 Err(error) => {
@@ -531,14 +612,22 @@ impl Scheduler {
     /// `PodScheduled=False` with the reason, and a `FailedScheduling` event; the condition is
     /// written only when it changes (a pod retried every few seconds would otherwise rewrite
     /// it each time).
-    async fn report_failure(&self, pod: &PodInfo, reason: &str, message: &str, nominated: Option<String>) {
+    async fn report_failure(
+        &self,
+        pod: &PodInfo,
+        reason: &str,
+        message: &str,
+        nominated: Option<String>,
+    ) {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
         let current = pod.pod.status.as_ref();
         let unchanged = current
             .and_then(|s| s.conditions.as_ref())
             .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"))
             .is_some_and(|c| {
-                c.status == "False" && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(message)
+                c.status == "False"
+                    && c.reason.as_deref() == Some(reason)
+                    && c.message.as_deref() == Some(message)
             });
         let nominated_unchanged = nominated.is_none()
             || current.and_then(|s| s.nominated_node_name.as_ref()) == nominated.as_ref();
@@ -554,14 +643,23 @@ impl Scheduler {
                 status["nominatedNodeName"] = json!(node);
             }
             if let Err(error) = api
-                .patch_status(pod.name(), &PatchParams::default(), &Patch::Strategic(json!({"status": status})))
+                .patch_status(
+                    pod.name(),
+                    &PatchParams::default(),
+                    &Patch::Strategic(json!({"status": status})),
+                )
                 .await
             {
                 tracing::debug!(pod = %pod.key, %error, "PodScheduled condition not written");
             }
         }
         self.recorder
-            .record(&reference_to(&*pod.pod), EventType::Warning, "FailedScheduling", message)
+            .record(
+                &reference_to(&*pod.pod),
+                EventType::Warning,
+                "FailedScheduling",
+                message,
+            )
             .await;
     }
 }
@@ -587,7 +685,10 @@ impl Verdict {
                 pending,
                 preemption: None,
             },
-            Failure::Unschedulable { diagnosis, preemption } => Verdict {
+            Failure::Unschedulable {
+                diagnosis,
+                preemption,
+            } => Verdict {
                 message: diagnosis.message(),
                 error: false,
                 rejected,

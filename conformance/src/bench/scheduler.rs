@@ -24,8 +24,8 @@ use futures::StreamExt;
 use http::Method;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, WatchEvent, WatchParams};
-use std::sync::Mutex as StdMutex;
 use serde::Serialize;
+use std::sync::Mutex as StdMutex;
 
 use super::BenchError;
 use super::api::{call, connect, drive, failed, request};
@@ -123,7 +123,11 @@ fn node(n: u64, trainium: bool) -> Vec<u8> {
 }
 
 fn pod(n: u64, trainium: bool) -> Vec<u8> {
-    let accelerator = if trainium { "aws.amazon.com/neuron" } else { "nvidia.com/gpu" };
+    let accelerator = if trainium {
+        "aws.amazon.com/neuron"
+    } else {
+        "nvidia.com/gpu"
+    };
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -152,7 +156,10 @@ fn watch_bindings(client: kube::Client, from: String, bound: Bound) -> tokio::ta
         let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
         let mut version = from;
         loop {
-            let Ok(stream) = api.watch(&WatchParams::default().timeout(290), &version).await else {
+            let Ok(stream) = api
+                .watch(&WatchParams::default().timeout(290), &version)
+                .await
+            else {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             };
@@ -170,9 +177,18 @@ fn watch_bindings(client: kube::Client, from: String, bound: Bound) -> tokio::ta
                 if let Some(v) = &pod.metadata.resource_version {
                     version.clone_from(v);
                 }
-                if pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() {
+                if pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_ref())
+                    .is_some()
+                {
                     let name = pod.metadata.name.unwrap_or_default();
-                    bound.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(name).or_insert_with(Instant::now);
+                    bound
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .entry(name)
+                        .or_insert_with(Instant::now);
                 }
             }
         }
@@ -194,11 +210,20 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
     let mut peer = Peer::start_ultrak8s_with(&bench.server_binary, &bench.work_dir, &flags)?;
     peer.wait_ready(Duration::from_secs(30)).await?;
     let client = connect(&peer).await?;
-    let ns = format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NAMESPACE}"}}}}"#);
-    call(&client, request(Method::POST, "/api/v1/namespaces", ns.into_bytes())?).await?;
+    let ns =
+        format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NAMESPACE}"}}}}"#);
+    call(
+        &client,
+        request(Method::POST, "/api/v1/namespaces", ns.into_bytes())?,
+    )
+    .await?;
     let every = bench.trainium_every;
     let (_, node_seconds) = drive(&client, bench.clients, bench.nodes, move |n| {
-        request(Method::POST, "/api/v1/nodes", node(n, is_trainium(n, every)))
+        request(
+            Method::POST,
+            "/api/v1/nodes",
+            node(n, is_trainium(n, every)),
+        )
     })
     .await?;
     // Let the scheduler's informer take in every node before pods arrive.
@@ -222,11 +247,17 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
         tokio::spawn(async move {
             let mut second = 0;
             loop {
-                let seen = bound.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() as u64;
+                let seen = bound
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .len() as u64;
                 samples
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(Sample { second, bound: seen });
+                    .push(Sample {
+                        second,
+                        bound: seen,
+                    });
                 second += 1;
                 tokio::time::sleep_until((started + Duration::from_secs(second)).into()).await;
             }
@@ -236,7 +267,10 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
     let (_, create_seconds) = {
         let created = Arc::clone(&created);
         drive(&client, bench.clients, pods_total, move |n| {
-            created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(format!("pod-{n:07}"), Instant::now());
+            created
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(format!("pod-{n:07}"), Instant::now());
             request(
                 Method::POST,
                 &format!("/api/v1/namespaces/{NAMESPACE}/pods"),
@@ -251,12 +285,20 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
     if bench.backlog {
         let kubeconfig = peer.dir().join("data").join("admin.kubeconfig");
         let flags: Vec<&str> = scheduler_flags.iter().map(String::as_str).collect();
-        scheduler = Some(Peer::start_ultrak8s_scheduler(&bench.server_binary, &bench.work_dir, &kubeconfig, &flags)?);
+        scheduler = Some(Peer::start_ultrak8s_scheduler(
+            &bench.server_binary,
+            &bench.work_dir,
+            &kubeconfig,
+            &flags,
+        )?);
     }
     // Wait for every binding (or until nothing moved for 30 s).
     let mut last = (0u64, Instant::now());
     loop {
-        let seen = bound.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() as u64;
+        let seen = bound
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len() as u64;
         if seen >= pods_total {
             break;
         }
@@ -271,24 +313,41 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     sampler.abort();
-    let samples = samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let samples = samples
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     watcher.abort();
     let server_cpu_seconds = peer.cpu_seconds()? - cpu_before;
     let server_rss_bytes = peer.rss_bytes()?;
-    let bound = bound.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    let created = created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let bound = bound
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let created = created
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     let (scheduler_cpu_seconds, scheduler_rss_bytes) = match scheduler.as_mut() {
         Some(s) => (Some(s.cpu_seconds()?), Some(s.rss_bytes()?)),
         None => (None, None),
     };
-    let first = if bench.backlog { scheduler_started } else { started };
+    let first = if bench.backlog {
+        scheduler_started
+    } else {
+        started
+    };
     let last_bound = bound.values().max().copied().unwrap_or(first);
     let seconds = last_bound.duration_since(first).as_secs_f64();
     let mut latencies: Vec<f64> = bound
         .iter()
         // Backlog: from the scheduler's start, as every pod was waiting for it.
         .filter_map(|(name, at)| {
-            let since = if bench.backlog { Some(&scheduler_started) } else { created.get(name) };
+            let since = if bench.backlog {
+                Some(&scheduler_started)
+            } else {
+                created.get(name)
+            };
             since.map(|c| at.saturating_duration_since(*c).as_secs_f64() * 1e3)
         })
         .collect();
@@ -300,7 +359,11 @@ pub async fn run(bench: &SchedulerBench) -> Result<SchedulerReport, BenchError> 
         let rank = (latencies.len() as f64 * q).ceil() as usize;
         latencies[rank.clamp(1, latencies.len()) - 1]
     };
-    let mut per_second: Vec<u64> = samples.windows(2).map(|w| w[1].bound - w[0].bound).filter(|n| *n > 0).collect();
+    let mut per_second: Vec<u64> = samples
+        .windows(2)
+        .map(|w| w[1].bound - w[0].bound)
+        .filter(|n| *n > 0)
+        .collect();
     per_second.sort_unstable();
     let misplaced = misplaced(&client, every).await?;
     Ok(SchedulerReport {
@@ -337,9 +400,20 @@ async fn misplaced(client: &kube::Client, every: u64) -> Result<u64, BenchError>
     loop {
         let page = api.list(&params).await.map_err(failed)?;
         for pod in &page.items {
-            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { continue };
-            let pod_n: u64 = pod.metadata.name.as_deref().and_then(|n| n.strip_prefix("pod-")).and_then(|n| n.parse().ok()).unwrap_or(0);
-            let node_n: u64 = node.strip_prefix("node-").and_then(|n| n.parse().ok()).unwrap_or(0);
+            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+                continue;
+            };
+            let pod_n: u64 = pod
+                .metadata
+                .name
+                .as_deref()
+                .and_then(|n| n.strip_prefix("pod-"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let node_n: u64 = node
+                .strip_prefix("node-")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
             if is_trainium(pod_n, every) != is_trainium(node_n, every) {
                 wrong += 1;
             }
@@ -351,7 +425,10 @@ async fn misplaced(client: &kube::Client, every: u64) -> Result<u64, BenchError>
         }
     }
     for (node, n) in used {
-        let node_n: u64 = node.strip_prefix("node-").and_then(|n| n.parse().ok()).unwrap_or(0);
+        let node_n: u64 = node
+            .strip_prefix("node-")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         let capacity = if is_trainium(node_n, every) { 16 } else { 8 };
         wrong += n.saturating_sub(capacity);
     }

@@ -131,15 +131,17 @@ pub fn plan(
     for rec in recorded {
         let node_zone = rebuilt.layout.zone_id(&rec.zone);
         let mut slots: Vec<Slot> = Vec::new();
+        let mut seen: Vec<Slot> = Vec::new();
         for prefix in &rec.prefixes {
             let Some((subnet, slot)) = rebuilt.layout.locate(prefix) else {
                 report.outside.push(OutsidePrefix { node: rec.node.clone(), prefix: *prefix });
                 continue;
             };
             let s = Slot { subnet, slot };
-            if slots.contains(&s) {
+            if seen.contains(&s) {
                 continue; // the same node listing a prefix twice claims it once
             }
+            seen.push(s);
             if let Some(&claim) = owner.get(&s) {
                 if let Some((_, nodes)) = claims.get_mut(claim) {
                     nodes.push(rec.node.clone());

@@ -86,8 +86,11 @@ impl ClusterEvent {
 
     pub const NODE_ADD: ClusterEvent =
         ClusterEvent::new(EventResource::Node, ActionType::ADD, "NodeAdd");
-    pub const ASSIGNED_POD_DELETE: ClusterEvent =
-        ClusterEvent::new(EventResource::AssignedPod, ActionType::DELETE, "AssignedPodDelete");
+    pub const ASSIGNED_POD_DELETE: ClusterEvent = ClusterEvent::new(
+        EventResource::AssignedPod,
+        ActionType::DELETE,
+        "AssignedPodDelete",
+    );
     /// Pods are retried after sitting unschedulable this long even without an event
     /// (upstream's `podMaxInUnschedulablePodsDuration` flush).
     pub const UNSCHEDULABLE_TIMEOUT: ClusterEvent =

@@ -24,7 +24,7 @@ use futures::future::BoxFuture;
 
 pub use cycle_state::CycleState;
 pub use events::{ActionType, ClusterEvent, EventResource};
-pub use runtime::{Diagnosis, Framework, NodeScore, PluginWeights, MAX_NODE_SCORE};
+pub use runtime::{Diagnosis, Framework, MAX_NODE_SCORE, NodeScore, PluginWeights};
 pub use snapshot::Snapshot;
 pub use status::{Code, Status};
 pub use types::{NodeInfo, PodInfo, Resource};

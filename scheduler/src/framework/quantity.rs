@@ -11,7 +11,10 @@ fn scaled(s: &str, scale: i32) -> Option<i64> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let digits = rest.bytes().take_while(|c| c.is_ascii_digit() || *c == b'.').count();
+    let digits = rest
+        .bytes()
+        .take_while(|c| c.is_ascii_digit() || *c == b'.')
+        .count();
     let (number, suffix) = rest.split_at(digits);
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     if whole.is_empty() && fraction.is_empty() {
@@ -41,7 +44,9 @@ fn scaled(s: &str, scale: i32) -> Option<i64> {
     };
     let mut mantissa: i128 = 0;
     for c in whole.bytes().chain(fraction.bytes()) {
-        mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(c - b'0'))?;
+        mantissa = mantissa
+            .checked_mul(10)?
+            .checked_add(i128::from(c - b'0'))?;
     }
     exponent = exponent - i32::try_from(fraction.len()).ok()? + scale;
     for _ in 0..binary {

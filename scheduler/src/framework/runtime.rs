@@ -53,7 +53,9 @@ impl Diagnosis {
 
     /// The status of `node`: its own, or what PreFilter said about all nodes it ruled out.
     pub fn status_of(&self, node: &str) -> Option<&Status> {
-        self.node_statuses.get(node).or(self.pre_filter_status.as_ref())
+        self.node_statuses
+            .get(node)
+            .or(self.pre_filter_status.as_ref())
     }
 
     /// Upstream's FitError message: `0/5 nodes are available: 2 Insufficient cpu, 3 node(s)
@@ -78,7 +80,10 @@ impl Diagnosis {
                 }
             }
         }
-        let mut reasons: Vec<String> = counts.into_iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let mut reasons: Vec<String> = counts
+            .into_iter()
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
         reasons.sort();
         let mut message = format!("0/{} nodes are available", self.num_nodes);
         if !reasons.is_empty() {

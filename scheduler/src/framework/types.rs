@@ -160,11 +160,7 @@ impl AffinityTerm {
     }
 
     /// Whether `pod` (in a namespace with `namespace_labels`) is one this term selects.
-    pub fn matches(
-        &self,
-        pod: &Pod,
-        namespace_labels: Option<&BTreeMap<String, String>>,
-    ) -> bool {
+    pub fn matches(&self, pod: &Pod, namespace_labels: Option<&BTreeMap<String, String>>) -> bool {
         let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
         let in_namespace = self.namespaces.iter().any(|n| n == namespace)
             || self
@@ -211,11 +207,19 @@ impl PodInfo {
         };
         let host_ports = spec
             .into_iter()
-            .flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()))
+            .flat_map(|s| {
+                s.containers
+                    .iter()
+                    .chain(s.init_containers.iter().flatten())
+            })
             .flat_map(|c| c.ports.iter().flatten())
             .filter(|p| p.host_port.is_some_and(|h| h > 0))
             .map(|p| HostPort {
-                ip: p.host_ip.clone().filter(|ip| !ip.is_empty()).unwrap_or_else(|| "0.0.0.0".into()),
+                ip: p
+                    .host_ip
+                    .clone()
+                    .filter(|ip| !ip.is_empty())
+                    .unwrap_or_else(|| "0.0.0.0".into()),
                 protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
                 port: p.host_port.unwrap_or_default(),
             })
@@ -230,16 +234,17 @@ impl PodInfo {
                 .map(|t| AffinityTerm::parse(t, &namespace))
                 .collect()
         };
-        let weighted = |terms: Option<&Vec<k8s_openapi::api::core::v1::WeightedPodAffinityTerm>>| {
-            terms
-                .into_iter()
-                .flatten()
-                .map(|t| WeightedAffinityTerm {
-                    term: AffinityTerm::parse(&t.pod_affinity_term, &namespace),
-                    weight: t.weight,
-                })
-                .collect::<Vec<_>>()
-        };
+        let weighted =
+            |terms: Option<&Vec<k8s_openapi::api::core::v1::WeightedPodAffinityTerm>>| {
+                terms
+                    .into_iter()
+                    .flatten()
+                    .map(|t| WeightedAffinityTerm {
+                        term: AffinityTerm::parse(&t.pod_affinity_term, &namespace),
+                        weight: t.weight,
+                    })
+                    .collect::<Vec<_>>()
+            };
         PodInfo {
             key: format!("{namespace}/{name}"),
             uid: pod.metadata.uid.clone().unwrap_or_default(),
@@ -247,18 +252,22 @@ impl PodInfo {
             non_zero_milli_cpu: non_zero.milli_cpu,
             non_zero_memory: non_zero.memory,
             host_ports,
-            required_affinity: required(
-                pod_affinity.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
-            ),
-            required_anti_affinity: required(
-                anti.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
-            ),
-            preferred_affinity: weighted(
-                pod_affinity.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
-            ),
-            preferred_anti_affinity: weighted(
-                anti.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
-            ),
+            required_affinity: required(pod_affinity.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            required_anti_affinity: required(anti.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            preferred_affinity: weighted(pod_affinity.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            preferred_anti_affinity: weighted(anti.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
             pod,
         }
     }
@@ -436,7 +445,8 @@ impl NodeInfo {
         };
         let pod = self.pods.swap_remove(at);
         self.pods_with_affinity.retain(|p| p.uid != uid);
-        self.pods_with_required_anti_affinity.retain(|p| p.uid != uid);
+        self.pods_with_required_anti_affinity
+            .retain(|p| p.uid != uid);
         self.requested.sub(&pod.requests);
         self.non_zero_requested.milli_cpu -= pod.non_zero_milli_cpu;
         self.non_zero_requested.memory -= pod.non_zero_memory;
@@ -469,7 +479,9 @@ pub fn pvc_claims(pod: &Pod) -> Vec<String> {
                 Some(format!("{namespace}/{}", claim.claim_name))
             } else {
                 // A generic ephemeral volume's claim is named `<pod>-<volume>`.
-                v.ephemeral.as_ref().map(|_| format!("{namespace}/{name}-{}", v.name))
+                v.ephemeral
+                    .as_ref()
+                    .map(|_| format!("{namespace}/{name}-{}", v.name))
             }
         })
         .collect()

@@ -12,10 +12,12 @@
 use std::sync::Arc;
 
 use super::super::framework::{
-    CycleState, NodeInfo, Plugin, PodInfo, Points, PreScorePlugin, ScorePlugin, Snapshot, Status,
-    MAX_NODE_SCORE,
+    CycleState, MAX_NODE_SCORE, NodeInfo, Plugin, PodInfo, Points, PreScorePlugin, ScorePlugin,
+    Snapshot, Status,
 };
-use super::node_resources_fit::{default_resources, node_vectors, pod_request, validate_resources, ResourceSpec};
+use super::node_resources_fit::{
+    ResourceSpec, default_resources, node_vectors, pod_request, validate_resources,
+};
 
 /// Upstream `names.NodeResourcesBalancedAllocation`.
 pub const NAME: &str = "NodeResourcesBalancedAllocation";
@@ -32,7 +34,9 @@ pub struct BalancedAllocation {
 impl Default for BalancedAllocation {
     /// Upstream's default args: resources `cpu: 1, memory: 1`.
     fn default() -> Self {
-        BalancedAllocation { resources: default_resources() }
+        BalancedAllocation {
+            resources: default_resources(),
+        }
     }
 }
 
@@ -46,7 +50,10 @@ impl BalancedAllocation {
     }
 
     fn pod_requests(&self, pod: &PodInfo) -> Vec<i64> {
-        self.resources.iter().map(|r| pod_request(pod, &r.name, false)).collect()
+        self.resources
+            .iter()
+            .map(|r| pod_request(pod, &r.name, false))
+            .collect()
     }
 }
 
@@ -92,7 +99,13 @@ impl Plugin for BalancedAllocation {
 impl PreScorePlugin for BalancedAllocation {
     /// The pod's requests once per cycle; Skip for a pod that requests none of the
     /// resources (upstream `isBestEffortPod`).
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>], _: &Snapshot) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        _: &Snapshot,
+    ) -> Status {
         let requests = self.pod_requests(pod);
         if requests.iter().all(|&r| r == 0) {
             return Status::skip();

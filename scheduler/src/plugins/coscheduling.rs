@@ -27,8 +27,8 @@ use parking_lot::RwLock;
 use crate::framework::events::{ActionType, EventResource};
 use crate::framework::{
     ClusterEvent, CycleState, Diagnosis, Framework, Plugin, PodInfo, Points, PostFilterPlugin,
-    PostFilterResult, PreEnqueuePlugin, PreFilterPlugin, PreFilterResult, ReservePlugin,
-    Snapshot, Status, WaitingPods,
+    PostFilterResult, PreEnqueuePlugin, PreFilterPlugin, PreFilterResult, ReservePlugin, Snapshot,
+    Status, WaitingPods,
 };
 use crate::framework::{Code, PermitPlugin};
 
@@ -164,9 +164,9 @@ impl Coscheduling {
     /// Rejects every member of `group` waiting at Permit (they are unreserved and requeued)
     /// and refuses the group for a while.
     fn reject_group(&self, group: &str, message: &str) {
-        let uids = self.waiting.select(|w| {
-            membership(&w.pod.pod).is_some_and(|m| m.group == group)
-        });
+        let uids = self
+            .waiting
+            .select(|w| membership(&w.pod.pod).is_some_and(|m| m.group == group));
         for uid in uids {
             self.waiting.reject(&uid, NAME, message);
         }
@@ -182,7 +182,11 @@ impl Plugin for Coscheduling {
     /// A new member may complete a group; freed capacity may let a failed one fit.
     fn events(&self) -> Vec<ClusterEvent> {
         vec![
-            ClusterEvent::new(EventResource::UnscheduledPod, ActionType::ADD, "UnscheduledPodAdd"),
+            ClusterEvent::new(
+                EventResource::UnscheduledPod,
+                ActionType::ADD,
+                "UnscheduledPodAdd",
+            ),
             ClusterEvent::ASSIGNED_POD_DELETE,
             ClusterEvent::NODE_ADD,
             ClusterEvent::new(
@@ -270,7 +274,10 @@ impl PostFilterPlugin for Coscheduling {
             // The gang already holds its minimum: this extra member just waits.
             return (None, Status::unschedulable(""));
         }
-        let message = format!("pod group {} rejected: member {} fits no node", m.group, pod.key);
+        let message = format!(
+            "pod group {} rejected: member {} fits no node",
+            m.group, pod.key
+        );
         self.reject_group(&m.group, &message);
         (None, Status::unschedulable(message))
     }
@@ -285,7 +292,13 @@ impl ReservePlugin for Coscheduling {
         if let Some(m) = membership(&pod.pod) {
             let (_, placed) = self.gangs.counts(&m.group);
             if placed < m.min_available {
-                self.reject_group(&m.group, &format!("pod group {} rejected: member {} was not bound", m.group, pod.key));
+                self.reject_group(
+                    &m.group,
+                    &format!(
+                        "pod group {} rejected: member {} was not bound",
+                        m.group, pod.key
+                    ),
+                );
             }
         }
     }
@@ -305,15 +318,18 @@ impl PermitPlugin for Coscheduling {
         // The scheduler marks a member placed when it assumes it, before Permit.
         let (_, placed) = self.gangs.counts(&m.group);
         if placed >= m.min_available {
-            let members = self.waiting.select(|w| {
-                membership(&w.pod.pod).is_some_and(|other| other.group == m.group)
-            });
+            let members = self
+                .waiting
+                .select(|w| membership(&w.pod.pod).is_some_and(|other| other.group == m.group));
             for uid in members {
                 self.waiting.allow(&uid, NAME);
             }
             return (Status::success(), Duration::ZERO);
         }
-        (Status::new(Code::Wait, format!("waiting for pod group {}", m.group)), m.timeout)
+        (
+            Status::new(Code::Wait, format!("waiting for pod group {}", m.group)),
+            m.timeout,
+        )
     }
 }
 

@@ -24,10 +24,27 @@ fn plugin() -> (Arc<Gangs>, Arc<WaitingPods>, Coscheduling) {
 fn membership_from_labels() {
     assert_eq!(membership(&pod("a", &[])), None);
     let m = membership(&member("a", "train", "8")).expect("test fixture");
-    assert_eq!(m, Membership { group: "default/train".into(), min_available: 8, timeout: DEFAULT_TIMEOUT });
+    assert_eq!(
+        m,
+        Membership {
+            group: "default/train".into(),
+            min_available: 8,
+            timeout: DEFAULT_TIMEOUT
+        }
+    );
     // Nonsense min-available means no gang constraint beyond the pod itself.
-    assert_eq!(membership(&member("a", "train", "zero")).expect("test fixture").min_available, 1);
-    assert_eq!(membership(&member("a", "train", "0")).expect("test fixture").min_available, 1);
+    assert_eq!(
+        membership(&member("a", "train", "zero"))
+            .expect("test fixture")
+            .min_available,
+        1
+    );
+    assert_eq!(
+        membership(&member("a", "train", "0"))
+            .expect("test fixture")
+            .min_available,
+        1
+    );
 }
 
 #[test]
@@ -37,10 +54,17 @@ fn members_wait_outside_the_queue_until_the_group_is_complete() {
     gangs.observe(&a, false);
     let status = plugin.pre_enqueue(&pod_info(a.clone()));
     assert_eq!(status.code, Code::Pending);
-    assert_eq!(status.message(), "pod group default/g has 1 of the 2 members it needs");
+    assert_eq!(
+        status.message(),
+        "pod group default/g has 1 of the 2 members it needs"
+    );
     gangs.observe(&member("b", "g", "2"), false);
     assert!(plugin.pre_enqueue(&pod_info(a)).is_success());
-    assert!(plugin.pre_enqueue(&pod_info(pod("loner", &[]))).is_success());
+    assert!(
+        plugin
+            .pre_enqueue(&pod_info(pod("loner", &[])))
+            .is_success()
+    );
 }
 
 #[test]
@@ -51,11 +75,17 @@ fn permit_holds_members_until_enough_are_placed_then_releases_all() {
     gangs.observe(&b, false);
     gangs.placed(&a);
     let a_info = pod_info(a);
-    let (status, timeout) = plugin.permit(&CycleState::default(), &a_info, "n1", &Snapshot::default());
+    let (status, timeout) =
+        plugin.permit(&CycleState::default(), &a_info, "n1", &Snapshot::default());
     assert_eq!((status.code, timeout), (Code::Wait, DEFAULT_TIMEOUT));
     let mut verdict = waiting.add(Arc::clone(&a_info), "n1", HashSet::from([NAME]));
     gangs.placed(&b);
-    let (status, _) = plugin.permit(&CycleState::default(), &pod_info(b), "n2", &Snapshot::default());
+    let (status, _) = plugin.permit(
+        &CycleState::default(),
+        &pod_info(b),
+        "n2",
+        &Snapshot::default(),
+    );
     assert!(status.is_success());
     assert_eq!(verdict.try_recv().map(|s| s.code), Ok(Code::Success));
 }
@@ -80,6 +110,10 @@ fn a_member_that_fits_nowhere_rejects_the_waiting_ones() {
     assert_eq!(status.code, Code::Unschedulable);
     assert_eq!(verdict.try_recv().map(|s| s.code), Ok(Code::Unschedulable));
     // The rest of the group is refused for a while.
-    let (_, status) = plugin.pre_filter(&mut CycleState::default(), &pod_info(b), &Snapshot::default());
+    let (_, status) = plugin.pre_filter(
+        &mut CycleState::default(),
+        &pod_info(b),
+        &Snapshot::default(),
+    );
     assert_eq!(status.code, Code::Unschedulable);
 }

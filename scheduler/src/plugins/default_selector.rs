@@ -59,13 +59,23 @@ pub fn default_selector(pod: &Pod, owners: &Owners<'_>) -> Option<Selector> {
         .replica_sets
         .iter()
         .filter_map(|rs| rs.spec.as_ref().map(|s| &s.selector))
-        .chain(owners.stateful_sets.iter().filter_map(|s| s.spec.as_ref().map(|s| &s.selector)));
+        .chain(
+            owners
+                .stateful_sets
+                .iter()
+                .filter_map(|s| s.spec.as_ref().map(|s| &s.selector)),
+        );
     for selector in label_selectors {
-        let Some(parsed) = Selector::parse(selector) else { continue };
+        let Some(parsed) = Selector::parse(selector) else {
+            continue;
+        };
         if parsed.is_everything() || !parsed.matches(Some(labels)) {
             continue;
         }
-        push_map(&mut requirements, selector.match_labels.as_ref().unwrap_or(&empty));
+        push_map(
+            &mut requirements,
+            selector.match_labels.as_ref().unwrap_or(&empty),
+        );
         requirements.extend(selector.match_expressions.iter().flatten().cloned());
     }
     if requirements.is_empty() {
@@ -87,7 +97,12 @@ mod tests {
     fn labelled(pairs: &[(&str, &str)]) -> Pod {
         Pod {
             metadata: ObjectMeta {
-                labels: Some(pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()),
+                labels: Some(
+                    pairs
+                        .iter()
+                        .map(|(k, v)| ((*k).into(), (*v).into()))
+                        .collect(),
+                ),
                 ..Default::default()
             },
             ..Default::default()
@@ -97,7 +112,12 @@ mod tests {
     fn service(pairs: &[(&str, &str)]) -> Arc<Service> {
         Arc::new(Service {
             spec: Some(ServiceSpec {
-                selector: Some(pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()),
+                selector: Some(
+                    pairs
+                        .iter()
+                        .map(|(k, v)| ((*k).into(), (*v).into()))
+                        .collect(),
+                ),
                 ..Default::default()
             }),
             ..Default::default()
@@ -106,7 +126,11 @@ mod tests {
 
     #[test]
     fn services_that_select_the_pod_make_the_selector() {
-        let services = [service(&[("app", "web")]), service(&[("app", "db")]), service(&[])];
+        let services = [
+            service(&[("app", "web")]),
+            service(&[("app", "db")]),
+            service(&[]),
+        ];
         let owners = Owners {
             services: &services,
             replication_controllers: &[],

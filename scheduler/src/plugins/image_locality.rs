@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use super::super::framework::types::normalized_image_name;
 use super::super::framework::{
-    CycleState, NodeInfo, Plugin, PodInfo, Points, PreScorePlugin, ScorePlugin, Snapshot, Status,
-    MAX_NODE_SCORE,
+    CycleState, MAX_NODE_SCORE, NodeInfo, Plugin, PodInfo, Points, PreScorePlugin, ScorePlugin,
+    Snapshot, Status,
 };
 
 /// Upstream `names.ImageLocality`.
@@ -58,7 +58,8 @@ pub(crate) fn calculate_priority(sum: i64, containers: i64) -> i64 {
         return 0;
     }
     let sum = sum.clamp(MIN_THRESHOLD, max);
-    let v = i128::from(MAX_NODE_SCORE) * i128::from(sum - MIN_THRESHOLD) / i128::from(max - MIN_THRESHOLD);
+    let v = i128::from(MAX_NODE_SCORE) * i128::from(sum - MIN_THRESHOLD)
+        / i128::from(max - MIN_THRESHOLD);
     i64::try_from(v).unwrap_or(MAX_NODE_SCORE)
 }
 
@@ -88,11 +89,20 @@ impl Plugin for ImageLocality {
 }
 
 impl PreScorePlugin for ImageLocality {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>], snapshot: &Snapshot) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        snapshot: &Snapshot,
+    ) -> Status {
         let spec = pod.pod.spec.as_ref();
-        let containers = spec
-            .into_iter()
-            .flat_map(|s| s.init_containers.iter().flatten().chain(s.containers.iter()));
+        let containers = spec.into_iter().flat_map(|s| {
+            s.init_containers
+                .iter()
+                .flatten()
+                .chain(s.containers.iter())
+        });
         let images: Vec<String> = containers
             .map(|c| normalized_image_name(c.image.as_deref().unwrap_or_default()))
             .collect();
@@ -113,7 +123,10 @@ impl ScorePlugin for ImageLocality {
     /// Already in `0..=MAX_NODE_SCORE` (no normalize, as upstream).
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> (i64, Status) {
         let Some(s) = state.read::<PreScoreState>(NAME) else {
-            return (0, Status::error(format!("reading {NAME:?} from cycleState: not found")));
+            return (
+                0,
+                Status::error(format!("reading {NAME:?} from cycleState: not found")),
+            );
         };
         let sum = s
             .images

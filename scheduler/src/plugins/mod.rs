@@ -66,19 +66,26 @@ pub fn default_profile(scheduler_name: &str, shared: &Shared) -> Framework {
     let plugins: Vec<Arc<dyn Plugin>> = vec![
         Arc::new(scheduling_gates::SchedulingGates),
         // PreEnqueue, PreFilter and Permit: a gang is gated first and held last.
-        Arc::new(coscheduling::Coscheduling::new(Arc::clone(&shared.gangs), Arc::clone(&waiting))),
+        Arc::new(coscheduling::Coscheduling::new(
+            Arc::clone(&shared.gangs),
+            Arc::clone(&waiting),
+        )),
         Arc::new(node_unschedulable::NodeUnschedulable::new()),
         Arc::new(node_name::NodeName::new()),
         Arc::new(taint_toleration::TaintToleration::new()),
         Arc::new(node_affinity::NodeAffinity::default()),
         Arc::new(node_ports::NodePorts::new()),
         Arc::new(node_resources_fit::NodeResourcesFit::default()),
-        Arc::new(volume_binding::VolumeBinding::new(volume_binding::VolumeListers {
-            claim: Arc::clone(&shared.volumes.claim),
-            volume: Arc::clone(&shared.volumes.volume),
-            class: Arc::clone(&shared.volumes.class),
-        })),
-        Arc::new(pod_topology_spread::PodTopologySpread::new(Arc::clone(&shared.default_selector))),
+        Arc::new(volume_binding::VolumeBinding::new(
+            volume_binding::VolumeListers {
+                claim: Arc::clone(&shared.volumes.claim),
+                volume: Arc::clone(&shared.volumes.volume),
+                class: Arc::clone(&shared.volumes.class),
+            },
+        )),
+        Arc::new(pod_topology_spread::PodTopologySpread::new(Arc::clone(
+            &shared.default_selector,
+        ))),
         Arc::new(inter_pod_affinity::InterPodAffinity::default()),
         Arc::new(dynamic_resources::DynamicResources::new(
             Arc::clone(&shared.dra.claim),

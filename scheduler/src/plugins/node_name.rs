@@ -49,7 +49,11 @@ impl Plugin for NodeName {
     /// Upstream with SchedulingQueueHint on (v1.35 default): only a node added can be the
     /// one the pod names.
     fn events(&self) -> Vec<ClusterEvent> {
-        vec![ClusterEvent::new(EventResource::Node, ActionType::ADD, "NodeAdd")]
+        vec![ClusterEvent::new(
+            EventResource::Node,
+            ActionType::ADD,
+            "NodeAdd",
+        )]
     }
 
     fn register(self: Arc<Self>, points: &mut Points) {
@@ -60,7 +64,12 @@ impl Plugin for NodeName {
 
 impl PreFilterPlugin for NodeName {
     /// `Some({nodeName})` when the pod names a node; `None` (all nodes) otherwise.
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (PreFilterResult, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (PreFilterResult, Status) {
         match requested_node(pod) {
             Some(n) => (Some(HashSet::from([n.to_owned()])), Status::success()),
             None => (None, Status::success()),

@@ -9,15 +9,25 @@ use crate::framework::Code;
 
 fn pod(node_name: Option<&str>) -> PodInfo {
     PodInfo::new(Arc::new(Pod {
-        metadata: ObjectMeta { name: Some("p".into()), namespace: Some("default".into()), ..Default::default() },
-        spec: Some(PodSpec { node_name: node_name.map(str::to_owned), ..Default::default() }),
+        metadata: ObjectMeta {
+            name: Some("p".into()),
+            namespace: Some("default".into()),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            node_name: node_name.map(str::to_owned),
+            ..Default::default()
+        }),
         ..Default::default()
     }))
 }
 
 fn node(name: &str) -> NodeInfo {
     NodeInfo::new(Arc::new(Node {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
         ..Default::default()
     }))
 }
@@ -49,10 +59,18 @@ fn pre_filter_table() {
     let cases: [Case; 3] = [
         ("no nodeName: all nodes", None, None),
         ("empty nodeName: all nodes", Some(""), None),
-        ("nodeName: that node only", Some("foo"), Some(HashSet::from(["foo".to_owned()]))),
+        (
+            "nodeName: that node only",
+            Some("foo"),
+            Some(HashSet::from(["foo".to_owned()])),
+        ),
     ];
     for (name, wanted, want) in cases {
-        let (result, status) = NodeName::new().pre_filter(&mut CycleState::default(), &pod(wanted), &Snapshot::default());
+        let (result, status) = NodeName::new().pre_filter(
+            &mut CycleState::default(),
+            &pod(wanted),
+            &Snapshot::default(),
+        );
         assert!(status.is_success(), "{name}");
         assert_eq!(result, want, "{name}");
     }
@@ -62,7 +80,12 @@ fn pre_filter_table() {
 fn registers_and_events() {
     let plugin = Arc::new(NodeName::new());
     assert_eq!(plugin.name(), "NodeName");
-    assert!(plugin.events().iter().any(|e| e.covers(&ClusterEvent::NODE_ADD)));
+    assert!(
+        plugin
+            .events()
+            .iter()
+            .any(|e| e.covers(&ClusterEvent::NODE_ADD))
+    );
     let mut points = Points::default();
     plugin.register(&mut points);
     assert_eq!((points.pre_filter.len(), points.filter.len()), (1, 1));

@@ -79,7 +79,12 @@ impl Plugin for NodePorts {
 
 impl PreFilterPlugin for NodePorts {
     /// Skip for a pod without host ports; otherwise keeps them for Filter.
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (PreFilterResult, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (PreFilterResult, Status) {
         if pod.host_ports.is_empty() {
             return (None, Status::skip());
         }
@@ -91,7 +96,10 @@ impl PreFilterPlugin for NodePorts {
 impl FilterPlugin for NodePorts {
     fn filter(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Status {
         let Some(PreFilterState(wanted)) = state.read::<PreFilterState>(NAME) else {
-            return Status::error(format!("reading {:?} from cycleState: not found", format!("PreFilter{NAME}")));
+            return Status::error(format!(
+                "reading {:?} from cycleState: not found",
+                format!("PreFilter{NAME}")
+            ));
         };
         if fits_ports(wanted, node) {
             Status::success()

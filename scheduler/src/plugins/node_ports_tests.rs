@@ -28,7 +28,11 @@ fn pod(name: &str, ports: &[Port]) -> PodInfo {
             ..Default::default()
         },
         spec: Some(PodSpec {
-            containers: vec![Container { name: "c".into(), ports: Some(ports), ..Default::default() }],
+            containers: vec![Container {
+                name: "c".into(),
+                ports: Some(ports),
+                ..Default::default()
+            }],
             ..Default::default()
         }),
         ..Default::default()
@@ -37,7 +41,10 @@ fn pod(name: &str, ports: &[Port]) -> PodInfo {
 
 fn node(existing: &[Port]) -> NodeInfo {
     let mut info = NodeInfo::new(Arc::new(Node {
-        metadata: ObjectMeta { name: Some("n".into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some("n".into()),
+            ..Default::default()
+        },
         ..Default::default()
     }));
     info.add_pod(Arc::new(pod("existing", existing)));
@@ -48,22 +55,102 @@ fn node(existing: &[Port]) -> NodeInfo {
 fn filter_table() {
     // (name, wanted ports, ports used on the node, fits)
     let cases: Vec<(&str, &[Port], &[Port], bool)> = vec![
-        ("other port", &[("UDP", "127.0.0.1", 8080)], &[("UDP", "127.0.0.1", 9090)], true),
-        ("same udp port", &[("UDP", "127.0.0.1", 8080)], &[("UDP", "127.0.0.1", 8080)], false),
-        ("same tcp port", &[("TCP", "127.0.0.1", 8080)], &[("TCP", "127.0.0.1", 8080)], false),
-        ("different host ip", &[("TCP", "127.0.0.1", 8080)], &[("TCP", "127.0.0.2", 8080)], true),
-        ("different protocol", &[("UDP", "127.0.0.1", 8080)], &[("TCP", "127.0.0.1", 8080)], true),
-        ("second udp port conflict", &[("UDP", "127.0.0.1", 8000), ("UDP", "127.0.0.1", 8080)], &[("UDP", "127.0.0.1", 8001), ("UDP", "127.0.0.1", 8080)], false),
-        ("first tcp port conflict", &[("TCP", "127.0.0.1", 8001), ("UDP", "127.0.0.1", 8080)], &[("TCP", "127.0.0.1", 8001), ("UDP", "127.0.0.1", 8081)], false),
-        ("first tcp port conflict due to 0.0.0.0 hostIP", &[("TCP", "10.0.10.10", 8001), ("TCP", "0.0.0.0", 8001)], &[("TCP", "127.0.0.1", 8001)], false),
-        ("TCP hostPort conflict due to 0.0.0.0 hostIP", &[("TCP", "10.0.10.10", 8001), ("TCP", "10.0.10.10", 8002)], &[("TCP", "0.0.0.0", 8001)], false),
-        ("wanted 0.0.0.0 conflicts with a specific ip", &[("TCP", "0.0.0.0", 8001)], &[("TCP", "10.0.10.10", 8001)], false),
-        ("second tcp port conflict to 0.0.0.0 hostIP", &[("UDP", "10.0.10.10", 8001), ("TCP", "0.0.0.0", 8001)], &[("TCP", "127.0.0.1", 8001)], false),
-        ("UDP hostPort conflict due to 0.0.0.0 hostIP", &[("UDP", "10.0.10.10", 8001)], &[("UDP", "0.0.0.0", 8001)], false),
-        ("0.0.0.0 on another protocol does not conflict", &[("UDP", "0.0.0.0", 8001)], &[("TCP", "0.0.0.0", 8001)], true),
-        ("empty host ip means 0.0.0.0", &[("TCP", "", 8001)], &[("TCP", "127.0.0.1", 8001)], false),
-        ("empty protocol means TCP", &[("", "127.0.0.1", 8001)], &[("TCP", "127.0.0.1", 8001)], false),
-        ("SCTP is its own protocol", &[("SCTP", "127.0.0.1", 8001)], &[("TCP", "127.0.0.1", 8001)], true),
+        (
+            "other port",
+            &[("UDP", "127.0.0.1", 8080)],
+            &[("UDP", "127.0.0.1", 9090)],
+            true,
+        ),
+        (
+            "same udp port",
+            &[("UDP", "127.0.0.1", 8080)],
+            &[("UDP", "127.0.0.1", 8080)],
+            false,
+        ),
+        (
+            "same tcp port",
+            &[("TCP", "127.0.0.1", 8080)],
+            &[("TCP", "127.0.0.1", 8080)],
+            false,
+        ),
+        (
+            "different host ip",
+            &[("TCP", "127.0.0.1", 8080)],
+            &[("TCP", "127.0.0.2", 8080)],
+            true,
+        ),
+        (
+            "different protocol",
+            &[("UDP", "127.0.0.1", 8080)],
+            &[("TCP", "127.0.0.1", 8080)],
+            true,
+        ),
+        (
+            "second udp port conflict",
+            &[("UDP", "127.0.0.1", 8000), ("UDP", "127.0.0.1", 8080)],
+            &[("UDP", "127.0.0.1", 8001), ("UDP", "127.0.0.1", 8080)],
+            false,
+        ),
+        (
+            "first tcp port conflict",
+            &[("TCP", "127.0.0.1", 8001), ("UDP", "127.0.0.1", 8080)],
+            &[("TCP", "127.0.0.1", 8001), ("UDP", "127.0.0.1", 8081)],
+            false,
+        ),
+        (
+            "first tcp port conflict due to 0.0.0.0 hostIP",
+            &[("TCP", "10.0.10.10", 8001), ("TCP", "0.0.0.0", 8001)],
+            &[("TCP", "127.0.0.1", 8001)],
+            false,
+        ),
+        (
+            "TCP hostPort conflict due to 0.0.0.0 hostIP",
+            &[("TCP", "10.0.10.10", 8001), ("TCP", "10.0.10.10", 8002)],
+            &[("TCP", "0.0.0.0", 8001)],
+            false,
+        ),
+        (
+            "wanted 0.0.0.0 conflicts with a specific ip",
+            &[("TCP", "0.0.0.0", 8001)],
+            &[("TCP", "10.0.10.10", 8001)],
+            false,
+        ),
+        (
+            "second tcp port conflict to 0.0.0.0 hostIP",
+            &[("UDP", "10.0.10.10", 8001), ("TCP", "0.0.0.0", 8001)],
+            &[("TCP", "127.0.0.1", 8001)],
+            false,
+        ),
+        (
+            "UDP hostPort conflict due to 0.0.0.0 hostIP",
+            &[("UDP", "10.0.10.10", 8001)],
+            &[("UDP", "0.0.0.0", 8001)],
+            false,
+        ),
+        (
+            "0.0.0.0 on another protocol does not conflict",
+            &[("UDP", "0.0.0.0", 8001)],
+            &[("TCP", "0.0.0.0", 8001)],
+            true,
+        ),
+        (
+            "empty host ip means 0.0.0.0",
+            &[("TCP", "", 8001)],
+            &[("TCP", "127.0.0.1", 8001)],
+            false,
+        ),
+        (
+            "empty protocol means TCP",
+            &[("", "127.0.0.1", 8001)],
+            &[("TCP", "127.0.0.1", 8001)],
+            false,
+        ),
+        (
+            "SCTP is its own protocol",
+            &[("SCTP", "127.0.0.1", 8001)],
+            &[("TCP", "127.0.0.1", 8001)],
+            true,
+        ),
         ("nothing used", &[("TCP", "", 80)], &[], true),
     ];
     let plugin = NodePorts::new();
@@ -95,13 +182,21 @@ fn pre_filter_skips_pods_without_host_ports() {
 
 #[test]
 fn filter_without_state_is_an_error() {
-    let status = NodePorts::new().filter(&CycleState::default(), &pod("p", &[("TCP", "", 80)]), &node(&[]));
+    let status = NodePorts::new().filter(
+        &CycleState::default(),
+        &pod("p", &[("TCP", "", 80)]),
+        &node(&[]),
+    );
     assert_eq!(status.code, Code::Error);
 }
 
 #[test]
 fn non_positive_ports_never_conflict() {
-    let used = [HostPort { ip: "0.0.0.0".into(), protocol: "TCP".into(), port: 0 }];
+    let used = [HostPort {
+        ip: "0.0.0.0".into(),
+        protocol: "TCP".into(),
+        port: 0,
+    }];
     assert!(!conflicts(&used, &used[0]));
 }
 
@@ -110,9 +205,17 @@ fn registers_and_events() {
     let plugin = Arc::new(NodePorts::new());
     assert_eq!(plugin.name(), "NodePorts");
     let events = plugin.events();
-    assert!(events.iter().any(|e| e.covers(&ClusterEvent::ASSIGNED_POD_DELETE)));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.covers(&ClusterEvent::ASSIGNED_POD_DELETE))
+    );
     assert!(events.iter().any(|e| e.covers(&ClusterEvent::NODE_ADD)));
-    assert!(!events.iter().any(|e| e.covers(&ClusterEvent::new(EventResource::Node, ActionType::UPDATE_NODE_LABEL, "x"))));
+    assert!(!events.iter().any(|e| e.covers(&ClusterEvent::new(
+        EventResource::Node,
+        ActionType::UPDATE_NODE_LABEL,
+        "x"
+    ))));
     let mut points = Points::default();
     plugin.register(&mut points);
     assert_eq!((points.pre_filter.len(), points.filter.len()), (1, 1));

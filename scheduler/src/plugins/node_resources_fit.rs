@@ -20,13 +20,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::super::framework::Code;
 use super::super::framework::types::is_scalar_resource;
 use super::super::framework::{
-    ActionType, ClusterEvent, CycleState, EventResource, FilterPlugin, NodeInfo, Plugin, Points,
-    PodInfo, PreFilterPlugin, PreFilterResult, PreScorePlugin, Resource, ScorePlugin, Snapshot,
-    Status, MAX_NODE_SCORE,
+    ActionType, ClusterEvent, CycleState, EventResource, FilterPlugin, MAX_NODE_SCORE, NodeInfo,
+    Plugin, PodInfo, Points, PreFilterPlugin, PreFilterResult, PreScorePlugin, Resource,
+    ScorePlugin, Snapshot, Status,
 };
-use super::super::framework::Code;
 
 /// Upstream `names.NodeResourcesFit`.
 pub const NAME: &str = "NodeResourcesFit";
@@ -46,7 +46,10 @@ pub struct ResourceSpec {
 
 impl ResourceSpec {
     pub fn new(name: &str, weight: i64) -> ResourceSpec {
-        ResourceSpec { name: name.to_owned(), weight }
+        ResourceSpec {
+            name: name.to_owned(),
+            weight,
+        }
     }
 }
 
@@ -174,12 +177,18 @@ impl NodeResourcesFit {
 
     fn node_score(&self, requested: &[i64], allocatable: &[i64]) -> i64 {
         match &self.strategy {
-            ScoringStrategy::LeastAllocated => {
-                weighted_floor(&self.resources, requested, allocatable, least_requested_score)
-            }
-            ScoringStrategy::MostAllocated => {
-                weighted_floor(&self.resources, requested, allocatable, most_requested_score)
-            }
+            ScoringStrategy::LeastAllocated => weighted_floor(
+                &self.resources,
+                requested,
+                allocatable,
+                least_requested_score,
+            ),
+            ScoringStrategy::MostAllocated => weighted_floor(
+                &self.resources,
+                requested,
+                allocatable,
+                most_requested_score,
+            ),
             ScoringStrategy::RequestedToCapacityRatio { .. } => {
                 requested_to_capacity_ratio(&self.shape, &self.resources, requested, allocatable)
             }
@@ -191,7 +200,9 @@ impl NodeResourcesFit {
 fn validate_args(args: &NodeResourcesFitArgs) -> Result<(), String> {
     for group in &args.ignored_resource_groups {
         if group.contains('/') {
-            return Err(format!("ignoredResourceGroups: {group:?}: resource group name can't contain '/'"));
+            return Err(format!(
+                "ignoredResourceGroups: {group:?}: resource group name can't contain '/'"
+            ));
         }
     }
     validate_resources(&args.resources, 1, 100)?;
@@ -201,13 +212,17 @@ fn validate_args(args: &NodeResourcesFitArgs) -> Result<(), String> {
         }
         for (i, p) in shape.iter().enumerate() {
             if !(0..=MAX_UTILIZATION).contains(&p.utilization) {
-                return Err(format!("shape[{i}].utilization: not in valid range [0, 100]"));
+                return Err(format!(
+                    "shape[{i}].utilization: not in valid range [0, 100]"
+                ));
             }
             if !(0..=MAX_CUSTOM_PRIORITY_SCORE).contains(&p.score) {
                 return Err(format!("shape[{i}].score: not in valid range [0, 10]"));
             }
             if i > 0 && p.utilization <= shape[i - 1].utilization {
-                return Err(format!("shape[{i}].utilization: values must be sorted in increasing order"));
+                return Err(format!(
+                    "shape[{i}].utilization: values must be sorted in increasing order"
+                ));
             }
         }
     }
@@ -215,14 +230,24 @@ fn validate_args(args: &NodeResourcesFitArgs) -> Result<(), String> {
 }
 
 /// Weights in `min..=max`, no resource twice.
-pub(crate) fn validate_resources(resources: &[ResourceSpec], min: i64, max: i64) -> Result<(), String> {
+pub(crate) fn validate_resources(
+    resources: &[ResourceSpec],
+    min: i64,
+    max: i64,
+) -> Result<(), String> {
     let mut seen = HashSet::new();
     for (i, r) in resources.iter().enumerate() {
         if !(min..=max).contains(&r.weight) {
-            return Err(format!("resources[{i}].weight: {} not in valid range [{min}, {max}]", r.weight));
+            return Err(format!(
+                "resources[{i}].weight: {} not in valid range [{min}, {max}]",
+                r.weight
+            ));
         }
         if !seen.insert(r.name.as_str()) {
-            return Err(format!("resources[{i}].name: duplicate resource {}", r.name));
+            return Err(format!(
+                "resources[{i}].name: duplicate resource {}",
+                r.name
+            ));
         }
     }
     Ok(())
@@ -276,8 +301,20 @@ fn fits(
             });
         }
     };
-    check("cpu", request.milli_cpu, alloc.milli_cpu, used.milli_cpu, Some("Insufficient cpu"));
-    check("memory", request.memory, alloc.memory, used.memory, Some("Insufficient memory"));
+    check(
+        "cpu",
+        request.milli_cpu,
+        alloc.milli_cpu,
+        used.milli_cpu,
+        Some("Insufficient cpu"),
+    );
+    check(
+        "memory",
+        request.memory,
+        alloc.memory,
+        used.memory,
+        Some("Insufficient memory"),
+    );
     check(
         "ephemeral-storage",
         request.ephemeral_storage,
@@ -317,16 +354,28 @@ pub(crate) fn pod_request(pod: &PodInfo, name: &str, non_zero: bool) -> i64 {
 /// the resource is not scored on this node (upstream `calculateResourceAllocatableRequest`):
 /// an extended resource the pod does not ask for, or one the node does not have.
 /// `non_zero`: CPU/memory already on the node count with the defaults too.
-pub(crate) fn allocatable_requested(node: &NodeInfo, name: &str, pod: i64, non_zero: bool) -> (i64, i64) {
+pub(crate) fn allocatable_requested(
+    node: &NodeInfo,
+    name: &str,
+    pod: i64,
+    non_zero: bool,
+) -> (i64, i64) {
     if pod == 0 && is_scalar_resource(name) {
         return (0, 0);
     }
-    let requested = if non_zero { &node.non_zero_requested } else { &node.requested };
+    let requested = if non_zero {
+        &node.non_zero_requested
+    } else {
+        &node.requested
+    };
     let alloc = &node.allocatable;
     match name {
         "cpu" => (alloc.milli_cpu, requested.milli_cpu.saturating_add(pod)),
         "memory" => (alloc.memory, requested.memory.saturating_add(pod)),
-        "ephemeral-storage" => (alloc.ephemeral_storage, node.requested.ephemeral_storage.saturating_add(pod)),
+        "ephemeral-storage" => (
+            alloc.ephemeral_storage,
+            node.requested.ephemeral_storage.saturating_add(pod),
+        ),
         other => match alloc.scalar.get(other) {
             Some(&a) => (a, node.requested.scalar(other).saturating_add(pod)),
             None => (0, 0),
@@ -366,7 +415,10 @@ fn weighted_floor(
 ) -> i64 {
     let (mut score, mut weights) = (0i64, 0i64);
     for (i, r) in resources.iter().enumerate() {
-        let (req, cap) = (requested.get(i).copied().unwrap_or(0), allocatable.get(i).copied().unwrap_or(0));
+        let (req, cap) = (
+            requested.get(i).copied().unwrap_or(0),
+            allocatable.get(i).copied().unwrap_or(0),
+        );
         if cap == 0 {
             continue;
         }
@@ -438,11 +490,18 @@ fn requested_to_capacity_ratio(
 ) -> i64 {
     let (mut score, mut weights) = (0i64, 0i64);
     for (i, r) in resources.iter().enumerate() {
-        let (req, cap) = (requested.get(i).copied().unwrap_or(0), allocatable.get(i).copied().unwrap_or(0));
+        let (req, cap) = (
+            requested.get(i).copied().unwrap_or(0),
+            allocatable.get(i).copied().unwrap_or(0),
+        );
         if cap == 0 {
             continue;
         }
-        let utilization = if req > cap { MAX_UTILIZATION } else { scaled(req, cap, MAX_UTILIZATION) };
+        let utilization = if req > cap {
+            MAX_UTILIZATION
+        } else {
+            scaled(req, cap, MAX_UTILIZATION)
+        };
         let s = broken_linear(shape, utilization);
         if s > 0 {
             score = score.saturating_add(s.saturating_mul(r.weight));
@@ -489,7 +548,12 @@ impl Plugin for NodeResourcesFit {
 
 impl PreFilterPlugin for NodeResourcesFit {
     /// Keeps the pod's requests for Filter; never skips (the pod count is always checked).
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (PreFilterResult, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (PreFilterResult, Status) {
         state.write(NAME, PreFilterState(pod.requests.clone()));
         (None, Status::success())
     }
@@ -500,9 +564,17 @@ impl FilterPlugin for NodeResourcesFit {
     /// when some request exceeds the node's whole allocatable (upstream `Filter`).
     fn filter(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Status {
         let Some(PreFilterState(request)) = state.read::<PreFilterState>(NAME) else {
-            return Status::error(format!("error reading {:?} from cycleState", format!("PreFilter{NAME}")));
+            return Status::error(format!(
+                "error reading {:?} from cycleState",
+                format!("PreFilter{NAME}")
+            ));
         };
-        let insufficient = fits(request, node, &self.ignored_resources, &self.ignored_resource_groups);
+        let insufficient = fits(
+            request,
+            node,
+            &self.ignored_resources,
+            &self.ignored_resource_groups,
+        );
         if insufficient.is_empty() {
             return Status::success();
         }
@@ -521,8 +593,18 @@ impl FilterPlugin for NodeResourcesFit {
 
 impl PreScorePlugin for NodeResourcesFit {
     /// The pod's (non-zero) request per scored resource, once per cycle.
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>], _: &Snapshot) -> Status {
-        let requests = self.resources.iter().map(|r| pod_request(pod, &r.name, true)).collect();
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &[Arc<NodeInfo>],
+        _: &Snapshot,
+    ) -> Status {
+        let requests = self
+            .resources
+            .iter()
+            .map(|r| pod_request(pod, &r.name, true))
+            .collect();
         state.write(PRE_SCORE_KEY, PreScoreState(requests));
         Status::success()
     }
@@ -538,7 +620,11 @@ impl ScorePlugin for NodeResourcesFit {
         let requests = match state.read::<PreScoreState>(PRE_SCORE_KEY) {
             Some(PreScoreState(r)) => r,
             None => {
-                computed = self.resources.iter().map(|r| pod_request(pod, &r.name, true)).collect::<Vec<_>>();
+                computed = self
+                    .resources
+                    .iter()
+                    .map(|r| pod_request(pod, &r.name, true))
+                    .collect::<Vec<_>>();
                 &computed
             }
         };

@@ -50,7 +50,11 @@ impl Plugin for NodeUnschedulable {
                 ActionType::ADD.or(ActionType::UPDATE_NODE_TAINT),
                 "NodeAddOrTaintUpdate",
             ),
-            ClusterEvent::new(EventResource::UnscheduledPod, ActionType::UPDATE_OTHER, "UnscheduledPodUpdate"),
+            ClusterEvent::new(
+                EventResource::UnscheduledPod,
+                ActionType::UPDATE_OTHER,
+                "UnscheduledPodUpdate",
+            ),
         ]
     }
 
@@ -61,7 +65,12 @@ impl Plugin for NodeUnschedulable {
 
 impl FilterPlugin for NodeUnschedulable {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let cordoned = node.node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+        let cordoned = node
+            .node
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
         if !cordoned {
             return Status::success();
         }
@@ -71,7 +80,12 @@ impl FilterPlugin for NodeUnschedulable {
             value: None,
             time_added: None,
         };
-        let tolerations = pod.pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or_default();
+        let tolerations = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.tolerations.as_deref())
+            .unwrap_or_default();
         if tolerated_by_any(tolerations, &taint) {
             Status::success()
         } else {

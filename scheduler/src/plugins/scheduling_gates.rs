@@ -35,7 +35,10 @@ impl PreEnqueuePlugin for SchedulingGates {
         }
         // Upstream answers UnschedulableAndUnresolvable; here the queue's gated state is the
         // same thing, so the pod waits for its own update.
-        Status::new(Code::Pending, format!("waiting for scheduling gates: [{}]", gates.join(" ")))
+        Status::new(
+            Code::Pending,
+            format!("waiting for scheduling gates: [{}]", gates.join(" ")),
+        )
     }
 }
 
@@ -48,14 +51,25 @@ mod tests {
 
     #[test]
     fn gated_until_every_gate_is_gone() {
-        assert!(SchedulingGates.pre_enqueue(&pod_info(pod("a", &[]))).is_success());
+        assert!(
+            SchedulingGates
+                .pre_enqueue(&pod_info(pod("a", &[])))
+                .is_success()
+        );
         let mut gated = pod("b", &[]);
         gated.spec.as_mut().expect("test fixture").scheduling_gates = Some(vec![
-            PodSchedulingGate { name: "example.com/quota".into() },
-            PodSchedulingGate { name: "example.com/data".into() },
+            PodSchedulingGate {
+                name: "example.com/quota".into(),
+            },
+            PodSchedulingGate {
+                name: "example.com/data".into(),
+            },
         ]);
         let status = SchedulingGates.pre_enqueue(&pod_info(gated));
         assert_eq!(status.code, Code::Pending);
-        assert_eq!(status.message(), "waiting for scheduling gates: [example.com/quota example.com/data]");
+        assert_eq!(
+            status.message(),
+            "waiting for scheduling gates: [example.com/quota example.com/data]"
+        );
     }
 }

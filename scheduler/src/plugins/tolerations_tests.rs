@@ -116,7 +116,12 @@ fn toleration_tolerates_taint_table() {
         ),
         (
             "the unschedulable taint, tolerated by key and Exists",
-            tol("node.kubernetes.io/unschedulable", "Exists", "", "NoSchedule"),
+            tol(
+                "node.kubernetes.io/unschedulable",
+                "Exists",
+                "",
+                "NoSchedule",
+            ),
             taint("node.kubernetes.io/unschedulable", "", "NoSchedule"),
             true,
         ),
@@ -130,21 +135,96 @@ fn toleration_tolerates_taint_table() {
 fn comparison_operators_table() {
     // (description, toleration, taint, expected with the gate on)
     let cases = [
-        ("Lt: taint below toleration", tol("k", "Lt", "10", ""), taint("k", "5", "NoSchedule"), true),
-        ("Lt: equal values", tol("k", "Lt", "10", ""), taint("k", "10", "NoSchedule"), false),
-        ("Lt: taint above", tol("k", "Lt", "10", ""), taint("k", "11", "NoSchedule"), false),
-        ("Gt: taint above toleration", tol("k", "Gt", "10", ""), taint("k", "11", "NoSchedule"), true),
-        ("Gt: equal values", tol("k", "Gt", "10", ""), taint("k", "10", "NoSchedule"), false),
-        ("Gt: negative numbers", tol("k", "Gt", "-5", ""), taint("k", "-1", "NoSchedule"), true),
-        ("Lt: zero", tol("k", "Lt", "1", ""), taint("k", "0", "NoSchedule"), true),
-        ("leading zero is not canonical", tol("k", "Lt", "010", ""), taint("k", "5", "NoSchedule"), false),
-        ("non-numeric taint value", tol("k", "Lt", "10", ""), taint("k", "abc", "NoSchedule"), false),
-        ("empty taint value", tol("k", "Gt", "1", ""), taint("k", "", "NoSchedule"), false),
-        ("overflowing value", tol("k", "Lt", "99999999999999999999", ""), taint("k", "1", "NoSchedule"), false),
-        ("lone minus", tol("k", "Gt", "-", ""), taint("k", "1", "NoSchedule"), false),
-        ("key mismatch still wins", tol("j", "Lt", "10", ""), taint("k", "5", "NoSchedule"), false),
-        ("effect mismatch still wins", tol("k", "Lt", "10", "NoExecute"), taint("k", "5", "NoSchedule"), false),
-        ("Equal unaffected by the gate", tol("k", "Equal", "5", ""), taint("k", "5", "NoSchedule"), true),
+        (
+            "Lt: taint below toleration",
+            tol("k", "Lt", "10", ""),
+            taint("k", "5", "NoSchedule"),
+            true,
+        ),
+        (
+            "Lt: equal values",
+            tol("k", "Lt", "10", ""),
+            taint("k", "10", "NoSchedule"),
+            false,
+        ),
+        (
+            "Lt: taint above",
+            tol("k", "Lt", "10", ""),
+            taint("k", "11", "NoSchedule"),
+            false,
+        ),
+        (
+            "Gt: taint above toleration",
+            tol("k", "Gt", "10", ""),
+            taint("k", "11", "NoSchedule"),
+            true,
+        ),
+        (
+            "Gt: equal values",
+            tol("k", "Gt", "10", ""),
+            taint("k", "10", "NoSchedule"),
+            false,
+        ),
+        (
+            "Gt: negative numbers",
+            tol("k", "Gt", "-5", ""),
+            taint("k", "-1", "NoSchedule"),
+            true,
+        ),
+        (
+            "Lt: zero",
+            tol("k", "Lt", "1", ""),
+            taint("k", "0", "NoSchedule"),
+            true,
+        ),
+        (
+            "leading zero is not canonical",
+            tol("k", "Lt", "010", ""),
+            taint("k", "5", "NoSchedule"),
+            false,
+        ),
+        (
+            "non-numeric taint value",
+            tol("k", "Lt", "10", ""),
+            taint("k", "abc", "NoSchedule"),
+            false,
+        ),
+        (
+            "empty taint value",
+            tol("k", "Gt", "1", ""),
+            taint("k", "", "NoSchedule"),
+            false,
+        ),
+        (
+            "overflowing value",
+            tol("k", "Lt", "99999999999999999999", ""),
+            taint("k", "1", "NoSchedule"),
+            false,
+        ),
+        (
+            "lone minus",
+            tol("k", "Gt", "-", ""),
+            taint("k", "1", "NoSchedule"),
+            false,
+        ),
+        (
+            "key mismatch still wins",
+            tol("j", "Lt", "10", ""),
+            taint("k", "5", "NoSchedule"),
+            false,
+        ),
+        (
+            "effect mismatch still wins",
+            tol("k", "Lt", "10", "NoExecute"),
+            taint("k", "5", "NoSchedule"),
+            false,
+        ),
+        (
+            "Equal unaffected by the gate",
+            tol("k", "Equal", "5", ""),
+            taint("k", "5", "NoSchedule"),
+            true,
+        ),
     ];
     for (name, toleration, taint, want) in cases {
         assert_eq!(tolerates_with(&toleration, &taint, true), want, "{name}");
@@ -227,6 +307,12 @@ fn find_untolerated_table() {
 fn tolerated_by_any_table() {
     let t = taint("foo", "bar", "NoSchedule");
     assert!(!tolerated_by_any(&[], &t));
-    assert!(tolerated_by_any(&[tol("x", "Exists", "", ""), tol("foo", "Equal", "bar", "")], &t));
-    assert!(!tolerated_by_any(&[tol("x", "Exists", "", ""), tol("foo", "Equal", "baz", "")], &t));
+    assert!(tolerated_by_any(
+        &[tol("x", "Exists", "", ""), tol("foo", "Equal", "bar", "")],
+        &t
+    ));
+    assert!(!tolerated_by_any(
+        &[tol("x", "Exists", "", ""), tol("foo", "Equal", "baz", "")],
+        &t
+    ));
 }

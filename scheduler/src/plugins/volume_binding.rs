@@ -70,9 +70,17 @@ impl Plugin for VolumeBinding {
     fn events(&self) -> Vec<ClusterEvent> {
         let add_or_update = ActionType::ADD.or(ActionType::UPDATE);
         vec![
-            ClusterEvent::new(EventResource::PersistentVolumeClaim, add_or_update, "PvcChange"),
+            ClusterEvent::new(
+                EventResource::PersistentVolumeClaim,
+                add_or_update,
+                "PvcChange",
+            ),
             ClusterEvent::new(EventResource::PersistentVolume, add_or_update, "PvChange"),
-            ClusterEvent::new(EventResource::StorageClass, add_or_update, "StorageClassChange"),
+            ClusterEvent::new(
+                EventResource::StorageClass,
+                add_or_update,
+                "StorageClassChange",
+            ),
             ClusterEvent::new(
                 EventResource::Node,
                 ActionType::ADD.or(ActionType::UPDATE_NODE_LABEL),
@@ -109,12 +117,22 @@ impl PreFilterPlugin for VolumeBinding {
             if claim.metadata.deletion_timestamp.is_some() {
                 return (
                     None,
-                    Status::unresolvable(format!("persistentvolumeclaim \"{name}\" is being deleted")),
+                    Status::unresolvable(format!(
+                        "persistentvolumeclaim \"{name}\" is being deleted"
+                    )),
                 );
             }
-            let volume_name = claim.spec.as_ref().and_then(|s| s.volume_name.clone()).filter(|v| !v.is_empty());
+            let volume_name = claim
+                .spec
+                .as_ref()
+                .and_then(|s| s.volume_name.clone())
+                .filter(|v| !v.is_empty());
             let Some(volume_name) = volume_name else {
-                let class = claim.spec.as_ref().and_then(|s| s.storage_class_name.clone()).unwrap_or_default();
+                let class = claim
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.storage_class_name.clone())
+                    .unwrap_or_default();
                 let delayed = (self.listers.class)(&class)
                     .and_then(|c| c.volume_binding_mode.clone())
                     .is_some_and(|m| m == "WaitForFirstConsumer");
@@ -141,7 +159,10 @@ impl PreFilterPlugin for VolumeBinding {
                 .and_then(|s| s.node_affinity.as_ref())
                 .and_then(|a| a.required.as_ref())
             {
-                affinities.push((volume_name, NodeSelectorMatcher::from_node_selector(required)));
+                affinities.push((
+                    volume_name,
+                    NodeSelectorMatcher::from_node_selector(required),
+                ));
             }
         }
         if affinities.is_empty() {
@@ -157,7 +178,10 @@ impl FilterPlugin for VolumeBinding {
         let Some(State(affinities)) = state.read::<State>(NAME) else {
             return Status::error("VolumeBinding: no PreFilter state");
         };
-        if affinities.iter().all(|(_, matcher)| matcher.matches(&node.node)) {
+        if affinities
+            .iter()
+            .all(|(_, matcher)| matcher.matches(&node.node))
+        {
             Status::success()
         } else {
             Status::unresolvable(ERR_REASON_NODE_CONFLICT)

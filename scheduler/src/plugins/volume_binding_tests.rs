@@ -12,7 +12,11 @@ use crate::testing::{node, node_info, pod, pod_info};
 
 fn claim(name: &str, volume: Option<&str>, class: &str) -> Arc<PersistentVolumeClaim> {
     Arc::new(PersistentVolumeClaim {
-        metadata: ObjectMeta { name: Some(name.into()), namespace: Some("default".into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("default".into()),
+            ..Default::default()
+        },
         spec: Some(PersistentVolumeClaimSpec {
             volume_name: volume.map(str::to_owned),
             storage_class_name: Some(class.into()),
@@ -24,7 +28,10 @@ fn claim(name: &str, volume: Option<&str>, class: &str) -> Arc<PersistentVolumeC
 
 fn local_volume(name: &str, host: &str) -> Arc<PersistentVolume> {
     Arc::new(PersistentVolume {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
         spec: Some(PersistentVolumeSpec {
             node_affinity: Some(VolumeNodeAffinity {
                 required: Some(NodeSelector {
@@ -79,7 +86,10 @@ fn with_claim(claim: &str) -> Arc<PodInfo> {
 
 fn labelled(name: &str) -> NodeInfo {
     let mut n = node(name, &[("cpu", "1")]);
-    n.metadata.labels = Some(BTreeMap::from([("kubernetes.io/hostname".into(), name.into())]));
+    n.metadata.labels = Some(BTreeMap::from([(
+        "kubernetes.io/hostname".into(),
+        name.into(),
+    )]));
     node_info(n, vec![])
 }
 
@@ -92,7 +102,10 @@ fn bound_local_volume_pins_the_node() {
     assert!(status.is_success());
     assert!(plugin.filter(&state, &pod, &labelled("n1")).is_success());
     let status = plugin.filter(&state, &pod, &labelled("n2"));
-    assert_eq!((status.code, status.message().as_str()), (Code::UnschedulableAndUnresolvable, ERR_REASON_NODE_CONFLICT));
+    assert_eq!(
+        (status.code, status.message().as_str()),
+        (Code::UnschedulableAndUnresolvable, ERR_REASON_NODE_CONFLICT)
+    );
 }
 
 #[test]
@@ -106,9 +119,21 @@ fn claims_that_cannot_be_used_say_why() {
             "not supported: binding persistentvolumeclaim \"delayed\" at scheduling time (storage class \"wffc\" uses WaitForFirstConsumer)",
         ),
     ] {
-        let (_, status) = plugin.pre_filter(&mut CycleState::default(), &with_claim(claim), &Snapshot::default());
-        assert_eq!((status.code, status.message()), (Code::UnschedulableAndUnresolvable, message.to_owned()), "{claim}");
+        let (_, status) = plugin.pre_filter(
+            &mut CycleState::default(),
+            &with_claim(claim),
+            &Snapshot::default(),
+        );
+        assert_eq!(
+            (status.code, status.message()),
+            (Code::UnschedulableAndUnresolvable, message.to_owned()),
+            "{claim}"
+        );
     }
-    let (_, status) = plugin.pre_filter(&mut CycleState::default(), &pod_info(pod("none", &[])), &Snapshot::default());
+    let (_, status) = plugin.pre_filter(
+        &mut CycleState::default(),
+        &pod_info(pod("none", &[])),
+        &Snapshot::default(),
+    );
     assert!(status.is_skip());
 }
