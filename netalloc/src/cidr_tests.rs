@@ -2,11 +2,11 @@ use super::*;
 use proptest::prelude::*;
 
 fn c(s: &str) -> Cidr {
-    s.parse().unwrap()
+    s.parse().expect("test literal parses")
 }
 
 fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
+    s.parse().expect("test literal parses")
 }
 
 #[test]
@@ -40,12 +40,15 @@ fn parse_refuses_bad_input_with_a_reason() {
         ("", "missing '/'"),
     ];
     for (input, want) in table {
-        let err = input.parse::<Cidr>().unwrap_err().to_string();
+        let err = input.parse::<Cidr>().expect_err("must fail").to_string();
         assert!(err.starts_with("invalid CIDR address: "), "{input}: {err}");
         assert!(err.contains(want), "{input}: {err}");
     }
     assert_eq!(
-        "10.0.0.0/33".parse::<Cidr>().unwrap_err().to_string(),
+        "10.0.0.0/33"
+            .parse::<Cidr>()
+            .expect_err("must fail")
+            .to_string(),
         "prefix length /33 is too long for IPv4 (at most /32)"
     );
     assert!("::/129".parse::<Cidr>().is_err());
@@ -53,12 +56,12 @@ fn parse_refuses_bad_input_with_a_reason() {
 
 #[test]
 fn host_bits_are_refused_and_the_canonical_form_named() {
-    let err = "10.0.0.1/16".parse::<Cidr>().unwrap_err();
+    let err = "10.0.0.1/16".parse::<Cidr>().expect_err("must fail");
     assert_eq!(
         err.to_string(),
         "invalid CIDR address: 10.0.0.1/16: host bits are set (the network is 10.0.0.0/16)"
     );
-    let truncated = Cidr::new_truncating(ip("10.0.0.1"), 16).unwrap();
+    let truncated = Cidr::new_truncating(ip("10.0.0.1"), 16).expect("must succeed");
     assert_eq!(truncated, c("10.0.0.0/16"));
 }
 
@@ -83,7 +86,7 @@ fn network_last_and_counts() {
     let block = c("10.0.0.0/28");
     assert_eq!(block.network(), ip("10.0.0.0"));
     assert_eq!(block.last_address(), ip("10.0.0.15"));
-    assert_eq!(block.address_count().unwrap(), 16);
+    assert_eq!(block.address_count().expect("must succeed"), 16);
     assert_eq!(block.prefix_len(), 28);
     assert_eq!(block.host_bits(), 4);
     assert_eq!(c("0.0.0.0/0").last_address(), ip("255.255.255.255"));
@@ -95,21 +98,30 @@ fn network_last_and_counts() {
         c("::/0").address_count(),
         Err(CidrError::TooMany { .. })
     ));
-    assert_eq!(c("::/1").address_count().unwrap(), 1u128 << 127);
+    assert_eq!(
+        c("::/1").address_count().expect("must succeed"),
+        1u128 << 127
+    );
 }
 
 #[test]
 fn subnets_are_carved_in_order() {
     let block = c("10.0.0.0/16");
-    assert_eq!(block.subnet_count(28).unwrap(), 4096);
-    assert_eq!(block.subnet(28, 0).unwrap(), c("10.0.0.0/28"));
-    assert_eq!(block.subnet(28, 1).unwrap(), c("10.0.0.16/28"));
-    assert_eq!(block.subnet(28, 4095).unwrap(), c("10.0.255.240/28"));
+    assert_eq!(block.subnet_count(28).expect("must succeed"), 4096);
+    assert_eq!(block.subnet(28, 0).expect("must succeed"), c("10.0.0.0/28"));
+    assert_eq!(
+        block.subnet(28, 1).expect("must succeed"),
+        c("10.0.0.16/28")
+    );
+    assert_eq!(
+        block.subnet(28, 4095).expect("must succeed"),
+        c("10.0.255.240/28")
+    );
     assert!(matches!(
         block.subnet(28, 4096),
         Err(CidrError::OutOfRange { .. })
     ));
-    assert_eq!(block.subnet(16, 0).unwrap(), block);
+    assert_eq!(block.subnet(16, 0).expect("must succeed"), block);
     assert!(matches!(
         block.subnet(8, 0),
         Err(CidrError::SubnetTooShort { .. })
@@ -122,11 +134,14 @@ fn subnets_are_carved_in_order() {
     assert_eq!(block.subnet_index(&c("10.1.0.0/28")), None);
 
     let v6 = c("2001:db8::/64");
-    assert_eq!(v6.subnet(80, 3).unwrap(), c("2001:db8::3:0:0:0/80"));
-    assert_eq!(v6.subnet_count(80).unwrap(), 65536);
-    assert_eq!(c("::/0").subnet(0, 0).unwrap(), c("::/0"));
     assert_eq!(
-        c("::/0").subnet(128, u128::MAX).unwrap(),
+        v6.subnet(80, 3).expect("must succeed"),
+        c("2001:db8::3:0:0:0/80")
+    );
+    assert_eq!(v6.subnet_count(80).expect("must succeed"), 65536);
+    assert_eq!(c("::/0").subnet(0, 0).expect("must succeed"), c("::/0"));
+    assert_eq!(
+        c("::/0").subnet(128, u128::MAX).expect("must succeed"),
         c("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128")
     );
     assert!(matches!(
@@ -139,8 +154,11 @@ fn subnets_are_carved_in_order() {
 #[test]
 fn addresses_and_offsets() {
     let prefix = c("10.0.0.16/28");
-    assert_eq!(prefix.address_at(0).unwrap(), ip("10.0.0.16"));
-    assert_eq!(prefix.address_at(15).unwrap(), ip("10.0.0.31"));
+    assert_eq!(prefix.address_at(0).expect("must succeed"), ip("10.0.0.16"));
+    assert_eq!(
+        prefix.address_at(15).expect("must succeed"),
+        ip("10.0.0.31")
+    );
     assert!(matches!(
         prefix.address_at(16),
         Err(CidrError::OutOfRange { .. })
@@ -148,20 +166,23 @@ fn addresses_and_offsets() {
     assert_eq!(prefix.offset_of(ip("10.0.0.21")), Some(5));
     assert_eq!(prefix.offset_of(ip("10.0.0.32")), None);
     let v6 = c("2001:db8::/80");
-    assert_eq!(v6.address_at(0xffff).unwrap(), ip("2001:db8::ffff"));
+    assert_eq!(
+        v6.address_at(0xffff).expect("must succeed"),
+        ip("2001:db8::ffff")
+    );
     assert_eq!(v6.offset_of(ip("2001:db8::1:2")), Some(0x1_0002));
 }
 
 #[test]
 fn serde_uses_the_text_form() {
-    let json = serde_json::to_string(&c("10.0.0.0/16")).unwrap();
+    let json = serde_json::to_string(&c("10.0.0.0/16")).expect("must succeed");
     assert_eq!(json, "\"10.0.0.0/16\"");
     assert_eq!(
-        serde_json::from_str::<Cidr>(&json).unwrap(),
+        serde_json::from_str::<Cidr>(&json).expect("must succeed"),
         c("10.0.0.0/16")
     );
     let err = serde_json::from_str::<Cidr>("\"10.0.0.1/16\"")
-        .unwrap_err()
+        .expect_err("must fail")
         .to_string();
     assert!(err.contains("host bits"), "{err}");
     assert!(serde_json::from_str::<Cidr>("17").is_err());
@@ -173,19 +194,19 @@ fn any_cidr() -> impl Strategy<Value = Cidr> {
             IpAddr::V4(Ipv4Addr::from(a)),
             l
         )
-        .unwrap()),
+        .expect("must succeed")),
         (any::<u128>(), 0u8..=128).prop_map(|(a, l)| Cidr::new_truncating(
             IpAddr::V6(Ipv6Addr::from(a)),
             l
         )
-        .unwrap()),
+        .expect("must succeed")),
     ]
 }
 
 proptest! {
     #[test]
     fn display_parse_round_trips(cidr in any_cidr()) {
-        prop_assert_eq!(cidr.to_string().parse::<Cidr>().unwrap(), cidr);
+        prop_assert_eq!(cidr.to_string().parse::<Cidr>().expect("must succeed"), cidr);
     }
 
     #[test]
@@ -196,7 +217,7 @@ proptest! {
     #[test]
     fn offsets_and_addresses_are_inverse(cidr in any_cidr(), raw in any::<u128>()) {
         let offset = raw & low_mask(cidr.host_bits());
-        let addr = cidr.address_at(offset).unwrap();
+        let addr = cidr.address_at(offset).expect("must succeed");
         prop_assert!(cidr.contains(addr));
         prop_assert_eq!(cidr.offset_of(addr), Some(offset));
     }
@@ -205,7 +226,7 @@ proptest! {
     fn subnets_lie_inside_and_index_back(cidr in any_cidr(), extra in 0u8..=16, raw in any::<u128>()) {
         let len = (cidr.prefix_len() + extra).min(cidr.family().bits());
         let index = raw & low_mask(len - cidr.prefix_len());
-        let sub = cidr.subnet(len, index).unwrap();
+        let sub = cidr.subnet(len, index).expect("must succeed");
         prop_assert!(cidr.contains_cidr(&sub));
         prop_assert_eq!(cidr.subnet_index(&sub), Some(index));
     }

@@ -1,4 +1,18 @@
-//! VPC-style prefix IPAM, pod CIDRs, ClusterIP and NodePort allocators and their repair loops
-//! (see `DESIGN.md`, "netalloc").
+//! Addresses for every node, pod and Service of one VPC, never handed out twice (see
+//! `DESIGN.md`, "netalloc"). Pure allocation cores (bitmaps, no I/O, no clocks but the ones
+//! passed in) with snapshots and repair planners; the API server, the node-IPAM controller
+//! and the CNI plugin drive them.
 //!
-//! Not built yet: issue 7 brings it.
+//! Where things go:
+//! - `cidr.rs`: the CIDR type every allocator shares (IPv4 and IPv6, strict parsing).
+//! - `prefix/`: VPC-style prefix IPAM as the VPC CNI's prefix mode: zoned subnets → node
+//!   prefixes (/28, /80) → pod addresses (`NodeAddresses`), its snapshot and its repair plan.
+//! - `service/`: ClusterIP allocation over ServiceCIDRs (dual-stack) and NodePort allocation,
+//!   with upstream's bands, errors and repair loops.
+//!
+//! Still to come (issue 7): the I/O that drives them — Service allocation in the API server,
+//! the node-IPAM controller writing prefixes on Nodes, and the `ultrak8s cni` plugin.
+
+pub mod cidr;
+pub mod prefix;
+pub mod service;

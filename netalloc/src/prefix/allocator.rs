@@ -46,8 +46,17 @@ impl PrefixAllocator {
     /// An allocator with every prefix free.
     pub fn new(config: PrefixConfig) -> Result<PrefixAllocator, ConfigError> {
         let layout = Layout::new(&config)?;
-        let maps = layout.subnets.iter().map(|s| Bitmap::new(s.slots)).collect();
-        Ok(PrefixAllocator { config, layout, maps, nodes: HashMap::new() })
+        let maps = layout
+            .subnets
+            .iter()
+            .map(|s| Bitmap::new(s.slots))
+            .collect();
+        Ok(PrefixAllocator {
+            config,
+            layout,
+            maps,
+            nodes: HashMap::new(),
+        })
     }
 
     /// The configuration this allocator was built from.
@@ -64,10 +73,13 @@ impl PrefixAllocator {
         zone: &str,
         count: usize,
     ) -> Result<Vec<Cidr>, AllocError> {
-        let zone_id = self.layout.zone_id(zone).ok_or_else(|| AllocError::UnknownZone {
-            zone: zone.to_owned(),
-            known: self.layout.zones.clone(),
-        })?;
+        let zone_id = self
+            .layout
+            .zone_id(zone)
+            .ok_or_else(|| AllocError::UnknownZone {
+                zone: zone.to_owned(),
+                known: self.layout.zones.clone(),
+            })?;
         let held = self.nodes.get(node);
         if let Some(first) = held.and_then(|slots| slots.first()) {
             let holds = self.subnet_zone(first.subnet);
@@ -104,14 +116,19 @@ impl PrefixAllocator {
     /// enough; surplus prefixes are not taken back, as the VPC CNI keeps them warm).
     pub fn want_for(&self, node: &str, pods_used: u32) -> usize {
         let held = self.nodes.get(node).map_or(0, |slots| {
-            slots.iter().filter(|s| self.family_of(s.subnet) == Family::V4).count()
+            slots
+                .iter()
+                .filter(|s| self.family_of(s.subnet) == Family::V4)
+                .count()
         });
         self.config.target_prefixes(pods_used).saturating_sub(held)
     }
 
     /// Returns every prefix of `node` to its subnet; returns what it held (empty if nothing).
     pub fn release_node(&mut self, node: &str) -> Vec<Cidr> {
-        let Some(slots) = self.nodes.remove(node) else { return Vec::new() };
+        let Some(slots) = self.nodes.remove(node) else {
+            return Vec::new();
+        };
         for s in &slots {
             self.free_slot(*s);
         }
@@ -120,11 +137,17 @@ impl PrefixAllocator {
 
     /// Returns one prefix of `node` to its subnet.
     pub fn release(&mut self, node: &str, prefix: &Cidr) -> Result<(), AllocError> {
-        let not_held = || AllocError::NotHeld { node: node.to_owned(), prefix: *prefix };
+        let not_held = || AllocError::NotHeld {
+            node: node.to_owned(),
+            prefix: *prefix,
+        };
         let (subnet, slot) = self.layout.locate(prefix).ok_or_else(not_held)?;
         let target = Slot { subnet, slot };
         let slots = self.nodes.get_mut(node).ok_or_else(not_held)?;
-        let at = slots.iter().position(|s| *s == target).ok_or_else(not_held)?;
+        let at = slots
+            .iter()
+            .position(|s| *s == target)
+            .ok_or_else(not_held)?;
         slots.remove(at);
         if slots.is_empty() {
             self.nodes.remove(node);
@@ -177,7 +200,9 @@ impl PrefixAllocator {
     /// Whether `prefix` is currently allocated (to some node).
     pub fn is_allocated(&self, prefix: &Cidr) -> bool {
         self.layout.locate(prefix).is_some_and(|(subnet, slot)| {
-            self.maps.get(subnet as usize).is_some_and(|m| m.is_set(slot))
+            self.maps
+                .get(subnet as usize)
+                .is_some_and(|m| m.is_set(slot))
         })
     }
 
@@ -197,23 +222,38 @@ impl PrefixAllocator {
 
     pub(crate) fn cidr_of(&self, s: Slot) -> Option<Cidr> {
         let subnet = self.layout.subnets.get(s.subnet as usize)?;
-        subnet.cidr.subnet(subnet.prefix_len, u128::from(s.slot)).ok()
+        subnet
+            .cidr
+            .subnet(subnet.prefix_len, u128::from(s.slot))
+            .ok()
     }
 
     pub(crate) fn subnet_zone(&self, subnet: u32) -> u32 {
-        self.layout.subnets.get(subnet as usize).map_or(0, |s| s.zone)
+        self.layout
+            .subnets
+            .get(subnet as usize)
+            .map_or(0, |s| s.zone)
     }
 
     pub(crate) fn zone_name(&self, zone: u32) -> &str {
-        self.layout.zones.get(zone as usize).map_or("", String::as_str)
+        self.layout
+            .zones
+            .get(zone as usize)
+            .map_or("", String::as_str)
     }
 
     pub(crate) fn family_of(&self, subnet: u32) -> Family {
-        self.layout.subnets.get(subnet as usize).map_or(Family::V4, |s| s.cidr.family())
+        self.layout
+            .subnets
+            .get(subnet as usize)
+            .map_or(Family::V4, |s| s.cidr.family())
     }
 
     fn zone_subnet_ids(&self, zone: u32, family: Family) -> &[u32] {
-        self.layout.zone_subnets.get(zone as usize).map_or(&[], |l| &l[family_index(family)])
+        self.layout
+            .zone_subnets
+            .get(zone as usize)
+            .map_or(&[], |l| &l[family_index(family)])
     }
 
     fn zone_free(&self, zone: u32, family: Family) -> Vec<SubnetFree> {
@@ -221,7 +261,10 @@ impl PrefixAllocator {
             .iter()
             .filter_map(|&i| {
                 let cidr = self.layout.subnets.get(i as usize)?.cidr;
-                Some(SubnetFree { cidr, free: u64::from(self.maps.get(i as usize)?.free()) })
+                Some(SubnetFree {
+                    cidr,
+                    free: u64::from(self.maps.get(i as usize)?.free()),
+                })
             })
             .collect()
     }

@@ -92,7 +92,10 @@ fn bench_config(prefixes: u64) -> Result<PrefixConfig, ConfigError> {
         let cidr = vpc
             .subnet(subnet_len, u128::from(z))
             .map_err(|_| ConfigError::TooManySubnets)?;
-        subnets.push(SubnetConfig { zone: zone_name(z), cidr });
+        subnets.push(SubnetConfig {
+            zone: zone_name(z),
+            cidr,
+        });
     }
     Ok(PrefixConfig::new(FamilyConfig::new(vec![vpc], subnets)))
 }

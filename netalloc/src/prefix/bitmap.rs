@@ -39,11 +39,13 @@ impl Bitmap {
         for w in n_words..full.len() * 64 {
             full[w / 64] |= 1 << (w % 64);
         }
-        let mut map = Bitmap { words: vec![0; n_words], full, len, free: len, next: 0 };
-        // A last word that is only partly used is "full" once its used bits are; padding bits
-        // are accounted for in `is_word_full`.
-        map.refresh_full(n_words.saturating_sub(1));
-        map
+        Bitmap {
+            words: vec![0; n_words],
+            full,
+            len,
+            free: len,
+            next: 0,
+        }
     }
 
     pub fn len(&self) -> u32 {
@@ -111,14 +113,26 @@ impl Bitmap {
     pub fn iter_set(&self) -> impl Iterator<Item = u32> + '_ {
         self.words.iter().enumerate().flat_map(|(w, &word)| {
             let base = (w as u32) * 64;
-            (0..64u32).filter(move |b| word & (1 << b) != 0).map(move |b| base + b)
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                if rest == 0 {
+                    return None;
+                }
+                let bit = rest.trailing_zeros();
+                rest &= rest - 1;
+                Some(base + bit)
+            })
         })
     }
 
     /// Words as 16 lowercase hex digits each (word 0 first, most significant digit first),
     /// trailing all-zero words omitted, so an empty subnet encodes as "".
     pub fn to_hex(&self) -> String {
-        let used = self.words.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
+        let used = self
+            .words
+            .iter()
+            .rposition(|&w| w != 0)
+            .map_or(0, |i| i + 1);
         let mut out = String::with_capacity(used * 16);
         for w in &self.words[..used] {
             // Writing to a String cannot fail.
@@ -130,8 +144,11 @@ impl Bitmap {
     /// Parses [`Bitmap::to_hex`] output for a map of `len` slots.
     pub fn from_hex(len: u32, hex: &str) -> Result<Bitmap, String> {
         let mut map = Bitmap::new(len);
-        if hex.len() % 16 != 0 {
-            return Err(format!("length {} is not a multiple of 16 hex digits", hex.len()));
+        if !hex.len().is_multiple_of(16) {
+            return Err(format!(
+                "length {} is not a multiple of 16 hex digits",
+                hex.len()
+            ));
         }
         if hex.len() / 16 > map.words.len() {
             return Err(format!("{} words for {len} slots", hex.len() / 16));
@@ -162,11 +179,17 @@ impl Bitmap {
 
     fn valid_mask(&self, w: usize) -> u64 {
         let valid = u64::from(self.len).saturating_sub(w as u64 * 64);
-        if valid >= 64 { u64::MAX } else { (1u64 << valid) - 1 }
+        if valid >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << valid) - 1
+        }
     }
 
     fn refresh_full(&mut self, w: usize) {
-        let Some(&word) = self.words.get(w) else { return };
+        let Some(&word) = self.words.get(w) else {
+            return;
+        };
         let full = word | !self.valid_mask(w) == u64::MAX;
         let bit = 1u64 << (w % 64);
         if full {

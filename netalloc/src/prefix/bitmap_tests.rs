@@ -9,7 +9,10 @@ fn allocates_every_slot_once_then_reports_full() {
         let mut seen = BTreeSet::new();
         while let Some(slot) = map.allocate() {
             assert!(slot < len);
-            assert!(seen.insert(slot), "slot {slot} handed out twice (len {len})");
+            assert!(
+                seen.insert(slot),
+                "slot {slot} handed out twice (len {len})"
+            );
         }
         assert_eq!(seen.len() as u32, len);
         assert_eq!(map.free(), 0);
@@ -20,13 +23,13 @@ fn allocates_every_slot_once_then_reports_full() {
 #[test]
 fn next_fit_does_not_reuse_a_fresh_release_first() {
     let mut map = Bitmap::new(8);
-    let a = map.allocate().unwrap();
-    let b = map.allocate().unwrap();
+    let a = map.allocate().expect("must succeed");
+    let b = map.allocate().expect("must succeed");
     assert_eq!((a, b), (0, 1));
     assert!(map.clear(a));
     assert_eq!(map.allocate(), Some(2), "continues after the last grant");
     for _ in 3..8 {
-        map.allocate().unwrap();
+        map.allocate().expect("must succeed");
     }
     assert_eq!(map.allocate(), Some(0), "wraps around to the freed slot");
     assert_eq!(map.allocate(), None);
@@ -53,7 +56,7 @@ fn hex_round_trips_and_drops_trailing_zero_words() {
     map.set(0);
     map.set(65);
     assert_eq!(map.to_hex(), "00000000000000010000000000000002");
-    let back = Bitmap::from_hex(200, &map.to_hex()).unwrap();
+    let back = Bitmap::from_hex(200, &map.to_hex()).expect("must succeed");
     assert_eq!(back, map);
 }
 
@@ -67,7 +70,10 @@ fn hex_garbage_is_refused() {
         (64, "+000000000000001"),
         (64, "ééééééééé"),
     ] {
-        assert!(Bitmap::from_hex(len, hex).is_err(), "{hex:?} for {len} slots");
+        assert!(
+            Bitmap::from_hex(len, hex).is_err(),
+            "{hex:?} for {len} slots"
+        );
     }
 }
 
@@ -83,7 +89,7 @@ proptest! {
                     None => prop_assert_eq!(model.len() as u32, len),
                 }
             } else {
-                let slot = *model.iter().nth(pick as usize % model.len()).unwrap();
+                let slot = *model.iter().nth(pick as usize % model.len()).expect("must succeed");
                 model.remove(&slot);
                 prop_assert!(map.clear(slot));
             }

@@ -73,7 +73,11 @@ impl FamilyConfig {
             Some(Family::V6) => DEFAULT_IPV6_PREFIX_LEN,
             _ => DEFAULT_IPV4_PREFIX_LEN,
         };
-        FamilyConfig { vpc_cidrs, subnets, prefix_len }
+        FamilyConfig {
+            vpc_cidrs,
+            subnets,
+            prefix_len,
+        }
     }
 }
 
@@ -108,7 +112,10 @@ impl PrefixConfig {
         let per = self.addresses_per_prefix();
         let used = u64::from(pods_used).div_ceil(per);
         let cap = u64::from(self.max_pods).div_ceil(per);
-        let want = used.saturating_add(u64::from(self.warm_prefix_target)).min(cap).max(used);
+        let want = used
+            .saturating_add(u64::from(self.warm_prefix_target))
+            .min(cap)
+            .max(used);
         usize::try_from(want).unwrap_or(usize::MAX)
     }
 }
@@ -167,7 +174,8 @@ impl Layout {
             check_family(*family, fam)?;
             for s in &fam.subnets {
                 let zone = zones.binary_search(&s.zone).unwrap_or(0);
-                let index = u32::try_from(subnets.len()).map_err(|_| ConfigError::TooManySubnets)?;
+                let index =
+                    u32::try_from(subnets.len()).map_err(|_| ConfigError::TooManySubnets)?;
                 let slots = s.cidr.subnet_count(fam.prefix_len).unwrap_or(u128::MAX);
                 let slots = u32::try_from(slots)
                     .ok()
@@ -192,17 +200,27 @@ impl Layout {
             for (zone, lists) in zones.iter().zip(&zone_subnets) {
                 for (i, family) in [Family::V4, Family::V6].into_iter().enumerate() {
                     if lists[i].is_empty() {
-                        return Err(ConfigError::ZoneMissingFamily { zone: zone.clone(), family });
+                        return Err(ConfigError::ZoneMissingFamily {
+                            zone: zone.clone(),
+                            family,
+                        });
                     }
                 }
             }
         }
-        Ok(Layout { zones, subnets, zone_subnets })
+        Ok(Layout {
+            zones,
+            subnets,
+            zone_subnets,
+        })
     }
 
     /// The zone number of a zone name.
     pub fn zone_id(&self, zone: &str) -> Option<u32> {
-        self.zones.binary_search_by(|z| z.as_str().cmp(zone)).ok().and_then(|i| u32::try_from(i).ok())
+        self.zones
+            .binary_search_by(|z| z.as_str().cmp(zone))
+            .ok()
+            .and_then(|i| u32::try_from(i).ok())
     }
 
     /// The subnet and slot of `prefix`, if it is exactly one of the configured prefix slots.
@@ -222,22 +240,34 @@ fn check_family(family: Family, fam: &FamilyConfig) -> Result<(), ConfigError> {
         return Err(ConfigError::NoVpcCidr { family });
     }
     if fam.prefix_len > family.bits() {
-        return Err(ConfigError::PrefixLenTooLong { family, prefix_len: fam.prefix_len });
+        return Err(ConfigError::PrefixLenTooLong {
+            family,
+            prefix_len: fam.prefix_len,
+        });
     }
     for (i, vpc) in fam.vpc_cidrs.iter().enumerate() {
         if vpc.family() != family {
             return Err(ConfigError::WrongFamily { cidr: *vpc, family });
         }
         if let Some(other) = fam.vpc_cidrs[..i].iter().find(|o| o.overlaps(vpc)) {
-            return Err(ConfigError::Overlap { first: *other, second: *vpc });
+            return Err(ConfigError::Overlap {
+                first: *other,
+                second: *vpc,
+            });
         }
     }
     for (i, s) in fam.subnets.iter().enumerate() {
         if s.cidr.family() != family {
-            return Err(ConfigError::WrongFamily { cidr: s.cidr, family });
+            return Err(ConfigError::WrongFamily {
+                cidr: s.cidr,
+                family,
+            });
         }
         if !fam.vpc_cidrs.iter().any(|v| v.contains_cidr(&s.cidr)) {
-            return Err(ConfigError::SubnetOutsideVpc { subnet: s.cidr, vpc: fam.vpc_cidrs.clone() });
+            return Err(ConfigError::SubnetOutsideVpc {
+                subnet: s.cidr,
+                vpc: fam.vpc_cidrs.clone(),
+            });
         }
         if s.cidr.prefix_len() > fam.prefix_len {
             return Err(ConfigError::SubnetSmallerThanPrefix {
@@ -246,7 +276,10 @@ fn check_family(family: Family, fam: &FamilyConfig) -> Result<(), ConfigError> {
             });
         }
         if let Some(other) = fam.subnets[..i].iter().find(|o| o.cidr.overlaps(&s.cidr)) {
-            return Err(ConfigError::Overlap { first: other.cidr, second: s.cidr });
+            return Err(ConfigError::Overlap {
+                first: other.cidr,
+                second: s.cidr,
+            });
         }
     }
     Ok(())

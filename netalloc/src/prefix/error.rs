@@ -60,7 +60,11 @@ pub enum AllocError {
     UnknownZone { zone: String, known: Vec<String> },
     /// The node already holds prefixes in another zone; nodes do not move between zones.
     #[error("node {node} holds prefixes in zone {holds}, not in zone {asked}")]
-    ZoneMismatch { node: String, holds: String, asked: String },
+    ZoneMismatch {
+        node: String,
+        holds: String,
+        asked: String,
+    },
     /// `release` of a prefix the node does not hold.
     #[error("node {node} does not hold prefix {prefix}")]
     NotHeld { node: String, prefix: Cidr },
@@ -99,7 +103,11 @@ pub enum RestoreError {
     #[error("node {node} records {prefix}, which is not a prefix of any configured subnet")]
     UnknownPrefix { node: String, prefix: Cidr },
     #[error("prefix {prefix} is recorded on nodes {first} and {second}; run the prefix repair")]
-    DoubleAllocation { prefix: Cidr, first: String, second: String },
+    DoubleAllocation {
+        prefix: Cidr,
+        first: String,
+        second: String,
+    },
     #[error("node {node} records {prefix}, which its subnet's bitmap marks free; run the repair")]
     NotMarked { node: String, prefix: Cidr },
     #[error("prefix {prefix} is marked allocated but recorded on no node; run the prefix repair")]
@@ -107,5 +115,9 @@ pub enum RestoreError {
 }
 
 fn join(cidrs: &[Cidr]) -> String {
-    cidrs.iter().map(Cidr::to_string).collect::<Vec<_>>().join(", ")
+    cidrs
+        .iter()
+        .map(Cidr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

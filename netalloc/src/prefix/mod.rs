@@ -24,8 +24,8 @@ pub mod repair;
 pub use allocator::{PrefixAllocator, RecordedNode};
 pub use bench::{BenchError, BenchFigures, bench};
 pub use config::{
-    DEFAULT_IPV4_PREFIX_LEN, DEFAULT_IPV6_PREFIX_LEN, DEFAULT_MAX_PODS,
-    DEFAULT_WARM_PREFIX_TARGET, FamilyConfig, MAX_SLOTS_PER_SUBNET, PrefixConfig, SubnetConfig,
+    DEFAULT_IPV4_PREFIX_LEN, DEFAULT_IPV6_PREFIX_LEN, DEFAULT_MAX_PODS, DEFAULT_WARM_PREFIX_TARGET,
+    FamilyConfig, MAX_SLOTS_PER_SUBNET, PrefixConfig, SubnetConfig,
 };
 pub use error::{AllocError, ConfigError, RestoreError, SubnetFree};
 pub use node_addresses::{
@@ -36,16 +36,16 @@ pub use repair::{DoubleAllocation, OutsidePrefix, RepairReport, WrongZone, plan}
 pub use snapshot::{PrefixSnapshot, SNAPSHOT_VERSION, SubnetSnapshot};
 
 #[cfg(test)]
+mod allocator_tests;
+#[cfg(test)]
 mod bitmap_tests;
 #[cfg(test)]
 mod config_tests;
 #[cfg(test)]
-mod allocator_tests;
-#[cfg(test)]
-mod snapshot_tests;
-#[cfg(test)]
-mod repair_tests;
-#[cfg(test)]
 mod node_addresses_tests;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod repair_tests;
+#[cfg(test)]
+mod snapshot_tests;

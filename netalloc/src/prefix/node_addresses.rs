@@ -37,7 +37,11 @@ pub enum AddressError {
     #[error("AssignPodIPAddress: no available IP/Prefix addresses (prefixes: {})", list(.prefixes))]
     Exhausted { prefixes: Vec<Cidr> },
     #[error("prefix {prefix} is {got} but this pool holds {want} prefixes")]
-    FamilyMismatch { prefix: Cidr, got: Family, want: Family },
+    FamilyMismatch {
+        prefix: Cidr,
+        got: Family,
+        want: Family,
+    },
     #[error("prefix {prefix} overlaps {other}, already in the pool")]
     Overlap { prefix: Cidr, other: Cidr },
     #[error("prefix {prefix} is not in the pool")]
@@ -52,7 +56,11 @@ fn list(prefixes: &[Cidr]) -> String {
     if prefixes.is_empty() {
         return "none".to_owned();
     }
-    prefixes.iter().map(Cidr::to_string).collect::<Vec<_>>().join(", ")
+    prefixes
+        .iter()
+        .map(Cidr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,15 +107,25 @@ impl NodeAddresses {
         if let Some(first) = self.pools.first() {
             let want = first.prefix.family();
             if prefix.family() != want {
-                return Err(AddressError::FamilyMismatch { prefix, got: prefix.family(), want });
+                return Err(AddressError::FamilyMismatch {
+                    prefix,
+                    got: prefix.family(),
+                    want,
+                });
             }
         }
         if let Some(other) = self.pools.iter().find(|p| p.prefix.overlaps(&prefix)) {
-            return Err(AddressError::Overlap { prefix, other: other.prefix });
+            return Err(AddressError::Overlap {
+                prefix,
+                other: other.prefix,
+            });
         }
         let size = prefix.address_count().unwrap_or(u128::MAX);
         let len = u32::try_from(size.min(u128::from(MAX_ADDRESSES_PER_PREFIX))).unwrap_or(0);
-        self.pools.push(Pool { prefix, map: Bitmap::new(len) });
+        self.pools.push(Pool {
+            prefix,
+            map: Bitmap::new(len),
+        });
         Ok(())
     }
 
@@ -120,7 +138,10 @@ impl NodeAddresses {
             .ok_or(AddressError::UnknownPrefix { prefix: *prefix })?;
         let used = self.pools[at].map.used();
         if used > 0 {
-            return Err(AddressError::PrefixInUse { prefix: *prefix, used });
+            return Err(AddressError::PrefixInUse {
+                prefix: *prefix,
+                used,
+            });
         }
         self.pools.remove(at);
         Ok(())
@@ -135,7 +156,9 @@ impl NodeAddresses {
             return Ok(*addr);
         }
         for pool in &mut self.pools {
-            let Some(offset) = pool.map.allocate() else { continue };
+            let Some(offset) = pool.map.allocate() else {
+                continue;
+            };
             let Ok(addr) = pool.prefix.address_at(u128::from(offset)) else {
                 pool.map.clear(offset);
                 continue;
@@ -143,14 +166,20 @@ impl NodeAddresses {
             self.containers.insert(container_id.to_owned(), addr);
             return Ok(addr);
         }
-        Err(AddressError::Exhausted { prefixes: self.prefixes() })
+        Err(AddressError::Exhausted {
+            prefixes: self.prefixes(),
+        })
     }
 
     /// Frees the address of `container_id`; returns it, or `None` if it had none.
     pub fn release(&mut self, container_id: &str) -> Option<IpAddr> {
         let addr = self.containers.remove(container_id)?;
         for pool in &mut self.pools {
-            if let Some(offset) = pool.prefix.offset_of(addr).and_then(|o| u32::try_from(o).ok()) {
+            if let Some(offset) = pool
+                .prefix
+                .offset_of(addr)
+                .and_then(|o| u32::try_from(o).ok())
+            {
                 pool.map.clear(offset);
             }
         }
@@ -169,7 +198,11 @@ impl NodeAddresses {
 
     /// Prefixes with no address assigned: what the node can give back.
     pub fn free_prefixes(&self) -> Vec<Cidr> {
-        self.pools.iter().filter(|p| p.map.used() == 0).map(|p| p.prefix).collect()
+        self.pools
+            .iter()
+            .filter(|p| p.map.used() == 0)
+            .map(|p| p.prefix)
+            .collect()
     }
 
     /// Addresses assigned (the `pods_used` of `PrefixAllocator::want_for`).
@@ -189,7 +222,10 @@ impl NodeAddresses {
             prefixes: self
                 .pools
                 .iter()
-                .map(|p| PrefixState { prefix: p.prefix, next: p.map.cursor() })
+                .map(|p| PrefixState {
+                    prefix: p.prefix,
+                    next: p.map.cursor(),
+                })
                 .collect(),
             containers: self.containers.clone(),
         }

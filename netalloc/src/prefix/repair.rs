@@ -90,7 +90,9 @@ impl RepairReport {
             ));
         }
         for l in &self.leaks {
-            out.push(format!("prefix {l} is allocated but recorded on no node; releasing it"));
+            out.push(format!(
+                "prefix {l} is allocated but recorded on no node; releasing it"
+            ));
         }
         for n in &self.not_allocated {
             out.push(format!(
@@ -134,7 +136,10 @@ pub fn plan(
         let mut seen: Vec<Slot> = Vec::new();
         for prefix in &rec.prefixes {
             let Some((subnet, slot)) = rebuilt.layout.locate(prefix) else {
-                report.outside.push(OutsidePrefix { node: rec.node.clone(), prefix: *prefix });
+                report.outside.push(OutsidePrefix {
+                    node: rec.node.clone(),
+                    prefix: *prefix,
+                });
                 continue;
             };
             let s = Slot { subnet, slot };
@@ -166,15 +171,24 @@ pub fn plan(
             if let Some(cur) = current {
                 let held = cur.layout.locate(prefix).is_some_and(|(subnet, slot)| {
                     let in_cur = Slot { subnet, slot };
-                    cur.nodes.get(rec.node.as_str()).is_some_and(|v| v.contains(&in_cur))
+                    cur.nodes
+                        .get(rec.node.as_str())
+                        .is_some_and(|v| v.contains(&in_cur))
                 });
                 if !held {
-                    report.not_allocated.push(OutsidePrefix { node: rec.node.clone(), prefix: *prefix });
+                    report.not_allocated.push(OutsidePrefix {
+                        node: rec.node.clone(),
+                        prefix: *prefix,
+                    });
                 }
             }
         }
         if !slots.is_empty() {
-            rebuilt.nodes.entry(rec.node.as_str().into()).or_default().extend(slots);
+            rebuilt
+                .nodes
+                .entry(rec.node.as_str().into())
+                .or_default()
+                .extend(slots);
         }
     }
     report.double_allocations = claims
@@ -185,7 +199,10 @@ pub fn plan(
     if let Some(cur) = current {
         for (subnet, map) in cur.maps.iter().enumerate() {
             for slot in map.iter_set() {
-                let Some(prefix) = cur.cidr_of(Slot { subnet: subnet as u32, slot }) else {
+                let Some(prefix) = cur.cidr_of(Slot {
+                    subnet: subnet as u32,
+                    slot,
+                }) else {
                     continue;
                 };
                 if !rebuilt.is_allocated(&prefix) {

@@ -57,8 +57,16 @@ impl PrefixAllocator {
                 next: map.cursor(),
             })
             .collect();
-        let nodes = self.nodes.keys().map(|n| (n.to_string(), self.prefixes_of(n))).collect();
-        PrefixSnapshot { version: SNAPSHOT_VERSION, subnets, nodes }
+        let nodes = self
+            .nodes
+            .keys()
+            .map(|n| (n.to_string(), self.prefixes_of(n)))
+            .collect();
+        PrefixSnapshot {
+            version: SNAPSHOT_VERSION,
+            subnets,
+            nodes,
+        }
     }
 
     /// The snapshot as JSON bytes.
@@ -94,8 +102,13 @@ impl PrefixAllocator {
             if maps[index].is_some() {
                 return Err(RestoreError::DuplicateSubnet { subnet: s.cidr });
             }
-            let mut map = Bitmap::from_hex(layout.subnets[index].slots, &s.bitmap)
-                .map_err(|reason| RestoreError::Bitmap { subnet: s.cidr, reason })?;
+            let mut map =
+                Bitmap::from_hex(layout.subnets[index].slots, &s.bitmap).map_err(|reason| {
+                    RestoreError::Bitmap {
+                        subnet: s.cidr,
+                        reason,
+                    }
+                })?;
             map.set_cursor(s.next);
             maps[index] = Some(map);
         }
@@ -110,9 +123,13 @@ impl PrefixAllocator {
         for (node, prefixes) in &snapshot.nodes {
             let mut slots = Vec::with_capacity(prefixes.len());
             for prefix in prefixes {
-                let (subnet, slot) = layout.locate(prefix).ok_or_else(|| {
-                    RestoreError::UnknownPrefix { node: node.clone(), prefix: *prefix }
-                })?;
+                let (subnet, slot) =
+                    layout
+                        .locate(prefix)
+                        .ok_or_else(|| RestoreError::UnknownPrefix {
+                            node: node.clone(),
+                            prefix: *prefix,
+                        })?;
                 let s = Slot { subnet, slot };
                 if let Some(first) = owner.insert(s, node) {
                     return Err(RestoreError::DoubleAllocation {
@@ -122,7 +139,10 @@ impl PrefixAllocator {
                     });
                 }
                 if !maps[subnet as usize].is_set(slot) {
-                    return Err(RestoreError::NotMarked { node: node.clone(), prefix: *prefix });
+                    return Err(RestoreError::NotMarked {
+                        node: node.clone(),
+                        prefix: *prefix,
+                    });
                 }
                 slots.push(s);
             }
@@ -140,18 +160,28 @@ impl PrefixAllocator {
                 continue;
             }
             let id = subnet as u32;
-            let orphan = map.iter_set().find(|&slot| !owner.contains_key(&Slot { subnet: id, slot }));
+            let orphan = map
+                .iter_set()
+                .find(|&slot| !owner.contains_key(&Slot { subnet: id, slot }));
             let l = &layout.subnets[subnet];
             let prefix = orphan
                 .and_then(|slot| l.cidr.subnet(l.prefix_len, u128::from(slot)).ok())
                 .unwrap_or(l.cidr);
             return Err(RestoreError::Unowned { prefix });
         }
-        Ok(PrefixAllocator { config, layout, maps, nodes })
+        Ok(PrefixAllocator {
+            config,
+            layout,
+            maps,
+            nodes,
+        })
     }
 
     /// Parses and restores JSON written by [`PrefixAllocator::snapshot_json`].
-    pub fn restore_json(bytes: &[u8], config: PrefixConfig) -> Result<PrefixAllocator, RestoreError> {
+    pub fn restore_json(
+        bytes: &[u8],
+        config: PrefixConfig,
+    ) -> Result<PrefixAllocator, RestoreError> {
         let snapshot: PrefixSnapshot =
             serde_json::from_slice(bytes).map_err(|e| RestoreError::Json(e.to_string()))?;
         PrefixAllocator::restore(&snapshot, config)

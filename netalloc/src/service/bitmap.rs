@@ -78,10 +78,8 @@ impl AllocationBitmap {
         let n_words = max.div_ceil(64);
         let mut words = vec![0u64; n_words];
         let rem = max % 64;
-        if rem != 0 {
-            if let Some(last) = words.last_mut() {
-                *last = !((1u64 << rem) - 1);
-            }
+        if let (true, Some(last)) = (rem != 0, words.last_mut()) {
+            *last = !((1u64 << rem) - 1);
         }
         let mut full = vec![0u64; n_words.div_ceil(64)];
         for (j, w) in words.iter().enumerate() {
@@ -204,7 +202,10 @@ impl AllocationBitmap {
                 bits &= bits - 1;
                 let offset = i.saturating_mul(8).saturating_add(b);
                 if fresh.allocate(offset).is_none() {
-                    return Err(ServiceAllocError::CorruptSnapshot { offset, max: self.max });
+                    return Err(ServiceAllocError::CorruptSnapshot {
+                        offset,
+                        max: self.max,
+                    });
                 }
             }
         }
@@ -217,7 +218,11 @@ impl AllocationBitmap {
     /// The bits of word `w` that stand for offsets inside the range.
     fn valid_mask(&self, w: usize) -> u64 {
         let end = (w + 1) * 64;
-        if end <= self.max { u64::MAX } else { (1u64 << (self.max % 64)) - 1 }
+        if end <= self.max {
+            u64::MAX
+        } else {
+            (1u64 << (self.max % 64)) - 1
+        }
     }
 
     fn set(&mut self, offset: usize) {
@@ -235,7 +240,8 @@ impl AllocationBitmap {
             return None;
         }
         let start = lo + self.rng.below(hi - lo);
-        self.first_free(start, hi).or_else(|| self.first_free(lo, start))
+        self.first_free(start, hi)
+            .or_else(|| self.first_free(lo, start))
     }
 
     /// The smallest free offset in `from..to`.

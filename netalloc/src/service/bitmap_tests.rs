@@ -19,8 +19,13 @@ fn allocate_has_release_count() {
 fn dynamic_allocation_fills_the_upper_band_first() {
     for seed in 0..20 {
         let mut b = AllocationBitmap::new(130, 16, seed);
-        let mut got: Vec<usize> = (0..114).map(|_| b.allocate_next().unwrap_or(usize::MAX)).collect();
-        assert!(got.iter().all(|&o| (16..130).contains(&o)), "seed {seed}: {got:?}");
+        let mut got: Vec<usize> = (0..114)
+            .map(|_| b.allocate_next().unwrap_or(usize::MAX))
+            .collect();
+        assert!(
+            got.iter().all(|&o| (16..130).contains(&o)),
+            "seed {seed}: {got:?}"
+        );
         // Then the lower band, then nothing.
         for _ in 0..16 {
             let o = b.allocate_next().unwrap_or(usize::MAX);
@@ -73,11 +78,18 @@ fn snapshot_is_big_endian_integer_like_go_big_int_bytes() {
 #[test]
 fn restore_accepts_leading_zeros_and_refuses_bits_past_the_end() {
     let mut b = AllocationBitmap::new(10, 0, 1);
-    b.restore(&[0, 0, 0x02, 0x01]).unwrap_or_else(|e| panic!("{e}"));
+    b.restore(&[0, 0, 0x02, 0x01])
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(b.iter().collect::<Vec<_>>(), vec![0, 9]);
     assert_eq!(b.count(), 2);
     let err = b.restore(&[0x04, 0x00]);
-    assert_eq!(err, Err(ServiceAllocError::CorruptSnapshot { offset: 10, max: 10 }));
+    assert_eq!(
+        err,
+        Err(ServiceAllocError::CorruptSnapshot {
+            offset: 10,
+            max: 10
+        })
+    );
     // Unchanged after a refusal.
     assert_eq!(b.iter().collect::<Vec<_>>(), vec![0, 9]);
     // Huge garbage does not panic.

@@ -80,7 +80,12 @@ fn family_index(family: Family) -> usize {
 impl CidrSet {
     /// An empty set; `seed` seeds the generator of each allocator created later.
     pub fn new(seed: u64) -> Self {
-        CidrSet { service_cidrs: Vec::new(), blocks: Vec::new(), used: [0, 0], seeds: SplitMix64::new(seed) }
+        CidrSet {
+            service_cidrs: Vec::new(),
+            blocks: Vec::new(),
+            used: [0, 0],
+            seeds: SplitMix64::new(seed),
+        }
     }
 
     /// The ServiceCIDRs, in the order they were added.
@@ -96,7 +101,10 @@ impl CidrSet {
             blocks: self
                 .blocks
                 .iter()
-                .map(|b| Block { alloc: b.alloc.empty_like(seeds.next_u64()), owners: b.owners.clone() })
+                .map(|b| Block {
+                    alloc: b.alloc.empty_like(seeds.next_u64()),
+                    owners: b.owners.clone(),
+                })
                 .collect(),
             used: [0, 0],
             seeds,
@@ -107,13 +115,21 @@ impl CidrSet {
     /// blocks, at most one per family, IPv6 no shorter than /64).
     pub fn add(&mut self, name: &str, cidrs: &[Cidr]) -> Result<(), ServiceAllocError> {
         if self.service_cidrs.iter().any(|s| s.name == name) {
-            return Err(ServiceAllocError::ServiceCidrExists { name: name.to_owned() });
+            return Err(ServiceAllocError::ServiceCidrExists {
+                name: name.to_owned(),
+            });
         }
-        let invalid = |reason: String| ServiceAllocError::InvalidServiceCidr { name: name.to_owned(), reason };
+        let invalid = |reason: String| ServiceAllocError::InvalidServiceCidr {
+            name: name.to_owned(),
+            reason,
+        };
         match cidrs {
             [] => return Err(invalid("Required value".to_owned())),
             [_, _, _, ..] => {
-                return Err(invalid(format!("Too many: {}: must have at most 2 items", cidrs.len())));
+                return Err(invalid(format!(
+                    "Too many: {}: must have at most 2 items",
+                    cidrs.len()
+                )));
             }
             [a, b] if a.family() == b.family() => {
                 return Err(invalid(format!(
@@ -126,7 +142,9 @@ impl CidrSet {
         let mut fresh = Vec::new();
         for cidr in cidrs {
             if cidr.family() == Family::V6 && cidr.prefix_len() < 64 {
-                return Err(ServiceAllocError::PrefixTooShort { prefix_len: cidr.prefix_len() });
+                return Err(ServiceAllocError::PrefixTooShort {
+                    prefix_len: cidr.prefix_len(),
+                });
             }
             if self.block_index(cidr).is_none() {
                 fresh.push(IpAllocator::new(*cidr, self.seeds.next_u64())?);
@@ -147,14 +165,22 @@ impl CidrSet {
                     let _ = alloc.allocate(ip);
                 }
             }
-            self.blocks.push(Block { alloc, owners: BTreeSet::new() });
+            self.blocks.push(Block {
+                alloc,
+                owners: BTreeSet::new(),
+            });
         }
         for cidr in cidrs {
             if let Some(i) = self.block_index(cidr) {
                 self.blocks[i].owners.insert(name.to_owned());
             }
         }
-        self.service_cidrs.push(ServiceCidr { name: name.to_owned(), cidrs: cidrs.to_vec(), ready: true, terminating: false });
+        self.service_cidrs.push(ServiceCidr {
+            name: name.to_owned(),
+            cidrs: cidrs.to_vec(),
+            ready: true,
+            terminating: false,
+        });
         Ok(())
     }
 
@@ -177,7 +203,9 @@ impl CidrSet {
             .service_cidrs
             .iter()
             .position(|s| s.name == name)
-            .ok_or_else(|| ServiceAllocError::ServiceCidrNotFound { name: name.to_owned() })?;
+            .ok_or_else(|| ServiceAllocError::ServiceCidrNotFound {
+                name: name.to_owned(),
+            })?;
         let orphaned: Vec<usize> = self
             .blocks
             .iter()
@@ -187,10 +215,17 @@ impl CidrSet {
             .collect();
         for &i in &orphaned {
             let stranded = self.blocks[i].alloc.allocated().find(|ip| {
-                !self.blocks.iter().enumerate().any(|(j, b)| !orphaned.contains(&j) && b.alloc.contains(*ip))
+                !self
+                    .blocks
+                    .iter()
+                    .enumerate()
+                    .any(|(j, b)| !orphaned.contains(&j) && b.alloc.contains(*ip))
             });
             if let Some(ip) = stranded {
-                return Err(ServiceAllocError::ServiceCidrInUse { name: name.to_owned(), ip });
+                return Err(ServiceAllocError::ServiceCidrInUse {
+                    name: name.to_owned(),
+                    ip,
+                });
             }
         }
         self.service_cidrs.remove(pos);
@@ -242,44 +277,6 @@ impl CidrSet {
         Err(ServiceAllocError::Full)
     }
 
-    /// Reserves one address per family, as a dual-stack Service needs: `requested[i]` is the
-    /// address the user asked for at position `i` (missing entries mean "any"). Either every
-    /// family gets its address or nothing is held (upstream reverts the transaction).
-    pub fn allocate_for_families(
-        &mut self,
-        families: &[Family],
-        requested: &[Option<IpAddr>],
-    ) -> Result<Vec<IpAddr>, ServiceAllocError> {
-        let invalid = |reason: &str| ServiceAllocError::InvalidFamilies { reason: reason.to_owned() };
-        match families {
-            [] => return Err(invalid("at least one IP family is required")),
-            [a, b] if a == b => return Err(invalid("ipFamilies must not repeat a family")),
-            [_, _, _, ..] => return Err(invalid("at most two IP families are allowed")),
-            _ => {}
-        }
-        if requested.len() > families.len() {
-            return Err(invalid("more cluster IPs than IP families"));
-        }
-        let mut got: Vec<IpAddr> = Vec::with_capacity(families.len());
-        for (i, &family) in families.iter().enumerate() {
-            let result = match requested.get(i).copied().flatten() {
-                Some(ip) if Family::of(&ip) != family => Err(ServiceAllocError::FamilyMismatch { ip, family }),
-                Some(ip) => self.allocate(ip).map(|()| ip),
-                None => self.allocate_next(family),
-            };
-            match result {
-                Ok(ip) => got.push(ip),
-                Err(e) => {
-                    for ip in got {
-                        self.release(ip);
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        Ok(got)
-    }
-
     /// Frees `ip` in every CIDR that holds it; a free or unknown address is a no-op.
     pub fn release(&mut self, ip: IpAddr) {
         let mut freed = false;
@@ -294,7 +291,9 @@ impl CidrSet {
 
     /// Whether `ip` is allocated.
     pub fn has(&self, ip: IpAddr) -> bool {
-        self.holders(ip).iter().any(|&i| self.blocks[i].alloc.has(ip))
+        self.holders(ip)
+            .iter()
+            .any(|&i| self.blocks[i].alloc.has(ip))
     }
 
     /// Whether some CIDR, usable or not, can represent `ip`.
@@ -316,7 +315,11 @@ impl CidrSet {
         top.iter()
             .filter(|&&i| {
                 let c = self.blocks[i].alloc.cidr();
-                !top.iter().any(|&j| j != i && self.blocks[j].alloc.cidr().contains_cidr(&c) && self.blocks[j].alloc.cidr() != c)
+                !top.iter().any(|&j| {
+                    j != i
+                        && self.blocks[j].alloc.cidr().contains_cidr(&c)
+                        && self.blocks[j].alloc.cidr() != c
+                })
             })
             .map(|&i| self.blocks[i].alloc.free())
             .sum()
@@ -354,7 +357,9 @@ impl CidrSet {
     }
 
     fn holders(&self, ip: IpAddr) -> Vec<usize> {
-        (0..self.blocks.len()).filter(|&i| self.blocks[i].alloc.contains(ip)).collect()
+        (0..self.blocks.len())
+            .filter(|&i| self.blocks[i].alloc.contains(ip))
+            .collect()
     }
 
     fn block_index(&self, cidr: &Cidr) -> Option<usize> {
@@ -363,11 +368,14 @@ impl CidrSet {
 
     fn block_usable(&self, i: usize) -> bool {
         let owners = &self.blocks[i].owners;
-        self.service_cidrs.iter().any(|s| s.usable() && owners.contains(&s.name))
+        self.service_cidrs
+            .iter()
+            .any(|s| s.usable() && owners.contains(&s.name))
     }
 
     fn any_usable(&self, family: Family) -> bool {
-        (0..self.blocks.len()).any(|i| self.blocks[i].alloc.family() == family && self.block_usable(i))
+        (0..self.blocks.len())
+            .any(|i| self.blocks[i].alloc.family() == family && self.block_usable(i))
     }
 
     fn not_in_range(&self, ip: IpAddr) -> ServiceAllocError {
@@ -376,14 +384,19 @@ impl CidrSet {
             .filter(|&i| self.blocks[i].alloc.family() == family && self.block_usable(i))
             .map(|i| self.blocks[i].alloc.cidr().to_string())
             .collect();
-        ServiceAllocError::IpNotInRange { ip, valid_range: ranges.join(",") }
+        ServiceAllocError::IpNotInRange {
+            ip,
+            valid_range: ranges.join(","),
+        }
     }
 
     fn find_mut(&mut self, name: &str) -> Result<&mut ServiceCidr, ServiceAllocError> {
         self.service_cidrs
             .iter_mut()
             .find(|s| s.name == name)
-            .ok_or_else(|| ServiceAllocError::ServiceCidrNotFound { name: name.to_owned() })
+            .ok_or_else(|| ServiceAllocError::ServiceCidrNotFound {
+                name: name.to_owned(),
+            })
     }
 }
 

@@ -44,7 +44,9 @@ pub enum ServiceAllocError {
     InvalidFamilies { reason: String },
     /// A CIDR too large for a bitmap; mirrors kube-apiserver's `--service-cluster-ip-range`
     /// check (`pkg/controlplane/apiserver/options/validation.go`, at most 20 host bits for IPv4).
-    #[error("specified service CIDR {cidr} is too large; for 32-bit addresses, the mask must be >= 12")]
+    #[error(
+        "specified service CIDR {cidr} is too large; for 32-bit addresses, the mask must be >= 12"
+    )]
     CidrTooLarge { cidr: Cidr },
     /// An IPv6 ServiceCIDR shorter than /64 (upstream `NewIPAllocator`).
     #[error("shortest allowed prefix length for service CIDR is 64, got {prefix_len}")]
@@ -66,7 +68,9 @@ pub enum ServiceAllocError {
     InvalidPortRange(String),
     /// A snapshot whose bitmap marks offsets past the end of the range: garbage, or written
     /// for a larger range. Restoring it would hand out addresses that do not exist.
-    #[error("restoring snapshot encountered offset {offset} past the end of the range (size {max})")]
+    #[error(
+        "restoring snapshot encountered offset {offset} past the end of the range (size {max})"
+    )]
     CorruptSnapshot { offset: usize, max: usize },
     /// A ServiceCIDR with this name exists already.
     #[error("ServiceCIDR {name:?} already exists")]

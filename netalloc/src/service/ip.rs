@@ -65,7 +65,10 @@ impl IpAllocator {
         // At most 2^20 for IPv4 and 65535 for IPv6, so it fits any usize of 32 bits or more.
         let max = usize::try_from(usable).unwrap_or(0);
         let offset = calculate_range_offset(size);
-        Ok(IpAllocator { cidr, bitmap: AllocationBitmap::new(max, offset, seed) })
+        Ok(IpAllocator {
+            cidr,
+            bitmap: AllocationBitmap::new(max, offset, seed),
+        })
     }
 
     /// An allocator rebuilt from a snapshot (upstream `NewFromSnapshot`).
@@ -113,10 +116,12 @@ impl IpAllocator {
 
     /// Reserves the requested `ip` (a user-chosen ClusterIP).
     pub fn allocate(&mut self, ip: IpAddr) -> Result<(), ServiceAllocError> {
-        let offset = self.offset_of(ip).ok_or_else(|| ServiceAllocError::IpNotInRange {
-            ip,
-            valid_range: self.cidr.to_string(),
-        })?;
+        let offset = self
+            .offset_of(ip)
+            .ok_or_else(|| ServiceAllocError::IpNotInRange {
+                ip,
+                valid_range: self.cidr.to_string(),
+            })?;
         match self.bitmap.allocate(offset) {
             Some(true) => Ok(()),
             _ => Err(ServiceAllocError::IpAllocated),
@@ -156,7 +161,10 @@ impl IpAllocator {
 
     /// The state to persist (upstream `Snapshot`).
     pub fn snapshot(&self) -> RangeAllocation {
-        RangeAllocation { range: self.cidr.to_string(), data: self.bitmap.snapshot() }
+        RangeAllocation {
+            range: self.cidr.to_string(),
+            data: self.bitmap.snapshot(),
+        }
     }
 
     /// Replaces the state with a snapshot of the same CIDR (upstream `Restore`). On error
@@ -170,7 +178,10 @@ impl IpAllocator {
 
     /// An empty allocator over the same CIDR (what a repair rebuilds into).
     pub fn empty_like(&self, seed: u64) -> Self {
-        IpAllocator { cidr: self.cidr, bitmap: AllocationBitmap::new(self.capacity(), self.static_band_size(), seed) }
+        IpAllocator {
+            cidr: self.cidr,
+            bitmap: AllocationBitmap::new(self.capacity(), self.static_band_size(), seed),
+        }
     }
 
     fn offset_of(&self, ip: IpAddr) -> Option<usize> {

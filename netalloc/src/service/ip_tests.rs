@@ -31,7 +31,11 @@ fn sizes_and_bands_match_upstream() {
     ];
     for (c, usable, band) in table {
         let a = IpAllocator::new(cidr(c), 1).unwrap_or_else(|e| panic!("{c}: {e}"));
-        assert_eq!((a.capacity(), a.static_band_size(), a.free(), a.used()), (usable, band, usable, 0), "{c}");
+        assert_eq!(
+            (a.capacity(), a.static_band_size(), a.free(), a.used()),
+            (usable, band, usable, 0),
+            "{c}"
+        );
     }
 }
 
@@ -48,12 +52,17 @@ fn ipv4_larger_than_slash_12_is_refused() {
 fn allocate_errors_carry_upstream_messages() {
     let mut a = IpAllocator::new(cidr("10.96.0.0/12"), 1).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(a.allocate(ip("10.96.0.10")), Ok(()));
-    assert_eq!(a.allocate(ip("10.96.0.10")).map_err(|e| e.to_string()), Err("provided IP is already allocated".into()));
+    assert_eq!(
+        a.allocate(ip("10.96.0.10")).map_err(|e| e.to_string()),
+        Err("provided IP is already allocated".into())
+    );
     for bad in ["1.1.1.1", "10.96.0.0", "10.111.255.255", "2001:db8::1"] {
         let e = a.allocate(ip(bad)).err().map(|e| e.to_string());
         assert_eq!(
             e,
-            Some(format!("the provided IP ({bad}) is not in the valid range. The range of valid IPs is 10.96.0.0/12"))
+            Some(format!(
+                "the provided IP ({bad}) is not in the valid range. The range of valid IPs is 10.96.0.0/12"
+            ))
         );
     }
     assert!(a.allocate(ip("10.111.255.254")).is_ok());
@@ -70,7 +79,10 @@ fn ipv6_uses_first_65535_after_network_and_includes_last_of_small_blocks() {
     let mut small = IpAllocator::new(cidr("2001:db8::/126"), 1).unwrap_or_else(|e| panic!("{e}"));
     let mut got: Vec<IpAddr> = (0..3).filter_map(|_| small.allocate_next().ok()).collect();
     got.sort();
-    assert_eq!(got, vec![ip("2001:db8::1"), ip("2001:db8::2"), ip("2001:db8::3")]);
+    assert_eq!(
+        got,
+        vec![ip("2001:db8::1"), ip("2001:db8::2"), ip("2001:db8::3")]
+    );
     assert_eq!(small.allocate_next(), Err(ServiceAllocError::Full));
 }
 
@@ -79,9 +91,14 @@ fn allocate_next_exhausts_a_small_range_then_reports_full() {
     let mut a = IpAllocator::new(cidr("192.168.1.0/28"), 9).unwrap_or_else(|e| panic!("{e}"));
     let mut got: Vec<IpAddr> = (0..14).filter_map(|_| a.allocate_next().ok()).collect();
     got.sort();
-    let want: Vec<IpAddr> = (1..15).map(|i| IpAddr::V4(Ipv4Addr::new(192, 168, 1, i))).collect();
+    let want: Vec<IpAddr> = (1..15)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(192, 168, 1, i)))
+        .collect();
     assert_eq!(got, want);
-    assert_eq!(a.allocate_next().map_err(|e| e.to_string()), Err("range is full".into()));
+    assert_eq!(
+        a.allocate_next().map_err(|e| e.to_string()),
+        Err("range is full".into())
+    );
     a.release(ip("192.168.1.7"));
     assert_eq!(a.allocate_next(), Ok(ip("192.168.1.7")));
 }
@@ -91,10 +108,17 @@ fn dynamic_allocation_avoids_the_static_band_until_the_rest_is_full() {
     let mut a = IpAllocator::new(cidr("10.0.0.0/24"), 5).unwrap_or_else(|e| panic!("{e}"));
     for _ in 0..(254 - 16) {
         let got = a.allocate_next().unwrap_or_else(|e| panic!("{e}"));
-        let IpAddr::V4(v4) = got else { panic!("family") };
-        assert!(v4.octets()[3] > 16, "{got} is in the static band 10.0.0.1-10.0.0.16");
+        let IpAddr::V4(v4) = got else {
+            panic!("family")
+        };
+        assert!(
+            v4.octets()[3] > 16,
+            "{got} is in the static band 10.0.0.1-10.0.0.16"
+        );
     }
-    let IpAddr::V4(v4) = a.allocate_next().unwrap_or_else(|e| panic!("{e}")) else { panic!("family") };
+    let IpAddr::V4(v4) = a.allocate_next().unwrap_or_else(|e| panic!("{e}")) else {
+        panic!("family")
+    };
     assert!(v4.octets()[3] <= 16);
 }
 
@@ -127,11 +151,23 @@ fn snapshot_restore_round_trip_and_mismatch() {
         Err("the provided network does not match the current range".into())
     );
     for garbage in ["", "not a cidr", "10.0.0.1/24"] {
-        let snap = RangeAllocation { range: garbage.into(), data: vec![1] };
+        let snap = RangeAllocation {
+            range: garbage.into(),
+            data: vec![1],
+        };
         assert!(other.restore(&snap).is_err());
         assert!(IpAllocator::from_snapshot(&snap, 1).is_err());
     }
-    let past_end = RangeAllocation { range: "10.0.0.0/24".into(), data: vec![0xff; 40] };
-    assert!(matches!(other.restore(&past_end), Err(ServiceAllocError::MismatchedNetwork)));
-    assert!(matches!(IpAllocator::from_snapshot(&past_end, 1), Err(ServiceAllocError::CorruptSnapshot { .. })));
+    let past_end = RangeAllocation {
+        range: "10.0.0.0/24".into(),
+        data: vec![0xff; 40],
+    };
+    assert!(matches!(
+        other.restore(&past_end),
+        Err(ServiceAllocError::MismatchedNetwork)
+    ));
+    assert!(matches!(
+        IpAllocator::from_snapshot(&past_end, 1),
+        Err(ServiceAllocError::CorruptSnapshot { .. })
+    ));
 }

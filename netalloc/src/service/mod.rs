@@ -8,13 +8,15 @@
 //! - `bitmap`: the allocation bitmap with its static/dynamic bands (KEP-3070, KEP-3668).
 //! - `ip`: `IpAllocator`, the ClusterIPs of one CIDR; `RangeAllocation`, the snapshot.
 //! - `port`: `PortRange` (`--service-node-port-range` syntax) and `PortAllocator`.
-//! - `cidrset`: `CidrSet`, ClusterIPs over every ServiceCIDR of the cluster, dual-stack.
+//! - `cidrset`: `CidrSet`, ClusterIPs over every ServiceCIDR of the cluster.
+//! - `dualstack`: `CidrSet::allocate_for_families`, one address per family, all or nothing.
 //! - `repair`: the bitmap repair loops (`ClusterIpRepair`, `NodePortRepair`).
 //! - `repairip`: the repair of the ServiceCIDR API (Services against IPAddress objects).
 //! - `error`: `ServiceAllocError`, with upstream's messages.
 
 pub mod bitmap;
 pub mod cidrset;
+pub mod dualstack;
 pub mod error;
 pub mod ip;
 pub mod port;

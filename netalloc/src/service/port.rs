@@ -22,11 +22,17 @@ pub struct PortRange {
 
 impl PortRange {
     /// The default NodePort range of kube-apiserver, 30000-32767.
-    pub const DEFAULT: PortRange = PortRange { base: 30000, size: 2768 };
+    pub const DEFAULT: PortRange = PortRange {
+        base: 30000,
+        size: 2768,
+    };
 
     /// The range `low..=high`; `None` when `high < low`.
     pub fn new(low: u16, high: u16) -> Option<PortRange> {
-        (high >= low).then(|| PortRange { base: low, size: u32::from(high - low) + 1 })
+        (high >= low).then(|| PortRange {
+            base: low,
+            size: u32::from(high - low) + 1,
+        })
     }
 
     /// The first port.
@@ -82,19 +88,26 @@ impl FromStr for PortRange {
                 let low = atoi(&value[..p])?;
                 (low, low.saturating_add(atoi(&value[p + 1..])?))
             }
-            (Some(_), Some(_)) => return Err(invalid(format!("unable to parse port range: {value}"))),
+            (Some(_), Some(_)) => {
+                return Err(invalid(format!("unable to parse port range: {value}")));
+            }
         };
         if low > 65535 || high > 65535 {
-            return Err(invalid(format!("the port range cannot be greater than 65535: {value}")));
+            return Err(invalid(format!(
+                "the port range cannot be greater than 65535: {value}"
+            )));
         }
         if high < low {
-            return Err(invalid(format!("end port cannot be less than start port: {value}")));
+            return Err(invalid(format!(
+                "end port cannot be less than start port: {value}"
+            )));
         }
         // Both checked against 0..=65535 above (Go's Atoi never yields a negative here:
         // '-' always splits the text).
         match (u16::try_from(low), u16::try_from(high)) {
-            (Ok(low), Ok(high)) => PortRange::new(low, high)
-                .ok_or_else(|| invalid(format!("end port cannot be less than start port: {value}"))),
+            (Ok(low), Ok(high)) => PortRange::new(low, high).ok_or_else(|| {
+                invalid(format!("end port cannot be less than start port: {value}"))
+            }),
             _ => Err(invalid(format!("unable to parse port range: {value}"))),
         }
     }
@@ -108,7 +121,9 @@ fn invalid(msg: String) -> ServiceAllocError {
 fn atoi(s: &str) -> Result<i64, ServiceAllocError> {
     let digits = s.strip_prefix('+').unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid(format!("strconv.Atoi: parsing {s:?}: invalid syntax")));
+        return Err(invalid(format!(
+            "strconv.Atoi: parsing {s:?}: invalid syntax"
+        )));
     }
     digits
         .parse::<i64>()
@@ -138,7 +153,10 @@ impl PortAllocator {
     /// An empty allocator over `range`; `seed` drives the random start of dynamic allocation.
     pub fn new(range: PortRange, seed: u64) -> Self {
         let offset = calculate_port_range_offset(range.size);
-        PortAllocator { range, bitmap: AllocationBitmap::new(range.size as usize, offset, seed) }
+        PortAllocator {
+            range,
+            bitmap: AllocationBitmap::new(range.size as usize, offset, seed),
+        }
     }
 
     /// An allocator rebuilt from a snapshot (upstream `NewFromSnapshot`).
@@ -171,9 +189,11 @@ impl PortAllocator {
 
     /// Reserves the requested `port`.
     pub fn allocate(&mut self, port: i32) -> Result<(), ServiceAllocError> {
-        let offset = self.offset_of(port).ok_or_else(|| ServiceAllocError::PortNotInRange {
-            valid_ports: self.range.to_string(),
-        })?;
+        let offset = self
+            .offset_of(port)
+            .ok_or_else(|| ServiceAllocError::PortNotInRange {
+                valid_ports: self.range.to_string(),
+            })?;
         match self.bitmap.allocate(offset) {
             Some(true) => Ok(()),
             _ => Err(ServiceAllocError::PortAllocated),
@@ -205,7 +225,10 @@ impl PortAllocator {
 
     /// The state to persist (upstream `Snapshot`).
     pub fn snapshot(&self) -> RangeAllocation {
-        RangeAllocation { range: self.range.to_string(), data: self.bitmap.snapshot() }
+        RangeAllocation {
+            range: self.range.to_string(),
+            data: self.bitmap.snapshot(),
+        }
     }
 
     /// Replaces the state with a snapshot of the same range (upstream `Restore`). On error

@@ -17,7 +17,11 @@ fn parse_port_range_like_go() {
     ];
     for (input, shown, size) in ok {
         let r = pr(input).unwrap_or_else(|e| panic!("{input}: {e}"));
-        assert_eq!((r.to_string(), r.size()), (shown.to_string(), size), "{input}");
+        assert_eq!(
+            (r.to_string(), r.size()),
+            (shown.to_string(), size),
+            "{input}"
+        );
     }
     let bad = [
         ("1-2+3", "unable to parse port range: 1-2+3"),
@@ -26,9 +30,18 @@ fn parse_port_range_like_go() {
         ("10-", "strconv.Atoi: parsing \"\": invalid syntax"),
         ("1-2-3", "strconv.Atoi: parsing \"2-3\": invalid syntax"),
         ("5-3", "end port cannot be less than start port: 5-3"),
-        ("1-70000", "the port range cannot be greater than 65535: 1-70000"),
-        ("65535+1", "the port range cannot be greater than 65535: 65535+1"),
-        ("99999999999999999999", "strconv.Atoi: parsing \"99999999999999999999\": value out of range"),
+        (
+            "1-70000",
+            "the port range cannot be greater than 65535: 1-70000",
+        ),
+        (
+            "65535+1",
+            "the port range cannot be greater than 65535: 65535+1",
+        ),
+        (
+            "99999999999999999999",
+            "strconv.Atoi: parsing \"99999999999999999999\": value out of range",
+        ),
     ];
     for (input, msg) in bad {
         assert_eq!(pr(input), Err(msg.to_string()), "{input}");
@@ -40,7 +53,15 @@ fn default_range_band_is_86_ports() {
     assert_eq!(PortRange::default().to_string(), "30000-32767");
     let a = PortAllocator::new(PortRange::DEFAULT, 1);
     assert_eq!((a.static_band_size(), a.free()), (86, 2768));
-    for (size, band) in [(0, 0), (16, 0), (17, 16), (512, 16), (1024, 32), (4096, 128), (65536, 128)] {
+    for (size, band) in [
+        (0, 0),
+        (16, 0),
+        (17, 16),
+        (512, 16),
+        (1024, 32),
+        (4096, 128),
+        (65536, 128),
+    ] {
         assert_eq!(calculate_port_range_offset(size), band, "{size}");
     }
 }
@@ -49,11 +70,17 @@ fn default_range_band_is_86_ports() {
 fn allocate_errors_carry_upstream_messages() {
     let mut a = PortAllocator::new(PortRange::DEFAULT, 1);
     assert_eq!(a.allocate(30080), Ok(()));
-    assert_eq!(a.allocate(30080).map_err(|e| e.to_string()), Err("provided port is already allocated".into()));
+    assert_eq!(
+        a.allocate(30080).map_err(|e| e.to_string()),
+        Err("provided port is already allocated".into())
+    );
     for bad in [80, 29999, 32768, -1, i32::MAX, i32::MIN] {
         assert_eq!(
             a.allocate(bad).map_err(|e| e.to_string()),
-            Err("provided port is not in the valid range. The range of valid ports is 30000-32767".into()),
+            Err(
+                "provided port is not in the valid range. The range of valid ports is 30000-32767"
+                    .into()
+            ),
             "{bad}"
         );
     }
@@ -74,7 +101,10 @@ fn allocate_next_prefers_the_upper_band_and_exhausts() {
         let p = a.allocate_next().unwrap_or(0);
         assert!((30000..30086).contains(&p), "{p}");
     }
-    assert_eq!(a.allocate_next().map_err(|e| e.to_string()), Err("range is full".into()));
+    assert_eq!(
+        a.allocate_next().map_err(|e| e.to_string()),
+        Err("range is full".into())
+    );
 }
 
 #[test]
@@ -108,7 +138,22 @@ fn snapshot_restore_round_trip_and_mismatch() {
         other.restore(&snap).map_err(|e| e.to_string()),
         Err("the provided port range does not match the current port range".into())
     );
-    let garbage = RangeAllocation { range: "30000-30099".into(), data: vec![0xff; 13] };
-    assert!(matches!(other.restore(&garbage), Err(ServiceAllocError::CorruptSnapshot { .. })));
-    assert!(PortAllocator::from_snapshot(&RangeAllocation { range: "x".into(), data: vec![] }, 1).is_err());
+    let garbage = RangeAllocation {
+        range: "30000-30099".into(),
+        data: vec![0xff; 13],
+    };
+    assert!(matches!(
+        other.restore(&garbage),
+        Err(ServiceAllocError::CorruptSnapshot { .. })
+    ));
+    assert!(
+        PortAllocator::from_snapshot(
+            &RangeAllocation {
+                range: "x".into(),
+                data: vec![]
+            },
+            1
+        )
+        .is_err()
+    );
 }

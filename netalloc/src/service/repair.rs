@@ -38,7 +38,10 @@ pub struct ServiceRef {
 
 impl ServiceRef {
     pub fn new(namespace: &str, name: &str) -> Self {
-        ServiceRef { namespace: namespace.to_owned(), name: name.to_owned() }
+        ServiceRef {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
     }
 }
 
@@ -84,7 +87,11 @@ pub enum RepairFinding<V> {
     /// Held by this Service and by one listed before it.
     Duplicate { value: V, service: ServiceRef },
     /// Outside the range of the allocator.
-    OutOfRange { value: V, service: ServiceRef, range: String },
+    OutOfRange {
+        value: V,
+        service: ServiceRef,
+        range: String,
+    },
     /// Held by the stored allocator and by no Service, seen for the first time; kept for now.
     MaybeLeaked { value: V },
     /// Held by no Service for `NUM_REPAIRS_BEFORE_LEAK_CLEANUP` runs; freed.
@@ -95,23 +102,39 @@ impl fmt::Display for RepairFinding<IpAddr> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Invalid { raw, service } => {
-                write!(f, "the cluster IP {raw} for service {service} is not a valid IP; please recreate")
+                write!(
+                    f,
+                    "the cluster IP {raw} for service {service} is not a valid IP; please recreate"
+                )
             }
             Self::NotAllocated { value, service } => {
-                write!(f, "the cluster IP {value} for service {service} is not allocated; repairing")
+                write!(
+                    f,
+                    "the cluster IP {value} for service {service} is not allocated; repairing"
+                )
             }
             Self::Duplicate { value, service } => write!(
                 f,
                 "the cluster IP {value} for service {service} was assigned to multiple services; please recreate"
             ),
-            Self::OutOfRange { value, service, range } => write!(
+            Self::OutOfRange {
+                value,
+                service,
+                range,
+            } => write!(
                 f,
                 "the cluster IP {value} for service {service} is not within the service CIDR {range}; please recreate"
             ),
             Self::MaybeLeaked { value } => {
-                write!(f, "the cluster IP {value} may have leaked: flagging for later clean up")
+                write!(
+                    f,
+                    "the cluster IP {value} may have leaked: flagging for later clean up"
+                )
             }
-            Self::Leaked { value } => write!(f, "the cluster IP {value} appears to have leaked: cleaning up"),
+            Self::Leaked { value } => write!(
+                f,
+                "the cluster IP {value} appears to have leaked: cleaning up"
+            ),
         }
     }
 }
@@ -120,23 +143,39 @@ impl fmt::Display for RepairFinding<i32> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Invalid { raw, service } => {
-                write!(f, "the node port {raw} for service {service} is not a valid port; please recreate")
+                write!(
+                    f,
+                    "the node port {raw} for service {service} is not a valid port; please recreate"
+                )
             }
             Self::NotAllocated { value, service } => {
-                write!(f, "the node port {value} for service {service} is not allocated; repairing")
+                write!(
+                    f,
+                    "the node port {value} for service {service} is not allocated; repairing"
+                )
             }
             Self::Duplicate { value, service } => write!(
                 f,
                 "the node port {value} for service {service} was assigned to multiple services; please recreate"
             ),
-            Self::OutOfRange { value, service, range } => write!(
+            Self::OutOfRange {
+                value,
+                service,
+                range,
+            } => write!(
                 f,
                 "the port {value} for service {service} is not within the port range {range}; please recreate"
             ),
             Self::MaybeLeaked { value } => {
-                write!(f, "the node port {value} may have leaked: flagging for later clean up")
+                write!(
+                    f,
+                    "the node port {value} may have leaked: flagging for later clean up"
+                )
             }
-            Self::Leaked { value } => write!(f, "the node port {value} appears to have leaked: cleaning up"),
+            Self::Leaked { value } => write!(
+                f,
+                "the node port {value} appears to have leaked: cleaning up"
+            ),
         }
     }
 }
@@ -166,7 +205,10 @@ impl Target for Vec<IpAllocator> {
     fn try_allocate(&mut self, ip: IpAddr) -> Result<(), ServiceAllocError> {
         match self.iter_mut().find(|a| a.family() == Family::of(&ip)) {
             Some(a) => a.allocate(ip),
-            None => Err(ServiceAllocError::IpNotInRange { ip, valid_range: String::new() }),
+            None => Err(ServiceAllocError::IpNotInRange {
+                ip,
+                valid_range: String::new(),
+            }),
         }
     }
     fn holds(&self, ip: IpAddr) -> bool {
@@ -179,13 +221,23 @@ impl Target for Vec<IpAllocator> {
         self.iter().flat_map(|a| a.allocated()).collect()
     }
     fn fresh(&self) -> Self {
-        self.iter().enumerate().map(|(i, a)| a.empty_like(i as u64 + 1)).collect()
+        self.iter()
+            .enumerate()
+            .map(|(i, a)| a.empty_like(i as u64 + 1))
+            .collect()
     }
     fn range_text(&self, ip: IpAddr) -> String {
         let family = Family::of(&ip);
-        let ranges: Vec<String> =
-            self.iter().filter(|a| a.family() == family).map(|a| a.cidr().to_string()).collect();
-        if ranges.is_empty() { format!("({family} is not configured)") } else { ranges.join(",") }
+        let ranges: Vec<String> = self
+            .iter()
+            .filter(|a| a.family() == family)
+            .map(|a| a.cidr().to_string())
+            .collect();
+        if ranges.is_empty() {
+            format!("({family} is not configured)")
+        } else {
+            ranges.join(",")
+        }
     }
 }
 
@@ -242,7 +294,11 @@ fn run<T: Target>(
             }
             Err(_) => {
                 let range = rebuilt.range_text(value);
-                findings.push(RepairFinding::OutOfRange { value, service, range });
+                findings.push(RepairFinding::OutOfRange {
+                    value,
+                    service,
+                    range,
+                });
             }
         }
     }
@@ -292,7 +348,12 @@ impl ClusterIpRepair {
                 s.cluster_ips
                     .iter()
                     .filter(|ip| !ip.is_empty() && ip.as_str() != "None")
-                    .map(|ip| (s.service.clone(), ip.parse::<IpAddr>().map_err(|_| ip.clone())))
+                    .map(|ip| {
+                        (
+                            s.service.clone(),
+                            ip.parse::<IpAddr>().map_err(|_| ip.clone()),
+                        )
+                    })
             })
             .collect();
         run(&stored.to_vec(), claims, &mut self.leaks)
@@ -318,7 +379,11 @@ impl NodePortRepair {
     ) -> RepairOutcome<PortAllocator, i32> {
         let claims = services
             .iter()
-            .flat_map(|s| collect_service_node_ports(s).into_iter().map(|p| (s.service.clone(), Ok(p))))
+            .flat_map(|s| {
+                collect_service_node_ports(s)
+                    .into_iter()
+                    .map(|p| (s.service.clone(), Ok(p)))
+            })
             .collect();
         run(stored, claims, &mut self.leaks)
     }

@@ -60,7 +60,11 @@ impl ParentRef {
 
 impl fmt::Display for ParentRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{{} {} {} {}}}", self.group, self.resource, self.namespace, self.name)
+        write!(
+            f,
+            "{{{} {} {} {}}}",
+            self.group, self.resource, self.namespace, self.name
+        )
     }
 }
 
@@ -82,15 +86,26 @@ impl IpAddressObject {
             (LABEL_IP_FAMILY.to_owned(), Family::of(&ip).to_string()),
             (LABEL_MANAGED_BY.to_owned(), CONTROLLER_NAME.to_owned()),
         ]);
-        IpAddressObject { name: ip.to_string(), labels, parent_ref: Some(ParentRef::service(service)), created_at }
+        IpAddressObject {
+            name: ip.to_string(),
+            labels,
+            parent_ref: Some(ParentRef::service(service)),
+            created_at,
+        }
     }
 
     fn managed(&self) -> bool {
-        self.labels.get(LABEL_MANAGED_BY).is_some_and(|v| v == CONTROLLER_NAME)
+        self.labels
+            .get(LABEL_MANAGED_BY)
+            .is_some_and(|v| v == CONTROLLER_NAME)
     }
 
     fn labels_ok(&self, ip: IpAddr) -> bool {
-        self.managed() && self.labels.get(LABEL_IP_FAMILY).is_some_and(|v| *v == Family::of(&ip).to_string())
+        self.managed()
+            && self
+                .labels
+                .get(LABEL_IP_FAMILY)
+                .is_some_and(|v| *v == Family::of(&ip).to_string())
     }
 }
 
@@ -110,15 +125,39 @@ pub enum IpAddressAction {
 /// One thing the run found; `Display` gives upstream's log line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IpAddressFinding {
-    InvalidClusterIp { raw: String, service: ServiceRef },
-    OutOfRange { ip: IpAddr, service: ServiceRef },
-    NotAllocated { ip: IpAddr, service: ServiceRef },
-    WrongReference { ip: IpAddr, service: ServiceRef },
+    InvalidClusterIp {
+        raw: String,
+        service: ServiceRef,
+    },
+    OutOfRange {
+        ip: IpAddr,
+        service: ServiceRef,
+    },
+    NotAllocated {
+        ip: IpAddr,
+        service: ServiceRef,
+    },
+    WrongReference {
+        ip: IpAddr,
+        service: ServiceRef,
+    },
     /// `service` claims `ip`, which `holder` holds already.
-    Duplicate { ip: IpAddr, service: ServiceRef, holder: ServiceRef },
-    NotReferencingService { name: String, parent: Option<ParentRef> },
-    Leaked { name: String },
-    StaleReference { name: String, service: ServiceRef },
+    Duplicate {
+        ip: IpAddr,
+        service: ServiceRef,
+        holder: ServiceRef,
+    },
+    NotReferencingService {
+        name: String,
+        parent: Option<ParentRef>,
+    },
+    Leaked {
+        name: String,
+    },
+    StaleReference {
+        name: String,
+        service: ServiceRef,
+    },
 }
 
 impl fmt::Display for IpAddressFinding {
@@ -126,7 +165,10 @@ impl fmt::Display for IpAddressFinding {
         let fam = |ip: &IpAddr| Family::of(ip);
         match self {
             Self::InvalidClusterIp { raw, service } => {
-                write!(f, "the ClusterIP {raw} for Service {service} is not a valid IP; please recreate Service")
+                write!(
+                    f,
+                    "the ClusterIP {raw} for Service {service} is not a valid IP; please recreate Service"
+                )
             }
             Self::OutOfRange { ip, service } => write!(
                 f,
@@ -134,25 +176,44 @@ impl fmt::Display for IpAddressFinding {
                 fam(ip)
             ),
             Self::NotAllocated { ip, service } => {
-                write!(f, "the ClusterIP [{}]: {ip} for Service {service} is not allocated; repairing", fam(ip))
+                write!(
+                    f,
+                    "the ClusterIP [{}]: {ip} for Service {service} is not allocated; repairing",
+                    fam(ip)
+                )
             }
             Self::WrongReference { ip, service } => write!(
                 f,
                 "the ClusterIP [{}]: {ip} for Service {service} has a wrong reference; repairing",
                 fam(ip)
             ),
-            Self::Duplicate { ip, service, holder } => write!(
+            Self::Duplicate {
+                ip,
+                service,
+                holder,
+            } => write!(
                 f,
                 "the cluster IP [{}]:{ip} for service {service} was assigned to other services {holder}; please recreate",
                 fam(ip)
             ),
             Self::NotReferencingService { name, parent } => {
-                let parent = parent.as_ref().map(ToString::to_string).unwrap_or_else(|| "<nil>".to_owned());
-                write!(f, "IPAddress {name} appears to have been modified, not referencing a Service {parent}: cleaning up")
+                let parent = parent
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "<nil>".to_owned());
+                write!(
+                    f,
+                    "IPAddress {name} appears to have been modified, not referencing a Service {parent}: cleaning up"
+                )
             }
-            Self::Leaked { name } => write!(f, "IPAddress {name} appears to have leaked: cleaning up"),
+            Self::Leaked { name } => {
+                write!(f, "IPAddress {name} appears to have leaked: cleaning up")
+            }
             Self::StaleReference { name, service } => {
-                write!(f, "the IPAddress: {name} for Service {service} has a wrong reference; cleaning up")
+                write!(
+                    f,
+                    "the IPAddress: {name} for Service {service} has a wrong reference; cleaning up"
+                )
             }
         }
     }
@@ -180,9 +241,18 @@ pub fn repair_ip_addresses(
     let mut actions = Vec::new();
     let by_service: BTreeMap<&ServiceRef, Vec<IpAddr>> = services
         .iter()
-        .map(|s| (&s.service, s.cluster_ips.iter().filter_map(|ip| ip.parse().ok()).collect()))
+        .map(|s| {
+            (
+                &s.service,
+                s.cluster_ips
+                    .iter()
+                    .filter_map(|ip| ip.parse().ok())
+                    .collect(),
+            )
+        })
         .collect();
-    let holds = |svc: &ServiceRef, ip: IpAddr| by_service.get(svc).is_some_and(|ips| ips.contains(&ip));
+    let holds =
+        |svc: &ServiceRef, ip: IpAddr| by_service.get(svc).is_some_and(|ips| ips.contains(&ip));
     // The IPAddresses as the run changes them: address -> object (None once deleted).
     let mut current: BTreeMap<IpAddr, &IpAddressObject> = BTreeMap::new();
     for obj in ip_addresses {
@@ -194,41 +264,74 @@ pub fn repair_ip_addresses(
 
     for svc in services {
         let service = &svc.service;
-        for raw in svc.cluster_ips.iter().filter(|ip| !ip.is_empty() && ip.as_str() != "None") {
+        for raw in svc
+            .cluster_ips
+            .iter()
+            .filter(|ip| !ip.is_empty() && ip.as_str() != "None")
+        {
             let Ok(ip) = raw.parse::<IpAddr>() else {
-                findings.push(IpAddressFinding::InvalidClusterIp { raw: raw.clone(), service: service.clone() });
+                findings.push(IpAddressFinding::InvalidClusterIp {
+                    raw: raw.clone(),
+                    service: service.clone(),
+                });
                 continue;
             };
-            let in_some_cidr = cidrs.service_cidrs().iter().flat_map(|s| &s.cidrs).any(|c| c.contains(ip));
+            let in_some_cidr = cidrs
+                .service_cidrs()
+                .iter()
+                .flat_map(|s| &s.cidrs)
+                .any(|c| c.contains(ip));
             if !in_some_cidr {
-                findings.push(IpAddressFinding::OutOfRange { ip, service: service.clone() });
+                findings.push(IpAddressFinding::OutOfRange {
+                    ip,
+                    service: service.clone(),
+                });
                 continue;
             }
             // The holder as this run leaves it: written now, or as stored.
             let (holder, labels_ok) = match (written.get(&ip), current.get(&ip)) {
                 (Some(w), _) => (Some(Some(w.clone())), true),
-                (None, Some(obj)) => (Some(obj.parent_ref.as_ref().and_then(ParentRef::as_service)), obj.labels_ok(ip)),
+                (None, Some(obj)) => (
+                    Some(obj.parent_ref.as_ref().and_then(ParentRef::as_service)),
+                    obj.labels_ok(ip),
+                ),
                 (None, None) => (None, true),
             };
             let recreate = match holder {
                 None => {
-                    findings.push(IpAddressFinding::NotAllocated { ip, service: service.clone() });
-                    actions.push(IpAddressAction::Create { ip, service: service.clone() });
+                    findings.push(IpAddressFinding::NotAllocated {
+                        ip,
+                        service: service.clone(),
+                    });
+                    actions.push(IpAddressAction::Create {
+                        ip,
+                        service: service.clone(),
+                    });
                     written.insert(ip, service.clone());
                     continue;
                 }
                 Some(Some(h)) if h == *service => !labels_ok,
                 Some(Some(h)) if holds(&h, ip) => {
-                    findings.push(IpAddressFinding::Duplicate { ip, service: service.clone(), holder: h });
+                    findings.push(IpAddressFinding::Duplicate {
+                        ip,
+                        service: service.clone(),
+                        holder: h,
+                    });
                     false
                 }
                 Some(_) => {
-                    findings.push(IpAddressFinding::WrongReference { ip, service: service.clone() });
+                    findings.push(IpAddressFinding::WrongReference {
+                        ip,
+                        service: service.clone(),
+                    });
                     true
                 }
             };
             if recreate {
-                actions.push(IpAddressAction::Recreate { ip, service: service.clone() });
+                actions.push(IpAddressAction::Recreate {
+                    ip,
+                    service: service.clone(),
+                });
                 written.insert(ip, service.clone());
             }
         }
@@ -241,36 +344,60 @@ pub fn repair_ip_addresses(
         }
         let parent = obj.parent_ref.as_ref().and_then(ParentRef::as_service);
         let Some(parent) = parent else {
-            findings.push(IpAddressFinding::NotReferencingService { name: obj.name.clone(), parent: obj.parent_ref.clone() });
-            actions.push(IpAddressAction::Delete { name: obj.name.clone() });
+            findings.push(IpAddressFinding::NotReferencingService {
+                name: obj.name.clone(),
+                parent: obj.parent_ref.clone(),
+            });
+            actions.push(IpAddressAction::Delete {
+                name: obj.name.clone(),
+            });
             deleted.insert(ip);
             continue;
         };
         if !by_service.contains_key(&parent) {
             let lifetime = now.duration_since(obj.created_at).unwrap_or(Duration::ZERO);
             if lifetime > LEAK_GRACE_PERIOD {
-                findings.push(IpAddressFinding::Leaked { name: obj.name.clone() });
-                actions.push(IpAddressAction::Delete { name: obj.name.clone() });
+                findings.push(IpAddressFinding::Leaked {
+                    name: obj.name.clone(),
+                });
+                actions.push(IpAddressAction::Delete {
+                    name: obj.name.clone(),
+                });
                 deleted.insert(ip);
             } else {
-                actions.push(IpAddressAction::RequeueAfter { name: obj.name.clone(), after: LEAK_GRACE_PERIOD - lifetime });
+                actions.push(IpAddressAction::RequeueAfter {
+                    name: obj.name.clone(),
+                    after: LEAK_GRACE_PERIOD - lifetime,
+                });
             }
             continue;
         }
         if !holds(&parent, ip) {
-            findings.push(IpAddressFinding::StaleReference { name: obj.name.clone(), service: parent });
-            actions.push(IpAddressAction::Delete { name: obj.name.clone() });
+            findings.push(IpAddressFinding::StaleReference {
+                name: obj.name.clone(),
+                service: parent,
+            });
+            actions.push(IpAddressAction::Delete {
+                name: obj.name.clone(),
+            });
             deleted.insert(ip);
         }
     }
 
     let mut rebuilt = cidrs.empty_like(seed);
-    let remaining = current.keys().filter(|ip| !deleted.contains(ip)).chain(written.keys());
+    let remaining = current
+        .keys()
+        .filter(|ip| !deleted.contains(ip))
+        .chain(written.keys());
     for &ip in remaining {
         // Addresses outside every CIDR (a ServiceCIDR deleted by force) have no bitmap.
         let _ = rebuilt.reserve_existing(ip);
     }
-    IpAddressRepairOutcome { rebuilt, findings, actions }
+    IpAddressRepairOutcome {
+        rebuilt,
+        findings,
+        actions,
+    }
 }
 
 #[cfg(test)]
