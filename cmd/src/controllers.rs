@@ -33,6 +33,8 @@ pub struct ControllersArgs {
     cluster_signing_cert_file: Option<PathBuf>,
     #[arg(long, requires = "cluster_signing_cert_file")]
     cluster_signing_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    ipam: crate::ipam::IpamFlags,
 }
 
 pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
@@ -62,6 +64,7 @@ pub async fn run(args: ControllersArgs) -> anyhow::Result<()> {
         metrics: Arc::default(),
         node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
         hpa_sync_period: ultrak8s_controllers::podautoscaler::DEFAULT_SYNC_PERIOD,
+        node_ipam: args.ipam.config()?,
         controllers: args.controllers,
         root_ca,
         signing_ca,

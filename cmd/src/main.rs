@@ -8,6 +8,7 @@
 
 mod bench;
 mod controllers;
+mod ipam;
 mod scheduler;
 mod server;
 mod token;

@@ -77,6 +77,8 @@ pub struct ServerArgs {
     /// batches; `false` does both one at a time, as client-go (for `bench controllers`).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     controller_batching: bool,
+    #[command(flatten)]
+    ipam: crate::ipam::IpamFlags,
     /// Run the scheduler in this process (as `system:kube-scheduler`, in-process).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     scheduler: bool,
@@ -172,6 +174,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         options.controllers = args.controllers.clone();
         options.batching = args.controller_batching;
         options.root_ca = Some(pki.ca_pem().to_owned());
+        options.node_ipam = args.ipam.config()?;
         options.signing_ca = Some(signing_ca(&pki)?);
         let metrics = Arc::clone(&options.metrics);
         api.add_metrics_source(Arc::new(move || metrics.render()));
@@ -237,6 +240,7 @@ pub(crate) fn controller_options(
         metrics: Arc::default(),
         node_monitor: ultrak8s_controllers::nodelifecycle::MonitorTimes::default(),
         hpa_sync_period: ultrak8s_controllers::podautoscaler::DEFAULT_SYNC_PERIOD,
+        node_ipam: None,
         controllers: ultrak8s_controllers::Selection::all(),
         root_ca: None,
         signing_ca: None,

@@ -88,8 +88,28 @@ impl TestCluster {
         }));
     }
 
+    /// A cluster running node IPAM with `config` (besides the namespace controllers).
+    pub async fn start_with_node_ipam(
+        config: ultrak8s_netalloc::prefix::PrefixConfig,
+    ) -> Result<TestCluster, ClusterError> {
+        let cluster = Self::start().await?;
+        let selection = ultrak8s_controllers::Selection::parse("nodeipam")
+            .map_err(ClusterError::Controllers)?;
+        cluster.spawn_controllers_with(selection, true, Some(config));
+        Ok(cluster)
+    }
+
     /// Runs `selection` in-process; `metrics`: whether the server's `/metrics` shows theirs.
     fn spawn_controllers(&self, controllers: ultrak8s_controllers::Selection, metrics: bool) {
+        self.spawn_controllers_with(controllers, metrics, None);
+    }
+
+    fn spawn_controllers_with(
+        &self,
+        controllers: ultrak8s_controllers::Selection,
+        metrics: bool,
+        node_ipam: Option<ultrak8s_netalloc::prefix::PrefixConfig>,
+    ) {
         let api = Arc::clone(&self.api);
         let options = ultrak8s_controllers::Options {
             identity: "test".to_owned(),
@@ -103,6 +123,7 @@ impl TestCluster {
             },
             // Short, so that tests see HPAs act within seconds.
             hpa_sync_period: std::time::Duration::from_secs(1),
+            node_ipam,
             controllers,
             root_ca: Some(self.pki.ca_pem().to_owned()),
             signing_ca: signing_ca(&self.pki),

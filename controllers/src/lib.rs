@@ -11,7 +11,7 @@
 //! - `manager.rs`: which controllers run, leader election around them.
 //!
 //! Running today: replicaset and replicationcontroller, deployment, statefulset, daemonset,
-//! job, cronjob, horizontal pod autoscaling (without metrics), TTL after finished, garbage collector, pod GC, node lifecycle, endpoints and
+//! job, cronjob, horizontal pod autoscaling (without metrics), TTL after finished, garbage collector, pod GC, node lifecycle, node IPAM (VPC prefixes from netalloc), endpoints and
 //! EndpointSlices, disruption, namespace, serviceaccount and the root-CA publisher. ResourceQuota
 //! status is kept by the API server's quota keeper (`apiserver/src/quota/`), beside the usage
 //! evaluator its admission plugin shares. `history.rs` holds the ControllerRevision rules
@@ -28,6 +28,7 @@ pub mod history;
 pub mod job;
 pub mod namespace;
 mod manager;
+pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod podautoscaler;
 pub mod podgc;

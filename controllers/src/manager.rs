@@ -44,6 +44,7 @@ use crate::runtime::metrics::Metrics;
 use crate::runtime::queue::WorkQueue;
 use crate::serviceaccount::ServiceAccountController;
 use crate::statefulset::{StatefulSetController, StatefulSetInformers};
+use crate::nodeipam::NodeIpam;
 use crate::ttlafterfinished::TtlAfterFinished;
 
 pub const LEASE_NAMESPACE: &str = "kube-system";
@@ -76,6 +77,9 @@ pub struct Options {
     /// Off: informers hand events to handlers one at a time and workers take one key per
     /// wake-up, as client-go does (`bench controllers` compares both).
     pub batching: bool,
+    /// The VPC prefix IPAM configuration; `None`: node IPAM does not run (upstream's
+    /// `--allocate-node-cidrs=false`).
+    pub node_ipam: Option<ultrak8s_netalloc::prefix::PrefixConfig>,
     /// How often each HorizontalPodAutoscaler is synced (upstream's
     /// `--horizontal-pod-autoscaler-sync-period`, [`crate::podautoscaler::DEFAULT_SYNC_PERIOD`]).
     pub hpa_sync_period: std::time::Duration,
@@ -98,6 +102,7 @@ pub const CONTROLLERS: &[&str] = &[
     "csrcleaner",
     "podgc",
     "nodelifecycle",
+    "nodeipam",
     "endpoints",
     "garbagecollector",
     "namespace",
@@ -338,6 +343,12 @@ impl Running {
         if on("job") {
             let job = JobController::new(writer("job-controller"), informers.jobs(), informers.pods());
             run("job", job.clone(), &job.queue);
+        }
+        if on("nodeipam")
+            && let Some(config) = options.node_ipam.clone()
+        {
+            let ipam = NodeIpam::new(writer("node-controller"), config, informers.nodes(), informers.pods());
+            run("nodeipam", ipam.clone(), &ipam.queue);
         }
         if on("ttlafterfinished") {
             let ttl = TtlAfterFinished::new(writer("ttl-after-finished-controller"), informers.jobs());
