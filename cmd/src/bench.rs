@@ -35,6 +35,79 @@ enum Scenario {
     /// of GPU/Trainium nodes created through the API (as upstream's scheduler_perf), with
     /// create-to-bound latency, beside the anchors.
     Scheduler(SchedulerArgs),
+    /// The prefix allocator of node IPAM at cluster scale: prefixes allocated and released
+    /// per second and memory held, for `--nodes` nodes with `--prefixes-per-node` /28s each;
+    /// and ClusterIPs allocated per second.
+    Netalloc(NetallocArgs),
+}
+
+#[derive(Args, Debug)]
+struct NetallocArgs {
+    #[arg(long, default_value_t = 100_000)]
+    nodes: u32,
+    #[arg(long, default_value_t = 2)]
+    prefixes_per_node: usize,
+    #[arg(long, default_value = "bench-netalloc.json")]
+    out: PathBuf,
+}
+
+#[derive(serde::Serialize)]
+struct NetallocReport {
+    nodes: u32,
+    prefixes_per_node: usize,
+    prefixes_per_sec: f64,
+    node_releases_per_sec: f64,
+    memory_bytes: usize,
+    snapshot_bytes: usize,
+    distinct_prefixes: usize,
+    cluster_ips_per_sec: f64,
+}
+
+impl std::fmt::Display for NetallocReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "bench netalloc: {} nodes x {} /28 prefixes, 4 zones of one VPC, one thread",
+            self.nodes, self.prefixes_per_node
+        )?;
+        let rows = [
+            ("prefixes allocated per second", format!("{:.0}", self.prefixes_per_sec), "target >= 100,000/s (EKS joins 2,000 nodes/min = 67 prefixes/s)"),
+            ("nodes released per second", format!("{:.0}", self.node_releases_per_sec), ""),
+            ("distinct prefixes", self.distinct_prefixes.to_string(), "must equal nodes x prefixes"),
+            ("allocator memory (MiB)", format!("{:.1}", self.memory_bytes as f64 / 1048576.0), "bitmaps + one short list per node"),
+            ("snapshot JSON (MiB)", format!("{:.1}", self.snapshot_bytes as f64 / 1048576.0), ""),
+            ("ClusterIPs allocated per second (/16)", format!("{:.0}", self.cluster_ips_per_sec), ""),
+        ];
+        for (name, value, anchor) in rows {
+            writeln!(f, "{name:<40} {value:>12}   {anchor}")?;
+        }
+        Ok(())
+    }
+}
+
+fn run_netalloc(args: NetallocArgs) -> anyhow::Result<()> {
+    use ultrak8s_netalloc::service::IpAllocator;
+    let figures = ultrak8s_netalloc::prefix::bench(args.nodes, args.prefixes_per_node)
+        .map_err(|e| anyhow::anyhow!("prefix benchmark: {e}"))?;
+    let range: ultrak8s_netalloc::cidr::Cidr = "10.96.0.0/16".parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut ips = IpAllocator::new(range, 1).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let started = std::time::Instant::now();
+    let mut allocated = 0u64;
+    while ips.allocate_next().is_ok() {
+        allocated += 1;
+    }
+    let cluster_ips_per_sec = allocated as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    let report = NetallocReport {
+        nodes: args.nodes,
+        prefixes_per_node: args.prefixes_per_node,
+        prefixes_per_sec: figures.allocations_per_sec,
+        node_releases_per_sec: figures.releases_per_sec,
+        memory_bytes: figures.bytes,
+        snapshot_bytes: figures.snapshot_bytes,
+        distinct_prefixes: figures.distinct_prefixes,
+        cluster_ips_per_sec,
+    };
+    write_report(&report, &args.out)
 }
 
 #[derive(Args, Debug)]
@@ -177,6 +250,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Api(args) => run_api(args).await,
         Scenario::Controllers(args) => run_controllers(args).await,
         Scenario::Scheduler(args) => run_scheduler(args).await,
+        Scenario::Netalloc(args) => run_netalloc(args),
     }
 }
 

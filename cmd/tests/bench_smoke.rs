@@ -218,3 +218,55 @@ fn bench_controllers_reports_both_runs() {
         assert!(!run["samples"].as_array().expect("samples").is_empty());
     }
 }
+
+fn bench(args: &[&str], dir: &std::path::Path, out: &std::path::Path) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_ultrak8s"))
+        .arg("bench")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .current_dir(dir)
+        .output()
+        .expect("run ultrak8s bench");
+    assert!(
+        output.status.success(),
+        "bench {args:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out).expect("JSON result")).expect("valid JSON")
+}
+
+#[test]
+fn bench_scheduler_binds_every_pod_in_both_modes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bench-scheduler.json");
+    let work = dir.path().to_str().expect("utf-8 path");
+    for backlog in [false, true] {
+        let mut args = vec!["scheduler", "--nodes", "50", "--pods", "200", "--work-dir", work];
+        if backlog {
+            args.push("--backlog");
+        }
+        let report = bench(&args, dir.path(), &out);
+        assert_eq!(report["pods_bound"].as_u64(), Some(200), "{report}");
+        assert_eq!(report["misplaced"].as_u64(), Some(0), "{report}");
+        assert_eq!(report["backlog"].as_bool(), Some(backlog), "{report}");
+        for figure in ["pods_scheduled_per_sec", "latency_p50_ms", "latency_p99_ms"] {
+            assert!(report[figure].as_f64().is_some_and(|v| v > 0.0), "{figure}: {report}");
+        }
+        assert_eq!(report["scheduler_cpu_seconds"].is_number(), backlog, "{report}");
+    }
+}
+
+#[test]
+fn bench_netalloc_hands_out_distinct_prefixes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bench-netalloc.json");
+    let report = bench(&["netalloc", "--nodes", "1000"], dir.path(), &out);
+    assert_eq!(report["distinct_prefixes"].as_u64(), Some(2000), "{report}");
+    for figure in ["prefixes_per_sec", "cluster_ips_per_sec", "node_releases_per_sec"] {
+        assert!(report[figure].as_f64().is_some_and(|v| v > 0.0), "{figure}: {report}");
+    }
+    assert!(report["memory_bytes"].as_u64().is_some_and(|b| b > 0), "{report}");
+}
