@@ -276,7 +276,11 @@ pub fn invoke(
         Verb::Add => {
             let prefixes = node::prefixes(&conf.ipam).map_err(fail)?;
             let assigned = ipam::add(&store, &conf.ipam, &prefixes, key).map_err(fail)?;
-            Ok(Some(result::render(&conf.cni_version, &conf.ipam, &assigned)))
+            Ok(Some(result::render(
+                &conf.cni_version,
+                &conf.ipam,
+                &assigned,
+            )))
         }
         Verb::Del => ipam::del(&store, key).map(|()| None).map_err(fail),
         Verb::Check => ipam::check(&store, key, conf.prev_result.as_ref())
@@ -310,7 +314,11 @@ pub fn run() -> i32 {
     let outcome = match std::io::stdin().read_to_end(&mut stdin) {
         Ok(_) => invoke(|name| std::env::var(name).ok(), &stdin),
         Err(e) => Err((
-            CniError::new(Code::Io, "reading the network configuration from stdin", e.to_string()),
+            CniError::new(
+                Code::Io,
+                "reading the network configuration from stdin",
+                e.to_string(),
+            ),
             DEFAULT_VERSION.to_owned(),
         )),
     };

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use ultrak8s_netalloc::cidr::{Cidr, Family};
 
-use super::{Code, CniError, SUPPORTED_VERSIONS, Verb};
+use super::{CniError, Code, SUPPORTED_VERSIONS, Verb};
 
 /// host-local's default state directory.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
@@ -216,7 +216,11 @@ impl IpamConf {
             .map(|r| {
                 Ok(Route {
                     dst: parse_cidr("route destination", &r.dst)?,
-                    gw: r.gw.as_deref().map(|g| parse_ip("route gateway", g)).transpose()?,
+                    gw: r
+                        .gw
+                        .as_deref()
+                        .map(|g| parse_ip("route gateway", g))
+                        .transpose()?,
                 })
             })
             .collect::<Result<Vec<_>, CniError>>()?;
@@ -238,9 +242,7 @@ impl IpamConf {
 
     /// The gateway a pod with an address in `prefix` is told about.
     pub fn gateway_for(&self, prefix: &Cidr) -> Option<IpAddr> {
-        let explicit = self
-            .gateway
-            .filter(|g| Family::of(g) == prefix.family());
+        let explicit = self.gateway.filter(|g| Family::of(g) == prefix.family());
         if self.routed {
             return explicit;
         }

@@ -21,7 +21,7 @@ use ultrak8s_netalloc::prefix::{
 
 use super::config::IpamConf;
 use super::store::{Locked, Store};
-use super::{Code, CniError};
+use super::{CniError, Code};
 
 /// The key prefix of reserved addresses in a pool held in memory.
 const RESERVED: &str = "!reserved/";
@@ -80,7 +80,11 @@ fn sync(pool: &mut NodeAddresses, wanted: &[Cidr]) -> Result<(), CniError> {
     for prefix in pool.free_prefixes() {
         if !wanted.contains(&prefix) {
             pool.remove_prefix(&prefix).map_err(|e| {
-                CniError::new(Code::CorruptState, "dropping a withdrawn prefix", e.to_string())
+                CniError::new(
+                    Code::CorruptState,
+                    "dropping a withdrawn prefix",
+                    e.to_string(),
+                )
             })?;
         }
     }
@@ -117,11 +121,17 @@ fn with_reserved(pool: &NodeAddresses, conf: &IpamConf) -> Result<NodeAddresses,
                 tracing::warn!(%addr, "a reserved address is held by a pod; it stays the pod's");
                 continue;
             }
-            snapshot.containers.insert(format!("{RESERVED}{addr}"), addr);
+            snapshot
+                .containers
+                .insert(format!("{RESERVED}{addr}"), addr);
         }
     }
     NodeAddresses::restore(&snapshot).map_err(|e| {
-        CniError::new(Code::InvalidConfig, "reserving the gateway and network addresses", e.to_string())
+        CniError::new(
+            Code::InvalidConfig,
+            "reserving the gateway and network addresses",
+            e.to_string(),
+        )
     })
 }
 
@@ -161,9 +171,11 @@ pub fn add(
     let mut assigned = Vec::with_capacity(pools.len());
     for (_, pool) in &mut pools {
         let address = pool.assign(key).map_err(|e| match e {
-            AddressError::Exhausted { .. } => {
-                CniError::new(Code::TryAgainLater, "no free address on this node", e.to_string())
-            }
+            AddressError::Exhausted { .. } => CniError::new(
+                Code::TryAgainLater,
+                "no free address on this node",
+                e.to_string(),
+            ),
             other => CniError::new(Code::InvalidEnv, "assigning an address", other.to_string()),
         })?;
         let prefix = pool
@@ -274,7 +286,10 @@ pub fn gc(store: &Store, valid: &[String]) -> Result<(), CniError> {
 pub fn status(store: &Store, conf: &IpamConf, prefixes: &[Cidr]) -> Result<(), CniError> {
     let locked = store.lock()?;
     let pools = ready_pools(&locked, conf, prefixes).map_err(|e| match e.code {
-        Code::TryAgainLater => CniError { code: Code::NotAvailable, ..e },
+        Code::TryAgainLater => CniError {
+            code: Code::NotAvailable,
+            ..e
+        },
         _ => e,
     })?;
     for (family, pool) in pools {

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Node;
 use ultrak8s_netalloc::cidr::Cidr;
 
 use super::config::IpamConf;
-use super::{Code, CniError, PREFIXES_ANNOTATION};
+use super::{CniError, Code, PREFIXES_ANNOTATION};
 
 /// How long the Node read may take; a pod start waits on it.
 pub const API_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,11 +26,21 @@ pub fn prefixes(conf: &IpamConf) -> Result<Vec<Cidr>, CniError> {
         Some(name) => name.clone(),
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
-            .map_err(|e| CniError::new(Code::InvalidConfig, "no nodeName, and no host name", e.to_string()))?,
+            .map_err(|e| {
+                CniError::new(
+                    Code::InvalidConfig,
+                    "no nodeName, and no host name",
+                    e.to_string(),
+                )
+            })?,
     };
     let node = fetch_node(kubeconfig, &node_name)?;
     for prefix in node_prefixes(&node).map_err(|e| {
-        CniError::new(Code::InvalidConfig, format!("Node {node_name} lists a bad prefix"), e)
+        CniError::new(
+            Code::InvalidConfig,
+            format!("Node {node_name} lists a bad prefix"),
+            e,
+        )
     })? {
         if !prefixes.contains(&prefix) {
             prefixes.push(prefix);

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use ultrak8s_netalloc::cidr::Family;
 use ultrak8s_netalloc::prefix::NodeAddressesSnapshot;
 
-use super::{Code, CniError};
+use super::{CniError, Code};
 
 /// The state directory of one network.
 #[derive(Clone, Debug)]
