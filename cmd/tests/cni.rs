@@ -307,3 +307,79 @@ fn errors_go_to_stdout_as_json_with_a_failing_status() {
             .contains(&"1.0.0".into())
     );
 }
+
+/// The `kubeconfig` form: the prefixes come from the Node (`spec.podCIDRs` and the
+/// `netalloc.ultrak8s.io/prefixes` annotation) of an API server in this process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefixes_are_read_from_the_node() {
+    use k8s_openapi::api::core::v1::Node;
+    use kube::api::{Api, PostParams};
+
+    let cluster = ultrak8s_conformance::cluster::TestCluster::start()
+        .await
+        .expect("cluster starts");
+    let node: Node = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "node-1",
+                     "annotations": {"netalloc.ultrak8s.io/prefixes": "10.79.0.16/28"}},
+        "spec": {"podCIDRs": ["10.79.0.0/28"]}
+    }))
+    .expect("node");
+    let client = cluster.client().await.expect("client");
+    Api::<Node>::all(client)
+        .create(&PostParams::default(), &node)
+        .await
+        .expect("create the Node");
+
+    let bin = plugin_dir();
+    let plugin = bin.path().join("ultrak8s-cni");
+    let data = tempfile::tempdir().expect("tempdir");
+    let conf = |node: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "cniVersion": "1.0.0", "name": "kc", "type": "bridge",
+            "ipam": {"type": "ultrak8s-cni", "kubeconfig": cluster.kubeconfig, "nodeName": node,
+                     "dataDir": data.path().display().to_string()}
+        }))
+        .expect("json")
+    };
+    let (known, unknown) = (conf("node-1"), conf("node-2"));
+    let outputs = tokio::task::spawn_blocking(move || {
+        let add = |id: String, conf: &[u8]| {
+            let env = [
+                ("CNI_COMMAND", "ADD"),
+                ("CNI_CONTAINERID", id.as_str()),
+                ("CNI_NETNS", "/var/run/netns/none"),
+                ("CNI_IFNAME", "eth0"),
+            ];
+            cni(&plugin, &env, conf)
+        };
+        let mut outputs: Vec<Output> = (0..14).map(|n| add(format!("pod{n}"), &known)).collect();
+        outputs.push(add("stranger".into(), &unknown));
+        outputs
+    })
+    .await
+    .expect("plugin runs");
+    let json = |out: &Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    for out in &outputs[..13] {
+        assert!(out.status.success(), "{}", json(out));
+        assert_eq!(json(out)["ips"][0]["gateway"], "10.79.0.1", "podCIDR first");
+    }
+    let last = json(&outputs[13]);
+    assert_eq!(
+        last["ips"][0]["gateway"], "10.79.0.17",
+        "then the annotation's prefix: {last}"
+    );
+    assert!(!outputs[14].status.success());
+    assert_eq!(
+        json(&outputs[14])["code"],
+        11,
+        "no Node yet: try again later"
+    );
+}
