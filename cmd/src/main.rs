@@ -3,10 +3,12 @@
 //!
 //! Subcommands: `server` (the control plane: the Kubernetes API over the store, the store's
 //! etcd API, the scheduler and the controllers), `controllers` and `scheduler` (each alone
-//! against any API server), `token` (bootstrap tokens for joining nodes) and `bench` (whole-system benchmarks
-//! beside a real peer, e.g. `bench store` against etcd).
+//! against any API server), `token` (bootstrap tokens for joining nodes), `bench` (whole-system benchmarks
+//! beside a real peer, e.g. `bench store` against etcd) and `cni` (the CNI IPAM plugin; also
+//! what the binary is when started under the name `ultrak8s-cni`).
 
 mod bench;
+mod cni;
 mod controllers;
 mod ipam;
 mod scheduler;
@@ -39,18 +41,35 @@ enum Command {
     Token(token::TokenCommand),
     /// Measure ultrak8s beside the real peer it stands in for, in one run.
     Bench(bench::BenchArgs),
+    /// The CNI IPAM plugin: CNI_* variables in the environment, the network configuration on
+    /// stdin, the result on stdout (link the binary as `ultrak8s-cni` to install it).
+    Cni,
 }
 
-fn main() -> anyhow::Result<()> {
+/// Logs go to stderr, never stdout: the CNI plugin's stdout is its result.
+fn init_logging(default_level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    // A CNI runtime starts a plugin by its name, with no arguments.
+    if cni::invoked_as_plugin() {
+        init_logging("warn");
+        std::process::exit(cni::run());
+    }
     let cli = Cli::parse();
+    if let Command::Cni = cli.command {
+        init_logging("warn");
+        std::process::exit(cni::run());
+    }
+    init_logging("info");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -60,5 +79,7 @@ fn main() -> anyhow::Result<()> {
         Command::Token(command) => runtime.block_on(token::run(command)),
         Command::Controllers(args) => runtime.block_on(controllers::run(args)),
         Command::Scheduler(args) => runtime.block_on(scheduler::run(args)),
+        // Handled above, without a multi-threaded runtime.
+        Command::Cni => Ok(()),
     }
 }

@@ -10,8 +10,10 @@
 //! - `service/`: ClusterIP allocation over ServiceCIDRs (dual-stack) and NodePort allocation,
 //!   with upstream's bands, errors and repair loops.
 //!
-//! Still to come (issue 7): the I/O that drives them — Service allocation in the API server,
-//! the node-IPAM controller writing prefixes on Nodes, and the `ultrak8s cni` plugin.
+//! The I/O that drives them lives elsewhere: the node-IPAM controller
+//! (`controllers/src/nodeipam.rs`) writes prefixes on Nodes, `ultrak8s cni` (`cmd/src/cni/`)
+//! hands pod addresses out of them on the node; Service allocation in the API server is still
+//! to come (issue 7).
 
 pub mod cidr;
 pub mod prefix;
