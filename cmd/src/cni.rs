@@ -35,9 +35,8 @@ use std::io::{Read, Write};
 
 use config::NetConf;
 
-/// The Node annotation that lists a node's prefixes beyond `spec.podCIDRs`, comma-separated
-/// ("10.0.1.0/28,10.0.1.16/28"); the node-IPAM controller writes it as it grants prefixes.
-pub const PREFIXES_ANNOTATION: &str = "netalloc.ultrak8s.io/prefixes";
+/// Where the node-IPAM controller records every prefix of a Node (comma-separated).
+pub use ultrak8s_controllers::nodeipam::PREFIXES_ANNOTATION;
 
 /// The plugin's name, as the `type` of an `ipam` object and as the installed binary.
 pub const PLUGIN_NAME: &str = "ultrak8s-cni";
