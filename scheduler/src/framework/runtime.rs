@@ -17,6 +17,25 @@ use super::{
 /// Scores a plugin gives lie in `0..=MAX_NODE_SCORE` (upstream `MaxNodeScore`).
 pub const MAX_NODE_SCORE: i64 = 100;
 
+/// Upstream `helper.DefaultNormalizeScore`: scales `[0, max]` to `[0, max_priority]`,
+/// reversed (`max_priority - score`) when asked; all zero stays zero (or all `max_priority`
+/// reversed).
+pub fn default_normalize_score(max_priority: i64, reverse: bool, scores: &mut [NodeScore]) {
+    let max = scores.iter().map(|s| s.score).max().unwrap_or(0).max(0);
+    for s in scores.iter_mut() {
+        let scaled = if max == 0 {
+            0
+        } else {
+            max_priority * s.score / max
+        };
+        s.score = if reverse {
+            max_priority - scaled
+        } else {
+            scaled
+        };
+    }
+}
+
 /// One feasible node's score: `node` indexes the feasible node list of the cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeScore {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 use super::tolerations::{find_untolerated, tolerated_by_any};
+use crate::framework::runtime::default_normalize_score;
 use crate::framework::{
     ActionType, ClusterEvent, CycleState, EventResource, FilterPlugin, MAX_NODE_SCORE, NodeInfo,
     NodeScore, Plugin, PodInfo, Points, PreScorePlugin, ScorePlugin, Snapshot, Status,
@@ -170,24 +171,6 @@ impl ScorePlugin for TaintToleration {
     fn normalize(&self, _state: &CycleState, _pod: &PodInfo, scores: &mut [NodeScore]) -> Status {
         default_normalize_score(MAX_NODE_SCORE, true, scores);
         Status::success()
-    }
-}
-
-/// Upstream `helper.DefaultNormalizeScore`: scales `[0, max]` to `[0, max_priority]`,
-/// reversed (`max_priority - score`) when asked; all zero: 0, or `max_priority` reversed.
-fn default_normalize_score(max_priority: i64, reverse: bool, scores: &mut [NodeScore]) {
-    let max = scores.iter().map(|s| s.score).max().unwrap_or(0).max(0);
-    for s in scores.iter_mut() {
-        let scaled = if max == 0 {
-            0
-        } else {
-            max_priority * s.score / max
-        };
-        s.score = if reverse {
-            max_priority - scaled
-        } else {
-            scaled
-        };
     }
 }
 
