@@ -20,28 +20,7 @@ fn scaled(s: &str, scale: i32) -> Option<i64> {
     if whole.is_empty() && fraction.is_empty() {
         return None;
     }
-    let (mut exponent, binary) = match suffix {
-        "" => (0, 0),
-        "n" => (-9, 0),
-        "u" => (-6, 0),
-        "m" => (-3, 0),
-        "k" => (3, 0),
-        "M" => (6, 0),
-        "G" => (9, 0),
-        "T" => (12, 0),
-        "P" => (15, 0),
-        "E" => (18, 0),
-        "Ki" => (0, 1),
-        "Mi" => (0, 2),
-        "Gi" => (0, 3),
-        "Ti" => (0, 4),
-        "Pi" => (0, 5),
-        "Ei" => (0, 6),
-        other => {
-            let e = other.strip_prefix(['e', 'E'])?;
-            (e.parse::<i32>().ok()?, 0)
-        }
-    };
+    let (mut exponent, binary) = suffix_scale(suffix)?;
     let mut mantissa: i128 = 0;
     for c in whole.bytes().chain(fraction.bytes()) {
         mantissa = mantissa
@@ -63,6 +42,30 @@ fn scaled(s: &str, scale: i32) -> Option<i64> {
     };
     let value = if negative { -value } else { value };
     i64::try_from(value).ok()
+}
+
+/// A quantity suffix as a power of ten and a power of 1024 (`"Ki"` is `(0, 1)`, `"m"` is
+/// `(-3, 0)`, `"e3"` is `(3, 0)`); `None` for an unknown suffix.
+pub fn suffix_scale(suffix: &str) -> Option<(i32, u32)> {
+    Some(match suffix {
+        "" => (0, 0),
+        "n" => (-9, 0),
+        "u" => (-6, 0),
+        "m" => (-3, 0),
+        "k" => (3, 0),
+        "M" => (6, 0),
+        "G" => (9, 0),
+        "T" => (12, 0),
+        "P" => (15, 0),
+        "E" => (18, 0),
+        "Ki" => (0, 1),
+        "Mi" => (0, 2),
+        "Gi" => (0, 3),
+        "Ti" => (0, 4),
+        "Pi" => (0, 5),
+        "Ei" => (0, 6),
+        other => (other.strip_prefix(['e', 'E'])?.parse::<i32>().ok()?, 0),
+    })
 }
 
 /// Thousandths, rounded up (`Quantity.MilliValue`): how CPU is counted.

@@ -318,25 +318,7 @@ impl CelQuantity {
         if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
             return None;
         }
-        let (exponent, binary): (i32, u32) = match suffix {
-            "" => (0, 0),
-            "n" => (-9, 0),
-            "u" => (-6, 0),
-            "m" => (-3, 0),
-            "k" => (3, 0),
-            "M" => (6, 0),
-            "G" => (9, 0),
-            "T" => (12, 0),
-            "P" => (15, 0),
-            "E" => (18, 0),
-            "Ki" => (0, 1),
-            "Mi" => (0, 2),
-            "Gi" => (0, 3),
-            "Ti" => (0, 4),
-            "Pi" => (0, 5),
-            "Ei" => (0, 6),
-            other => (other.strip_prefix(['e', 'E'])?.parse::<i32>().ok()?, 0),
-        };
+        let (exponent, binary) = crate::framework::quantity::suffix_scale(suffix)?;
         let mut mantissa: i128 = 0;
         for c in whole.bytes().chain(fraction.bytes()) {
             mantissa = mantissa
