@@ -94,15 +94,13 @@ pub(super) fn init_ip_family_fields(
     if let Some(old) = old {
         if policy(spec) == SINGLE {
             // Single-stack with unchanged fields is the clear intent to drop the secondary.
-            if cluster_ips(old) == cluster_ips(spec) && cluster_ips(spec).len() > 1 {
-                if let Some(ips) = spec.cluster_ips.as_mut() {
-                    ips.truncate(1);
-                }
+            let same_ips = cluster_ips(old) == cluster_ips(spec);
+            if same_ips && let Some(ips) = spec.cluster_ips.as_mut() {
+                ips.truncate(1);
             }
-            if families(old) == families(spec) && families(spec).len() > 1 {
-                if let Some(f) = spec.ip_families.as_mut() {
-                    f.truncate(1);
-                }
+            let same_families = families(old) == families(spec);
+            if same_families && let Some(f) = spec.ip_families.as_mut() {
+                f.truncate(1);
             }
         } else {
             let reduced = |new: usize, old: usize| new != 0 && new < old;

@@ -239,10 +239,11 @@ impl<'a> Op<'a> {
             }
             let requested = ips[1].clone();
             ips[1] = self.take_requested_or_next(&requested, &families[1], ips)?;
-        } else if old_families.len() == 2 && families.len() == 1 {
-            if let Some(ip) = cluster_ips(old).get(1).and_then(|ip| ip.parse().ok()) {
-                self.release_later(Held::Ip(ip));
-            }
+        } else if old_families.len() == 2
+            && families.len() == 1
+            && let Some(ip) = cluster_ips(old).get(1).and_then(|ip| ip.parse().ok())
+        {
+            self.release_later(Held::Ip(ip));
         }
         Ok(())
     }

@@ -287,7 +287,7 @@ fn updates_take_and_release_what_changed() {
     assert_eq!(alloc.allocated_ports().len(), 1);
     finish.commit();
     assert!(alloc.allocated_ports().is_empty());
-    // To ExternalName releases the ClusterIP; deleting releases what is held.
+    // Deleting releases what is held.
     let (cluster, finish) = update(&node_port, &back);
     finish.commit();
     alloc.after_delete(&cluster);
