@@ -164,11 +164,17 @@ impl ApiServer {
                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": config.secure_port}],
             },
         });
-        ignore_exists(
-            self.registry
-                .create(services, Some("default"), service, &opts)
-                .await,
-        )?;
+        // Looked up first: a create of an existing Service would try to allocate its address
+        // again and fail with 422 before the store could answer 409 (upstream's order too).
+        let existing: Option<k8s_openapi::api::core::v1::Service> =
+            self.lookup("services", Some("default"), "kubernetes").await?;
+        if existing.is_none() {
+            ignore_exists(
+                self.registry
+                    .create(services, Some("default"), service, &opts)
+                    .await,
+            )?;
+        }
         let endpoints = self
             .resources
             .get("", "v1", "endpoints")
