@@ -19,6 +19,8 @@
 //!   schema table (`scripts/gen-protobuf-schema`).
 //! - `openapi/`: the OpenAPI v2 and v3 documents, generated from the k8s-openapi types with
 //!   upstream's patch and list extensions (`extensions.rs`, `scripts/gen-openapi-extensions`).
+//! - `service_alloc/`: ClusterIPs and NodePorts of Services (netalloc's allocators, driven
+//!   by the registry's write hooks; rebuilt from the stored Services at start-up).
 //! - `pki.rs`: the cluster CA, serving and client certificates, the admin kubeconfig.
 //! - `lifecycle.rs`: the registry's part of namespace deletion (the namespace controller
 //!   deletes the content); `server.rs`: the server and what exists from the first start; `error.rs`: errors and their one translation into `metav1.Status`.
@@ -45,5 +47,6 @@ pub mod registry;
 pub mod resources;
 pub mod selector;
 pub mod server;
+pub mod service_alloc;
 pub mod strategy;
 pub mod table;

@@ -19,6 +19,7 @@ use crate::http::discovery::Discovery;
 use crate::openapi::{OpenApi, ServedResource};
 use crate::registry::{Registry, WriteOptions};
 use crate::resources::{Resources, builtin};
+use crate::service_alloc::ServiceRanges;
 
 /// What `/version` reports.
 pub const GIT_VERSION: &str = "v1.35.0-ultrak8s";
@@ -60,8 +61,9 @@ pub struct ApiConfig {
     /// The address clients reach the API server at (the `kubernetes` Service's endpoint).
     pub advertise_address: std::net::IpAddr,
     pub secure_port: u16,
-    /// The ClusterIP of the `kubernetes` Service (the first address of the service CIDR).
-    pub kubernetes_service_ip: String,
+    /// `--service-cluster-ip-range` and `--service-node-port-range`; the `kubernetes`
+    /// Service gets the first address of the primary range.
+    pub service_ranges: ServiceRanges,
 }
 
 impl ApiServer {
@@ -116,6 +118,8 @@ impl ApiServer {
     /// following what authorization reads (roles and bindings, pods for the Node
     /// authorizer).
     pub async fn bootstrap(self: &Arc<Self>, config: &ApiConfig) -> Result<(), ApiError> {
+        self.start_service_allocation(&config.service_ranges)
+            .await?;
         self.bootstrap_objects(config).await?;
         self.bootstrap_policy().await?;
         self.bootstrap_priority_classes().await?;
@@ -139,6 +143,11 @@ impl ApiServer {
             .resources
             .get("", "v1", "services")
             .ok_or_else(|| ApiError::internal("no services resource"))?;
+        let kubernetes_ip = config
+            .service_ranges
+            .kubernetes_service_ip()
+            .ok_or_else(|| ApiError::internal("the service range has no first address"))?
+            .to_string();
         let service = json!({
             "apiVersion": "v1",
             "kind": "Service",
@@ -149,17 +158,23 @@ impl ApiServer {
             },
             "spec": {
                 "type": "ClusterIP",
-                "clusterIP": config.kubernetes_service_ip,
-                "clusterIPs": [config.kubernetes_service_ip],
+                "clusterIP": kubernetes_ip,
+                "clusterIPs": [kubernetes_ip],
                 "sessionAffinity": "None",
                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": config.secure_port}],
             },
         });
-        ignore_exists(
-            self.registry
-                .create(services, Some("default"), service, &opts)
-                .await,
-        )?;
+        // Looked up first: a create of an existing Service would try to allocate its address
+        // again and fail with 422 before the store could answer 409 (upstream's order too).
+        let existing: Option<k8s_openapi::api::core::v1::Service> =
+            self.lookup("services", Some("default"), "kubernetes").await?;
+        if existing.is_none() {
+            ignore_exists(
+                self.registry
+                    .create(services, Some("default"), service, &opts)
+                    .await,
+            )?;
+        }
         let endpoints = self
             .resources
             .get("", "v1", "endpoints")

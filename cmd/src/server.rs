@@ -13,6 +13,7 @@ use ultrak8s_apiserver::auth::serviceaccount::ServiceAccountTokens;
 use ultrak8s_apiserver::http::local::{CONTROLLER_MANAGER_USER, LocalService, SCHEDULER_USER};
 use ultrak8s_apiserver::pki::{Pki, PkiOptions};
 use ultrak8s_apiserver::server::{ApiConfig, ApiServer, Security};
+use ultrak8s_apiserver::service_alloc::ServiceRanges;
 use ultrak8s_store::facade::{self, FacadeConfig};
 use ultrak8s_store::{Durability, EngineKind, PartitionSpec, Store, StoreConfig};
 
@@ -84,6 +85,15 @@ pub struct ServerArgs {
     scheduler: bool,
     #[command(flatten)]
     scheduler_flags: crate::scheduler::SchedulerFlags,
+    /// The ClusterIP ranges of Services: one CIDR, or an IPv4 and an IPv6 one (comma-
+    /// separated, primary first) for dual-stack. The `kubernetes` Service gets the first
+    /// address of the primary range. Allocation state is kept in this process (rebuilt from
+    /// the stored Services at start-up), so several servers must not share one store yet.
+    #[arg(long, default_value = ultrak8s_apiserver::service_alloc::DEFAULT_SERVICE_CLUSTER_IP_RANGE)]
+    service_cluster_ip_range: String,
+    /// The ports NodePort and LoadBalancer Services get node ports from, `low-high`.
+    #[arg(long, default_value = ultrak8s_apiserver::service_alloc::DEFAULT_SERVICE_NODE_PORT_RANGE)]
+    service_node_port_range: String,
     /// Run the controllers only while this server holds the
     /// `kube-system/kube-controller-manager` Lease (several servers, one active set).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -91,6 +101,10 @@ pub struct ServerArgs {
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    // Checked before anything is opened: a bad flag changes nothing on disk.
+    let service_ranges =
+        ServiceRanges::parse(&args.service_cluster_ip_range, &args.service_node_port_range)
+            .map_err(anyhow::Error::msg)?;
     let mut config = StoreConfig::new(&args.data_dir);
     config.durability = args.durability;
     config.engine = args.engine;
@@ -146,11 +160,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let api_config = ApiConfig {
         advertise_address: advertise,
         secure_port: api_addr.port(),
-        kubernetes_service_ip: KUBERNETES_SERVICE_IP.to_owned(),
+        service_ranges,
     };
     api.bootstrap(&api_config)
         .await
-        .map_err(|e| anyhow::anyhow!("creating the system namespaces: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("bootstrapping the API server: {e}"))?;
     tracing::info!(
         api = %api_addr,
         etcd = %args.etcd_listen,
@@ -253,10 +267,6 @@ pub(crate) fn controller_options(
         }),
     }
 }
-
-/// The ClusterIP of `default/kubernetes`: the first address of the default service CIDR
-/// 10.96.0.0/12 (netalloc, issue 7, will own the range).
-const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
 
 /// The host the admin kubeconfig dials: loopback when the API listens everywhere or on
 /// loopback, else the address it listens on.

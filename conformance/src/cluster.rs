@@ -12,6 +12,7 @@ use ultrak8s_apiserver::auth::serviceaccount::ServiceAccountTokens;
 use ultrak8s_apiserver::http::local::{CONTROLLER_MANAGER_USER, LocalService, SCHEDULER_USER};
 use ultrak8s_apiserver::pki::{Pki, PkiOptions};
 use ultrak8s_apiserver::server::{ApiConfig, ApiServer, Security};
+use ultrak8s_apiserver::service_alloc::ServiceRanges;
 use ultrak8s_store::{Durability, Store, StoreConfig};
 
 fn base64_encode(text: &str) -> String {
@@ -174,7 +175,8 @@ impl TestCluster {
         api.bootstrap(&ApiConfig {
             advertise_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             secure_port: port,
-            kubernetes_service_ip: "10.96.0.1".to_owned(),
+            // The binary's defaults: 10.96.0.0/12 and 30000-32767.
+            service_ranges: ServiceRanges::default(),
         })
         .await?;
         let (stop, mut stopped) = watch::channel(false);

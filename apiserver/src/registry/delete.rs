@@ -174,7 +174,17 @@ impl Registry {
             .delete_if(key, Precondition::ModRevision(revision))
             .await?
         {
-            WriteOutcome::Written { kv: Some(kv), .. } => Ok(Some(kv.value)),
+            WriteOutcome::Written { kv: Some(kv), .. } => {
+                if let Some(hooks) = self.hooks_of(resource) {
+                    // The object is gone whatever happens next; a last version that does not
+                    // decode (never written by this server) has nothing to give back.
+                    match super::decode_stored(resource, &kv.value) {
+                        Ok(obj) => hooks.after_delete(obj.as_ref()),
+                        Err(e) => tracing::warn!(error = %e, "after_delete skipped"),
+                    }
+                }
+                Ok(Some(kv.value))
+            }
             WriteOutcome::Written { kv: None, .. } => Err(ApiError::not_found(resource, name)),
             WriteOutcome::Conflict { current: None } => Err(ApiError::not_found(resource, name)),
             WriteOutcome::Conflict { .. } => Ok(None),

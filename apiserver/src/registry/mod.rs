@@ -5,10 +5,12 @@
 //!
 //! Files: `read.rs` (get, list, continue tokens), `write.rs` (create, update, patch),
 //! `delete.rs` (delete, deletecollection, finalizers), `watch.rs` (watch streams),
-//! `filter.rs` (label and field selectors over stored objects).
+//! `filter.rs` (label and field selectors over stored objects), `hooks.rs` (work a resource
+//! does beside its store write: Service ClusterIPs and NodePorts).
 
 mod delete;
 mod filter;
+mod hooks;
 mod read;
 mod watch;
 mod write;
@@ -31,6 +33,7 @@ use crate::resources::Resource;
 
 pub use delete::{DeleteOptions, Deleted, PropagationPolicy};
 pub use filter::Filter;
+pub use hooks::{Finish, WriteHooks};
 pub use read::{ListOptions, ListResult, RvMatch};
 pub use watch::{WatchEvent, WatchEventType, WatchOptions, WatchStream};
 pub use write::{FieldValidation, PatchType, WriteOptions, Written};
@@ -51,6 +54,9 @@ pub struct Registry {
     definitions: Arc<crate::patch::schema::Definitions>,
     /// One watch cache per stored resource, started on first use.
     caches: Arc<HashMap<&'static str, CacheSlot>>,
+    /// Write hooks by storage name (`services`), installed once at start-up; a
+    /// `parking_lot` lock, never held across an await.
+    hooks: Arc<parking_lot::RwLock<HashMap<&'static str, Arc<dyn WriteHooks>>>>,
 }
 
 impl Registry {
@@ -73,7 +79,18 @@ impl Registry {
             namespaces,
             definitions,
             caches: Arc::new(caches),
+            hooks: Arc::default(),
         }
+    }
+
+    /// Installs the write hooks of the resource stored under `storage` (replacing any).
+    pub fn set_hooks(&self, storage: &'static str, hooks: Arc<dyn WriteHooks>) {
+        self.hooks.write().insert(storage, hooks);
+    }
+
+    /// The write hooks of `resource`, if it has any.
+    fn hooks_of(&self, resource: &Resource) -> Option<Arc<dyn WriteHooks>> {
+        self.hooks.read().get(resource.storage).cloned()
     }
 
     /// The resource whose version is stored for `resource` (itself, unless it converts).

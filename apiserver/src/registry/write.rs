@@ -84,6 +84,11 @@ impl Registry {
         if let Some(AdmissionHandle(admission)) = &opts.admission {
             admission.mutate(&attrs, obj.as_mut(), None).await?;
         }
+        // Dropped on every early return below: what the hook took is given back.
+        let finish = match self.hooks_of(resource) {
+            Some(hooks) => hooks.begin_create(resource, obj.as_mut())?,
+            None => super::Finish::nothing(),
+        };
         let mut errors = meta::validate(obj.meta(), resource.namespaced, resource.name_rule);
         errors.extend(resource.kind_ops.validate(obj.as_ref()));
         if !errors.is_empty() {
@@ -105,11 +110,14 @@ impl Registry {
             .put_if_with(key, |rev| encode_at(obj, rev), Precondition::Absent, None)
             .await?;
         match outcome {
-            WriteOutcome::Written { kv: Some(kv), .. } => Ok(Written {
-                bytes: kv.value,
-                warnings,
-                created: true,
-            }),
+            WriteOutcome::Written { kv: Some(kv), .. } => {
+                finish.commit();
+                Ok(Written {
+                    bytes: kv.value,
+                    warnings,
+                    created: true,
+                })
+            }
             WriteOutcome::Written { kv: None, .. } => Err(ApiError::internal(
                 "a written object could not be read back",
             )),
@@ -286,6 +294,12 @@ impl Registry {
                     .mutate(&attrs, obj.as_mut(), Some(old.as_ref()))
                     .await?;
             }
+            // Subresources have no hooks (upstream's status store has none); dropped on every
+            // early return and retry below, which gives back what the hook took.
+            let finish = match self.hooks_of(resource).filter(|_| subresource.is_none()) {
+                Some(hooks) => hooks.begin_update(resource, obj.as_mut(), old.as_ref())?,
+                None => super::Finish::nothing(),
+            };
             if resource.has(Subresource::Status) && spec_changed(obj.as_ref(), old.as_ref()) {
                 let generation = old.meta().generation.unwrap_or(0) + 1;
                 obj.meta_mut().generation = Some(generation);
@@ -341,7 +355,10 @@ impl Registry {
                 .replace_at(resource, namespace, name, obj, kv.mod_revision)
                 .await?
             {
-                Some(bytes) => return Ok(unchanged(bytes, warnings)),
+                Some(bytes) => {
+                    finish.commit();
+                    return Ok(unchanged(bytes, warnings));
+                }
                 None if wanted_rv.is_some() => return Err(ApiError::stale(resource, name)),
                 None => continue,
             }
@@ -524,11 +541,7 @@ fn split_status(old: &Value, mut body: Value, status_update: bool) -> Value {
 /// subresources may change.
 fn take_field(old: &Value, body: Value, path: &[&str]) -> Value {
     let mut merged = old.clone();
-    let pick = |value: &Value| {
-        path.iter()
-            .try_fold(value, |v, key| v.get(key))
-            .cloned()
-    };
+    let pick = |value: &Value| path.iter().try_fold(value, |v, key| v.get(key)).cloned();
     let wanted = pick(&body);
     if let Some((last, parents)) = path.split_last() {
         let mut target = &mut merged;

@@ -11,7 +11,7 @@
 
 pub mod apps;
 pub mod batch;
-mod checks;
+pub(crate) mod checks;
 pub mod config;
 mod container_env;
 mod container_validation;
@@ -32,8 +32,8 @@ mod probe_validation;
 pub(crate) mod quantity;
 mod resource_validation;
 pub mod service;
-mod service_defaults;
-mod service_validation;
+pub(crate) mod service_defaults;
+pub(crate) mod service_validation;
 mod statefulset;
 #[cfg(test)]
 mod testing;

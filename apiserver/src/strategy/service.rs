@@ -1,6 +1,6 @@
-//! Services (upstream `pkg/registry/core/service/strategy.go`). ClusterIP and NodePort
-//! allocation belong to netalloc (issue 7); until then a service keeps what the client gave
-//! (see `service_defaults.rs`).
+//! Services (upstream `pkg/registry/core/service/strategy.go`). ClusterIPs, NodePorts and IP
+//! families are allocated by `crate::service_alloc`, a write hook of the registry that needs
+//! the server's service ranges and state (upstream's `BeginCreate`/`BeginUpdate`).
 
 use k8s_openapi::api::core::v1::{Service, ServiceStatus};
 

@@ -2,9 +2,9 @@
 //! `SetDefaults_Service`, `pkg/registry/core/service/strategy.go` and the field fix-ups of
 //! `pkg/registry/core/service/storage/storage.go`). Validation is in `service_validation.rs`.
 //!
-//! Allocating cluster IPs and node ports belongs to netalloc (issue 7): until then a service
-//! keeps the values its client gave, the single-stack IPv4 families, and an update that omits
-//! an allocated value keeps the stored one.
+//! Cluster IPs, node ports and IP families are allocated by `crate::service_alloc` (a write
+//! hook of the registry, after these defaults); an update that omits an allocated value keeps
+//! the stored one.
 
 use std::collections::HashSet;
 
@@ -65,12 +65,8 @@ pub fn apply(svc: &mut Service) {
     if kind == "LoadBalancer" {
         spec.allocate_load_balancer_node_ports.get_or_insert(true);
     }
-    if kind != "ExternalName" {
-        spec.ip_families
-            .get_or_insert_with(|| vec!["IPv4".to_owned()]);
-        spec.ip_family_policy
-            .get_or_insert_with(|| "SingleStack".to_owned());
-    }
+    // `ipFamilies` and `ipFamilyPolicy` are not defaulted here: they depend on the cluster's
+    // service ranges, so the allocator settles them (`service_alloc/families.rs`), as upstream.
 }
 
 /// `normalizeClusterIPs` on create: an old client's lone `clusterIP` fills `clusterIPs`.
@@ -256,7 +252,8 @@ mod tests {
             spec["sessionAffinityConfig"],
             json!({"clientIP": {"timeoutSeconds": 10800}})
         );
-        assert_eq!(spec["ipFamilies"], json!(["IPv4"]));
+        // Families are the allocator's (they depend on the cluster's service ranges).
+        assert_eq!(spec.get("ipFamilies"), None);
         assert_eq!(service_errors(&svc), Vec::<String>::new());
         let external = service(json!({"type": "ExternalName", "externalName": "db.example.com."}));
         assert_eq!(service_errors(&external), Vec::<String>::new());

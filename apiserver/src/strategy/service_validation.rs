@@ -1,6 +1,7 @@
 //! Validation of a service (upstream `ValidateService`, `ValidateServiceClusterIPsRelatedFields`
-//! and `ValidateServiceUpdate` in `pkg/apis/core/validation/validation.go`), plus the
-//! allocator's node-port range check until netalloc owns it (issue 7).
+//! and `ValidateServiceUpdate` in `pkg/apis/core/validation/validation.go`). Whether a
+//! requested node port lies in `--service-node-port-range` is the allocator's check
+//! (`crate::service_alloc`), as upstream.
 
 use std::collections::HashSet;
 
@@ -10,15 +11,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use crate::error::FieldError;
 use crate::strategy::checks::{self, quote};
 use crate::strategy::service_defaults::{
-    cluster_ips, externally_accessible, kind, needs_cluster_ip, needs_health_check, needs_node_port,
+    cluster_ips, externally_accessible, kind, needs_cluster_ip, needs_health_check,
 };
 
 const MAX_AFFINITY_SECONDS: i32 = 86400;
 
-/// kube-apiserver's default `--service-node-port-range`.
-const NODE_PORTS: std::ops::RangeInclusive<i32> = 30000..=32767;
-
-fn headless(spec: &ServiceSpec) -> bool {
+pub(crate) fn headless(spec: &ServiceSpec) -> bool {
     cluster_ips(spec) == ["None"]
 }
 
@@ -187,7 +185,7 @@ fn session_affinity(spec: &ServiceSpec, out: &mut Vec<FieldError>) {
 }
 
 /// `ValidateServiceClusterIPsRelatedFields`.
-fn cluster_ip_fields(spec: &ServiceSpec, out: &mut Vec<FieldError>) {
+pub(crate) fn cluster_ip_fields(spec: &ServiceSpec, out: &mut Vec<FieldError>) {
     if kind(spec) == "ExternalName" {
         return;
     }
@@ -300,17 +298,6 @@ fn node_ports(spec: &ServiceSpec, ports: &[ServicePort], out: &mut Vec<FieldErro
             out.push(FieldError::forbidden(
                 &field,
                 "may not be used when `type` is 'ClusterIP'",
-            ));
-        } else if needs_node_port(spec) && !NODE_PORTS.contains(&node_port) {
-            // The allocator's error (upstream `portallocator.ErrNotInRange`).
-            out.push(FieldError::invalid(
-                &field,
-                node_port.to_string(),
-                format!(
-                    "provided port is not in the valid range. The range of valid ports is {}-{}",
-                    NODE_PORTS.start(),
-                    NODE_PORTS.end()
-                ),
             ));
         }
         if !seen.insert((port.protocol.as_deref().unwrap_or_default(), node_port)) {
@@ -537,12 +524,6 @@ mod tests {
                 json!({"ports": [{"port": 80, "nodePort": 30080}]}),
                 vec![
                     "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
-                ],
-            ),
-            (
-                json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 80}]}),
-                vec![
-                    "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767",
                 ],
             ),
             (

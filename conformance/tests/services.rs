@@ -1,0 +1,194 @@
+//! Service ClusterIPs and NodePorts through kubectl (v1.32), as a user meets them: the
+//! server's ranges are the binary's defaults (10.96.0.0/12, 30000-32767).
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use ultrak8s_conformance::cluster::TestCluster;
+
+async fn cluster() -> TestCluster {
+    TestCluster::start().await.expect("cluster starts")
+}
+
+/// `kubectl get` of one jsonpath.
+async fn get(c: &TestCluster, what: &str, path: &str) -> String {
+    c.kubectl(&["get", what, "-o", &format!("jsonpath={path}")], None)
+        .await
+        .expect_ok(what)
+}
+
+fn in_service_range(ip: &str) -> bool {
+    // 10.96.0.0/12: 10.96.0.0 - 10.111.255.255.
+    ip.parse::<Ipv4Addr>()
+        .is_ok_and(|ip| ip.octets()[0] == 10 && (96..=111).contains(&ip.octets()[1]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_get_a_cluster_ip_and_node_port_from_the_ranges() {
+    let c = cluster().await;
+    c.kubectl(
+        &["create", "service", "nodeport", "web", "--tcp=80:8080"],
+        None,
+    )
+    .await
+    .expect_ok("create nodeport service");
+    let ip = get(&c, "service/web", "{.spec.clusterIP}").await;
+    assert!(in_service_range(&ip), "clusterIP {ip:?}");
+    assert_eq!(get(&c, "service/web", "{.spec.clusterIPs[0]}").await, ip);
+    assert_eq!(
+        get(&c, "service/web", "{.spec.ipFamilies[0]}").await,
+        "IPv4"
+    );
+    assert_eq!(
+        get(&c, "service/web", "{.spec.ipFamilyPolicy}").await,
+        "SingleStack"
+    );
+    let port: i32 = get(&c, "service/web", "{.spec.ports[0].nodePort}")
+        .await
+        .parse()
+        .expect("a node port");
+    assert!((30000..=32767).contains(&port), "nodePort {port}");
+    // The `kubernetes` Service holds the first address, and the ServiceCIDR shows the range.
+    assert_eq!(
+        get(&c, "service/kubernetes", "{.spec.clusterIP}").await,
+        "10.96.0.1"
+    );
+    assert_eq!(
+        get(&c, "servicecidr/kubernetes", "{.spec.cidrs[0]}").await,
+        "10.96.0.0/12"
+    );
+    c.kubectl(
+        &["create", "service", "clusterip", "db", "--clusterip=None"],
+        None,
+    )
+    .await
+    .expect_ok("create headless service");
+    assert_eq!(get(&c, "service/db", "{.spec.clusterIP}").await, "None");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_ip_or_port_is_refused_until_its_service_is_deleted() {
+    let c = cluster().await;
+    let create_ip = |name: &'static str| {
+        let c = &c;
+        async move {
+            c.kubectl(
+                &[
+                    "create",
+                    "service",
+                    "clusterip",
+                    name,
+                    "--tcp=80",
+                    "--clusterip=10.96.0.50",
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    let create_port = |name: &'static str| {
+        let c = &c;
+        async move {
+            c.kubectl(
+                &[
+                    "create",
+                    "service",
+                    "nodeport",
+                    name,
+                    "--tcp=80",
+                    "--node-port=30080",
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    create_ip("first").await.expect_ok("first IP");
+    create_port("np-first").await.expect_ok("first port");
+    let refused = create_ip("second").await;
+    assert!(!refused.ok);
+    assert!(
+        refused.stderr.contains(
+            "Service \"second\" is invalid: spec.clusterIPs: Invalid value: \
+             []string{\"10.96.0.50\"}: failed to allocate IP 10.96.0.50: provided IP is already \
+             allocated"
+        ),
+        "{}",
+        refused.stderr
+    );
+    let refused = create_port("np-second").await;
+    assert!(!refused.ok);
+    assert!(
+        refused.stderr.contains(
+            "Service \"np-second\" is invalid: spec.ports[0].nodePort: Invalid value: 30080: \
+             provided port is already allocated"
+        ),
+        "{}",
+        refused.stderr
+    );
+    // A refused Service is not stored and holds nothing.
+    let missing = c.kubectl(&["get", "service", "second"], None).await;
+    assert!(!missing.ok);
+    c.kubectl(&["delete", "service", "first", "np-first"], None)
+        .await
+        .expect_ok("delete");
+    create_ip("second").await.expect_ok("the IP is free again");
+    create_port("np-second")
+        .await
+        .expect_ok("the port is free again");
+    assert_eq!(
+        get(&c, "service/second", "{.spec.clusterIP}").await,
+        "10.96.0.50"
+    );
+    assert_eq!(
+        get(&c, "service/np-second", "{.spec.ports[0].nodePort}").await,
+        "30080"
+    );
+    // A port outside the range is refused with the range in the message.
+    let outside = c
+        .kubectl(
+            &[
+                "create",
+                "service",
+                "nodeport",
+                "low",
+                "--tcp=80",
+                "--node-port=80",
+            ],
+            None,
+        )
+        .await;
+    assert!(
+        outside.stderr.contains(
+            "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid \
+             range. The range of valid ports is 30000-32767"
+        ),
+        "{}",
+        outside.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_services_get_distinct_addresses() {
+    let c = cluster().await;
+    // One manifest of 100 documents: one kubectl run.
+    let manifest: String = (0..100)
+        .map(|i| {
+            format!(
+                "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\nspec:\n  \
+                 type: NodePort\n  ports:\n  - port: 80\n"
+            )
+        })
+        .collect();
+    c.kubectl(&["apply", "-f", "-"], Some(&manifest))
+        .await
+        .expect_ok("apply 100 services");
+    let ips = get(&c, "services", "{.items[*].spec.clusterIP}").await;
+    let ips: Vec<&str> = ips.split_whitespace().collect();
+    assert_eq!(ips.len(), 101, "100 and the kubernetes Service");
+    assert!(ips.iter().all(|ip| in_service_range(ip)), "{ips:?}");
+    assert_eq!(ips.iter().collect::<HashSet<_>>().len(), 101, "{ips:?}");
+    let ports = get(&c, "services", "{.items[*].spec.ports[*].nodePort}").await;
+    let ports: HashSet<&str> = ports.split_whitespace().collect();
+    assert_eq!(ports.len(), 100, "{ports:?}");
+}
