@@ -12,8 +12,8 @@
 //!
 //! The I/O that drives them lives elsewhere: the node-IPAM controller
 //! (`controllers/src/nodeipam.rs`) writes prefixes on Nodes, `ultrak8s cni` (`cmd/src/cni/`)
-//! hands pod addresses out of them on the node; Service allocation in the API server is still
-//! to come (issue 7).
+//! hands pod addresses out of them on the node, and the API server's registry allocates
+//! ClusterIPs and NodePorts with `service` (`apiserver/src/service_alloc/`).
 
 pub mod cidr;
 pub mod prefix;
