@@ -417,5 +417,5 @@ impl PostFilterPlugin for DefaultPreemption {
 }
 
 #[cfg(test)]
-#[path = "default_preemption_tests.rs"]
+#[path = "default_preemption_tests/mod.rs"]
 mod tests;

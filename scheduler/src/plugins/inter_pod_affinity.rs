@@ -789,5 +789,5 @@ impl ScorePlugin for InterPodAffinity {
 }
 
 #[cfg(test)]
-#[path = "inter_pod_affinity_tests.rs"]
+#[path = "inter_pod_affinity_tests/mod.rs"]
 mod tests;

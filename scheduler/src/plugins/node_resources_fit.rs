@@ -634,5 +634,5 @@ impl ScorePlugin for NodeResourcesFit {
 }
 
 #[cfg(test)]
-#[path = "node_resources_fit_tests.rs"]
+#[path = "node_resources_fit_tests/mod.rs"]
 mod tests;

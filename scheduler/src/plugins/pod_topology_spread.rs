@@ -688,5 +688,5 @@ impl ScorePlugin for PodTopologySpread {
 }
 
 #[cfg(test)]
-#[path = "pod_topology_spread_tests.rs"]
+#[path = "pod_topology_spread_tests/mod.rs"]
 mod tests;
