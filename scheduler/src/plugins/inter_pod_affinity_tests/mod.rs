@@ -273,4 +273,5 @@ fn run_filters(pod: &Pod, pods: &[Pod], nodes: &[Node]) -> (Status, Vec<Status>)
 type WantScores = Result<Vec<i64>, Code>;
 
 mod filtering;
+mod pre_filter_state;
 mod scoring;
