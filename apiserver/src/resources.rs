@@ -190,8 +190,8 @@ const ALL: &[&str] = &["all"];
 /// Every built-in resource this server serves.
 pub fn builtin() -> Vec<Resource> {
     use crate::strategy::{
-        apps as apps_strategy, batch as batch_strategy, config, event, lease, namespace, node, pod,
-        service,
+        apps as apps_strategy, batch as batch_strategy, config, event, lease, namespace,
+        networking as networking_strategy, node, pod, service,
     };
     use k8s_openapi::api::{
         admissionregistration::v1 as admission, apps::v1 as apps, authentication::v1 as authn,
@@ -335,8 +335,8 @@ pub fn builtin() -> Vec<Resource> {
         }),
         plain::<networking::IngressClass>(NONE),
         plain::<networking::NetworkPolicy>(short(&["netpol"])),
-        plain::<networking::IPAddress>(short(&["ip"])),
-        plain::<networking::ServiceCIDR>(status(&[])),
+        typed(networking_strategy::IpAddressStrategy, short(&["ip"])),
+        typed(networking_strategy::ServiceCidrStrategy, status(&[])),
         // policy/v1
         plain::<policy::PodDisruptionBudget>(status(&["pdb"])),
         // rbac.authorization.k8s.io/v1

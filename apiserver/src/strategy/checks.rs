@@ -180,13 +180,21 @@ pub fn is_percent(s: &str) -> bool {
 
 /// Upstream's `IsValidIP` (strict, canonical form).
 pub fn ip(value: &str, field: &str, out: &mut Vec<FieldError>) {
+    for why in ip_problems(value) {
+        out.push(FieldError::invalid(field, quote(value), why));
+    }
+}
+
+/// What `IsValidIP` finds wrong with `value` (nothing for a canonical address).
+pub fn ip_problems(value: &str) -> Vec<String> {
     match parse_ip(value) {
-        Err(e) => out.push(FieldError::invalid(field, quote(value), e)),
+        Err(e) => vec![e.to_owned()],
         Ok(ip) => {
             let canonical = ip.to_string();
-            if canonical != value {
-                let why = format!("must be in canonical form ({canonical:?})");
-                out.push(FieldError::invalid(field, quote(value), why));
+            if canonical == value {
+                Vec::new()
+            } else {
+                vec![format!("must be in canonical form ({canonical:?})")]
             }
         }
     }

@@ -68,6 +68,7 @@ pub fn validate_name(name: &str, rule: NameRule) -> Vec<String> {
         NameRule::Label => validation::dns1123_label(name),
         NameRule::Rfc1035Label => validation::dns1035_label(name),
         NameRule::PathSegment => validation::path_segment_name(name),
+        NameRule::IpAddress => crate::strategy::checks::ip_problems(name),
     }
 }
 

@@ -21,6 +21,7 @@ mod job_validation;
 pub mod lease;
 pub mod meta;
 pub mod namespace;
+pub mod networking;
 pub mod node;
 pub mod pod;
 mod pod_defaults;
@@ -58,6 +59,8 @@ pub enum NameRule {
     Rfc1035Label,
     /// Any path segment (not `.`/`..`, no `/` or `%`): RBAC kinds.
     PathSegment,
+    /// An IP address in canonical form: IPAddress objects.
+    IpAddress,
 }
 
 /// What every served kind's struct is: a k8s-openapi resource with ObjectMeta, JSON both
