@@ -192,3 +192,115 @@ async fn a_hundred_services_get_distinct_addresses() {
     let ports: HashSet<&str> = ports.split_whitespace().collect();
     assert_eq!(ports.len(), 100, "{ports:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_ips_are_ipaddress_objects_and_service_cidrs_add_ranges() {
+    use ultrak8s_conformance::poll::eventually;
+    let c = cluster().await;
+    assert_eq!(
+        get(
+            &c,
+            "servicecidr/kubernetes",
+            "{.status.conditions[?(@.type==\"Ready\")].status}"
+        )
+        .await,
+        "True"
+    );
+    c.kubectl(&["create", "service", "clusterip", "web", "--tcp=80"], None)
+        .await
+        .expect_ok("create service");
+    let ip = get(&c, "service/web", "{.spec.clusterIP}").await;
+    let object = format!("ipaddress/{ip}");
+    assert_eq!(
+        get(
+            &c,
+            &object,
+            "{.spec.parentRef.resource}/{.spec.parentRef.namespace}/{.spec.parentRef.name} \
+             {.metadata.labels.ipaddress\\.kubernetes\\.io/managed-by} \
+             {.metadata.labels.ipaddress\\.kubernetes\\.io/ip-family}"
+        )
+        .await,
+        "services/default/web ipallocator.k8s.io IPv4"
+    );
+
+    // An address outside every ServiceCIDR is refused; a new ServiceCIDR makes it valid.
+    let create_extra = || {
+        c.kubectl(
+            &[
+                "create",
+                "service",
+                "clusterip",
+                "extra",
+                "--tcp=80",
+                "--clusterip=10.200.0.10",
+            ],
+            None,
+        )
+    };
+    let refused = create_extra().await;
+    assert!(
+        refused.stderr.contains(
+            "failed to allocate IP 10.200.0.10: the provided IP (10.200.0.10) is not in the \
+             valid range"
+        ),
+        "{}",
+        refused.stderr
+    );
+    let cidr = "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata:\n  name: extra\n\
+                spec:\n  cidrs: [10.200.0.0/24]\n";
+    c.kubectl(&["apply", "-f", "-"], Some(cidr))
+        .await
+        .expect_ok("add a ServiceCIDR");
+    eventually("the new ServiceCIDR gives addresses", || async {
+        create_extra().await.ok
+    })
+    .await;
+    assert_eq!(
+        get(&c, "ipaddress/10.200.0.10", "{.spec.parentRef.name}").await,
+        "extra"
+    );
+
+    // An address whose IPAddress object exists (another API server's claim) is taken.
+    let claimed = "apiVersion: networking.k8s.io/v1\nkind: IPAddress\nmetadata:\n  \
+                   name: 10.96.0.77\nspec:\n  parentRef: {group: \"\", resource: services, \
+                   namespace: other, name: elsewhere}\n";
+    c.kubectl(&["apply", "-f", "-"], Some(claimed))
+        .await
+        .expect_ok("an IPAddress from elsewhere");
+    let taken = c
+        .kubectl(
+            &[
+                "create",
+                "service",
+                "clusterip",
+                "twin",
+                "--tcp=80",
+                "--clusterip=10.96.0.77",
+            ],
+            None,
+        )
+        .await;
+    assert!(
+        taken
+            .stderr
+            .contains("failed to allocate IP 10.96.0.77: provided IP is already allocated"),
+        "{}",
+        taken.stderr
+    );
+    // Bad IPAddress objects are refused by validation.
+    let bad = "apiVersion: networking.k8s.io/v1\nkind: IPAddress\nmetadata:\n  \
+               name: 10.96.0.078\nspec:\n  parentRef: {resource: services, name: x}\n";
+    let refused = c.kubectl(&["apply", "-f", "-"], Some(bad)).await;
+    assert!(
+        refused.stderr.contains("must not have leading 0s"),
+        "{}",
+        refused.stderr
+    );
+
+    // Deleting the Service deletes its IPAddress before the delete answers.
+    c.kubectl(&["delete", "service", "web"], None)
+        .await
+        .expect_ok("delete");
+    let gone = c.kubectl(&["get", &object], None).await;
+    assert!(!gone.ok && gone.stderr.contains("NotFound"), "{}", gone.stderr);
+}

@@ -179,7 +179,7 @@ impl Registry {
                     // The object is gone whatever happens next; a last version that does not
                     // decode (never written by this server) has nothing to give back.
                     match super::decode_stored(resource, &kv.value) {
-                        Ok(obj) => hooks.after_delete(obj.as_ref()),
+                        Ok(obj) => hooks.after_delete(obj.as_ref()).await,
                         Err(e) => tracing::warn!(error = %e, "after_delete skipped"),
                     }
                 }

@@ -33,7 +33,7 @@ use crate::resources::Resource;
 
 pub use delete::{DeleteOptions, Deleted, PropagationPolicy};
 pub use filter::Filter;
-pub use hooks::{Finish, WriteHooks};
+pub use hooks::{After, Begun, Finish, WriteHooks};
 pub use read::{ListOptions, ListResult, RvMatch};
 pub use watch::{WatchEvent, WatchEventType, WatchOptions, WatchStream};
 pub use write::{FieldValidation, PatchType, WriteOptions, Written};

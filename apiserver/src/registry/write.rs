@@ -86,7 +86,11 @@ impl Registry {
         }
         // Dropped on every early return below: what the hook took is given back.
         let finish = match self.hooks_of(resource) {
-            Some(hooks) => hooks.begin_create(resource, obj.as_mut())?,
+            Some(hooks) => {
+                hooks
+                    .begin_create(resource, obj.as_mut(), opts.dry_run)
+                    .await?
+            }
             None => super::Finish::nothing(),
         };
         let mut errors = meta::validate(obj.meta(), resource.namespaced, resource.name_rule);
@@ -111,7 +115,7 @@ impl Registry {
             .await?;
         match outcome {
             WriteOutcome::Written { kv: Some(kv), .. } => {
-                finish.commit();
+                finish.commit().await;
                 Ok(Written {
                     bytes: kv.value,
                     warnings,
@@ -297,7 +301,11 @@ impl Registry {
             // Subresources have no hooks (upstream's status store has none); dropped on every
             // early return and retry below, which gives back what the hook took.
             let finish = match self.hooks_of(resource).filter(|_| subresource.is_none()) {
-                Some(hooks) => hooks.begin_update(resource, obj.as_mut(), old.as_ref())?,
+                Some(hooks) => {
+                    hooks
+                        .begin_update(resource, obj.as_mut(), old.as_ref(), opts.dry_run)
+                        .await?
+                }
                 None => super::Finish::nothing(),
             };
             if resource.has(Subresource::Status) && spec_changed(obj.as_ref(), old.as_ref()) {
@@ -356,7 +364,7 @@ impl Registry {
                 .await?
             {
                 Some(bytes) => {
-                    finish.commit();
+                    finish.commit().await;
                     return Ok(unchanged(bytes, warnings));
                 }
                 None if wanted_rv.is_some() => return Err(ApiError::stale(resource, name)),

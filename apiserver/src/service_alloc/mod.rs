@@ -12,43 +12,52 @@
 //! - A write that fails after the allocation (validation, admission, the store) gives back
 //!   what it took: the registry's `Finish` (`registry/hooks.rs`) reverts unless committed.
 //!
-//! State lives in memory and is rebuilt from the stored Services when the server starts
-//! ([`ServiceAllocator::rebuild`], netalloc's repair loops: duplicates and values outside the
-//! ranges are logged as warnings, as upstream's repair controllers report them).
+//! ClusterIPs come from every ServiceCIDR (`cidrs.rs` follows them; `CidrSet` holds a
+//! bitmap per CIDR) and each is recorded as an IPAddress object (`ipaddresses.rs`), as
+//! upstream's `MultiCIDRServiceAllocator` (default since v1.33) does: creating the object is
+//! the claim, so several API servers sharing one store never hand out one address twice
+//! (a create that finds the object already there allocates again, up to 8 times). The
+//! bitmaps are this server's view; the repair loop (`repair.rs`, at start-up and every
+//! 3 minutes) rebuilds them from the stored IPAddresses and Services, writes the IPAddress a
+//! ClusterIP lacks and deletes the ones nothing holds. Releases delete the objects before
+//! the bits are cleared, and a delete answers once they are gone.
 //!
 //! Departures from upstream:
-//! - Several API servers sharing one store are not supported yet: each would keep its own
-//!   bitmap. Upstream shares the state through the store (the `RangeAllocation` bitmaps in
-//!   etcd, or, with `MultiCIDRServiceAllocator` (default since v1.33), one `IPAddress`
-//!   object per ClusterIP).
-//! - No `IPAddress` objects are written. The `kubernetes` ServiceCIDR is created at start-up
-//!   to show the configured ranges; editing it or adding ServiceCIDRs does not change what
-//!   is allocated (upstream allocates from every ready ServiceCIDR).
+//! - NodePorts live in this server's memory (rebuilt from the stored Services at start-up);
+//!   upstream keeps their bitmap in the store (a `RangeAllocation`). Several API servers
+//!   sharing one store could hand out one NodePort twice: not supported yet.
+//! - The families a Service defaults to come from `--service-cluster-ip-range`, not from
+//!   the `kubernetes` ServiceCIDR.
 //! - Requested NodePorts are checked against the configured range here (upstream too) and
 //!   no longer by validation with a fixed 30000-32767.
 
+mod cidrs;
 mod families;
+mod ipaddresses;
 mod ops;
+mod repair;
 mod startup;
 #[cfg(test)]
 mod tests;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Service, ServiceSpec};
 use parking_lot::Mutex;
 use ultrak8s_netalloc::cidr::{Cidr, Family};
 use ultrak8s_netalloc::service::{
-    ClusterIpRepair, IpAllocator, NodePortRepair, NodePortSpec, PortAllocator, PortRange,
-    RepairFinding, ServiceAllocError, ServiceClusterIps, ServiceNodePorts, ServiceRef,
+    CidrSet, IpAddressFinding, IpAllocator, NodePortRepair, NodePortSpec, PortAllocator, PortRange, RepairFinding,
+    ServiceAllocError, ServiceClusterIps, ServiceNodePorts, ServiceRef, repair_ip_addresses,
 };
 
 use crate::error::ApiError;
 use crate::object::KubeObject;
-use crate::registry::{Finish, WriteHooks};
+use crate::registry::{After, Begun, Finish, WriteHooks};
 use crate::resources::Resource;
-use ops::{AllocError, Changes, Op, State};
+use ipaddresses::{ClaimError, IpAddressObjects};
+use ops::{AllocError, Changes, Held, Op, State};
 pub use startup::DEFAULT_SERVICE_CIDR;
 
 /// The service ranges the server hands addresses and ports from.
@@ -143,6 +152,8 @@ pub struct ServiceAllocator {
     families: Vec<Family>,
     /// Held only for the length of an allocation, never across an await.
     state: Arc<Mutex<State>>,
+    /// Where the IPAddress objects are written; `None`: the bitmaps alone (unit tests).
+    objects: Option<IpAddressObjects>,
 }
 
 impl std::fmt::Debug for ServiceAllocator {
@@ -153,44 +164,37 @@ impl std::fmt::Debug for ServiceAllocator {
     }
 }
 
+/// How many times a create or update allocates again after its addresses turned out to be
+/// held elsewhere (another API server took them since this one's last repair).
+const CLAIM_ATTEMPTS: usize = 8;
+
 impl ServiceAllocator {
-    /// The allocators with every value the stored `services` hold, and one warning per value
-    /// that could not be taken (held twice, outside the ranges, not an address), in
-    /// upstream's repair wording. The first Service listed keeps a value held twice.
+    /// The allocators with every value the stored `services` hold (ClusterIPs from the
+    /// `kubernetes` ServiceCIDR of the flags' ranges), and one warning per value that could
+    /// not be taken (held twice, outside the ranges, not an address), in upstream's repair
+    /// wording. The first Service listed keeps a value held twice. No IPAddress objects:
+    /// the bitmaps alone, as unit tests drive them.
     pub fn rebuild(
         ranges: ServiceRanges,
         services: &[Service],
     ) -> Result<(ServiceAllocator, Vec<String>), ServiceAllocError> {
-        let fresh_ips = ranges
-            .cluster_ip_ranges
-            .iter()
-            .map(|c| IpAllocator::new(*c, 0))
-            .collect::<Result<Vec<_>, _>>()?;
-        let fresh_ports = PortAllocator::new(ranges.node_ports, 0);
+        let mut cidrs = CidrSet::new(0);
+        cidrs.add(DEFAULT_SERVICE_CIDR, &ranges.cluster_ip_ranges)?;
         let (ip_claims, port_claims): (Vec<_>, Vec<_>) = services.iter().map(claims).unzip();
-        let ips = ClusterIpRepair::new().run_once(&fresh_ips, &ip_claims);
-        let ports = NodePortRepair::new().run_once(&fresh_ports, &port_claims);
-        // Against empty allocators every held value reads "not allocated; repairing": that
-        // is the rebuild itself, not a finding.
-        fn wanted<V>(f: &&RepairFinding<V>) -> bool {
-            !matches!(f, RepairFinding::NotAllocated { .. })
-        }
+        let ips = repair_ip_addresses(&cidrs, &ip_claims, &[], SystemTime::now(), 0);
+        let (ports, port_warnings) = rebuild_ports(ranges.node_ports, &port_claims);
+        // With no IPAddress objects every held address reads "not allocated; repairing":
+        // that is the rebuild itself, not a finding.
         let mut warnings: Vec<String> = ips
             .findings
             .iter()
-            .filter(wanted)
+            .filter(|f| !matches!(f, IpAddressFinding::NotAllocated { .. }))
             .map(ToString::to_string)
             .collect();
-        warnings.extend(
-            ports
-                .findings
-                .iter()
-                .filter(wanted)
-                .map(ToString::to_string),
-        );
+        warnings.extend(port_warnings);
         let state = State {
             ips: ips.rebuilt,
-            ports: ports.rebuilt,
+            ports,
         };
         let families = ranges.families();
         Ok((
@@ -198,6 +202,7 @@ impl ServiceAllocator {
                 ranges,
                 families,
                 state: Arc::new(Mutex::new(state)),
+                objects: None,
             },
             warnings,
         ))
@@ -207,10 +212,13 @@ impl ServiceAllocator {
         &self.ranges
     }
 
-    /// Every allocated ClusterIP, per range in order, each in increasing order.
+    /// Every allocated ClusterIP: IPv4 then IPv6, each in increasing order.
     pub fn allocated_ips(&self) -> Vec<IpAddr> {
         let state = self.state.lock();
-        state.ips.iter().flat_map(|a| a.allocated()).collect()
+        [Family::V4, Family::V6]
+            .into_iter()
+            .flat_map(|f| state.ips.allocated(f))
+            .collect()
     }
 
     /// Every allocated NodePort (health-check ports included), in increasing order.
@@ -218,103 +226,196 @@ impl ServiceAllocator {
         self.state.lock().ports.allocated().collect()
     }
 
-    /// The end of a request that changed `changes`.
-    fn finish(&self, changes: Changes) -> Finish {
+    /// Allocates for a create (`update: None`) or an update of `old`, claiming the new
+    /// ClusterIPs as IPAddress objects unless `dry_run`; addresses another holder claimed
+    /// first are kept out of this server's bitmap and the allocation starts again.
+    async fn begin(
+        &self,
+        resource: &Resource,
+        svc: &mut Service,
+        old: Option<&ServiceSpec>,
+        dry_run: bool,
+    ) -> Result<Finish, ApiError> {
+        let name = svc.metadata.name.clone().unwrap_or_default();
+        let service = ServiceRef::new(
+            svc.metadata.namespace.as_deref().unwrap_or_default(),
+            &name,
+        );
+        // No spec: validation answers.
+        let Some(spec) = svc.spec.as_mut() else {
+            return Ok(Finish::nothing());
+        };
+        families::init_ip_family_fields(spec, old, &self.families)
+            .map_err(|errors| ApiError::invalid(resource, &name, errors))?;
+        let original = spec.clone();
+        for _ in 0..CLAIM_ATTEMPTS {
+            let mut changes = {
+                let mut state = self.state.lock();
+                let mut op = Op::new(&mut state);
+                let result = match old {
+                    None => op.allocate_create(spec),
+                    Some(old) => op.allocate_update(spec, old),
+                };
+                if let Err(e) = result {
+                    op.revert();
+                    return Err(into_api(e, resource, &name));
+                }
+                op.finish()
+            };
+            let claimed = match (&self.objects, dry_run) {
+                (Some(objects), false) => Some(objects),
+                _ => None,
+            };
+            let Some(objects) = claimed else {
+                return Ok(self.finish(changes, service, None));
+            };
+            let new_ips: Vec<IpAddr> = changes
+                .taken
+                .iter()
+                .filter_map(|h| match h {
+                    Held::Ip(ip) => Some(*ip),
+                    Held::Port(_) => None,
+                })
+                .collect();
+            match objects.claim(&new_ips, &service).await {
+                Ok(()) => return Ok(self.finish(changes, service, Some(objects.clone()))),
+                Err(ClaimError::Failed(e)) => {
+                    // Nothing was claimed: the bitmaps alone give back.
+                    drop(self.finish(changes, service, None));
+                    return Err(e);
+                }
+                Err(ClaimError::HeldElsewhere(ips)) => {
+                    // Those stay set here (their holder releases them through its own
+                    // objects; the repair loop then frees them); the rest goes back.
+                    changes.taken.retain(|h| !matches!(h, Held::Ip(ip) if ips.contains(ip)));
+                    drop(self.finish(changes, service.clone(), None));
+                    *spec = original.clone();
+                }
+            }
+        }
+        Err(ApiError::internal(format!(
+            "failed to allocate a serviceIP: the addresses picked were held elsewhere \
+             {CLAIM_ATTEMPTS} times"
+        )))
+    }
+
+    /// The end of a request that changed `changes`. With `objects`, the ClusterIPs it gives
+    /// back lose their IPAddress objects first (their bits are cleared once the objects are
+    /// gone, so no other request picks an address whose object is still there).
+    fn finish(
+        &self,
+        changes: Changes,
+        service: ServiceRef,
+        objects: Option<IpAddressObjects>,
+    ) -> Finish {
         if changes.taken.is_empty() && changes.release_on_commit.is_empty() {
             return Finish::nothing();
         }
         let state = Arc::clone(&self.state);
         Finish::new(move |success| {
-            let mut state = state.lock();
             let back = if success {
                 changes.release_on_commit
             } else {
                 changes.taken
             };
-            for held in back {
-                state.release(held);
+            release(&state, back, service, objects)
+        })
+    }
+}
+
+/// Gives `held` back: ports at once; ClusterIPs at once without `objects`, else in the work
+/// returned, once their IPAddress objects are deleted.
+fn release(
+    state: &Arc<Mutex<State>>,
+    held: Vec<Held>,
+    service: ServiceRef,
+    objects: Option<IpAddressObjects>,
+) -> Option<After<'static>> {
+    let mut ips = Vec::new();
+    {
+        let mut state = state.lock();
+        for h in held {
+            match (h, &objects) {
+                (Held::Ip(ip), Some(_)) => ips.push(ip),
+                (h, _) => state.release(h),
+            }
+        }
+    }
+    let objects = objects.filter(|_| !ips.is_empty())?;
+    let state = Arc::clone(state);
+    Some(Box::pin(async move {
+        for ip in ips {
+            objects.release(ip, &service).await;
+            state.lock().release(Held::Ip(ip));
+        }
+    }))
+}
+
+impl WriteHooks for ServiceAllocator {
+    fn begin_create<'a>(
+        &'a self,
+        resource: &'a Resource,
+        obj: &'a mut dyn KubeObject,
+        dry_run: bool,
+    ) -> Begun<'a> {
+        Box::pin(async move {
+            match obj.as_any_mut().downcast_mut::<Service>() {
+                Some(svc) => self.begin(resource, svc, None, dry_run).await,
+                None => Ok(Finish::nothing()),
+            }
+        })
+    }
+
+    fn begin_update<'a>(
+        &'a self,
+        resource: &'a Resource,
+        new: &'a mut dyn KubeObject,
+        old: &'a dyn KubeObject,
+        dry_run: bool,
+    ) -> Begun<'a> {
+        Box::pin(async move {
+            let (Some(svc), Some(old)) = (
+                new.as_any_mut().downcast_mut::<Service>(),
+                old.as_any()
+                    .downcast_ref::<Service>()
+                    .and_then(|s| s.spec.as_ref()),
+            ) else {
+                return Ok(Finish::nothing());
+            };
+            self.begin(resource, svc, Some(old), dry_run).await
+        })
+    }
+
+    fn after_delete<'a>(&'a self, obj: &'a dyn KubeObject) -> After<'a> {
+        let after = obj.as_any().downcast_ref::<Service>().and_then(|svc| {
+            let spec = svc.spec.as_ref()?;
+            let service = ServiceRef::new(
+                svc.metadata.namespace.as_deref().unwrap_or_default(),
+                svc.metadata.name.as_deref().unwrap_or_default(),
+            );
+            release(&self.state, ops::held_by(spec), service, self.objects.clone())
+        });
+        Box::pin(async move {
+            if let Some(after) = after {
+                after.await;
             }
         })
     }
 }
 
-impl WriteHooks for ServiceAllocator {
-    fn begin_create(
-        &self,
-        resource: &Resource,
-        obj: &mut dyn KubeObject,
-    ) -> Result<Finish, ApiError> {
-        let Some(svc) = obj.as_any_mut().downcast_mut::<Service>() else {
-            return Ok(Finish::nothing());
-        };
-        let name = svc.metadata.name.clone().unwrap_or_default();
-        // No spec: validation answers.
-        let Some(spec) = svc.spec.as_mut() else {
-            return Ok(Finish::nothing());
-        };
-        families::init_ip_family_fields(spec, None, &self.families)
-            .map_err(|errors| ApiError::invalid(resource, &name, errors))?;
-        let mut state = self.state.lock();
-        let mut op = Op::new(&mut state);
-        match op.allocate_create(spec) {
-            Ok(()) => {
-                let changes = op.finish();
-                drop(state);
-                Ok(self.finish(changes))
-            }
-            Err(e) => {
-                op.revert();
-                Err(into_api(e, resource, &name))
-            }
-        }
-    }
-
-    fn begin_update(
-        &self,
-        resource: &Resource,
-        new: &mut dyn KubeObject,
-        old: &dyn KubeObject,
-    ) -> Result<Finish, ApiError> {
-        let (Some(svc), Some(old)) = (
-            new.as_any_mut().downcast_mut::<Service>(),
-            old.as_any().downcast_ref::<Service>(),
-        ) else {
-            return Ok(Finish::nothing());
-        };
-        let name = svc.metadata.name.clone().unwrap_or_default();
-        let (Some(spec), Some(old)) = (svc.spec.as_mut(), old.spec.as_ref()) else {
-            return Ok(Finish::nothing());
-        };
-        families::init_ip_family_fields(spec, Some(old), &self.families)
-            .map_err(|errors| ApiError::invalid(resource, &name, errors))?;
-        let mut state = self.state.lock();
-        let mut op = Op::new(&mut state);
-        match op.allocate_update(spec, old) {
-            Ok(()) => {
-                let changes = op.finish();
-                drop(state);
-                Ok(self.finish(changes))
-            }
-            Err(e) => {
-                op.revert();
-                Err(into_api(e, resource, &name))
-            }
-        }
-    }
-
-    fn after_delete(&self, obj: &dyn KubeObject) {
-        let Some(spec) = obj
-            .as_any()
-            .downcast_ref::<Service>()
-            .and_then(|s| s.spec.as_ref())
-        else {
-            return;
-        };
-        let mut state = self.state.lock();
-        for held in ops::held_by(spec) {
-            state.release(held);
-        }
-    }
+/// The NodePort allocator with every port `services` hold, and upstream's repair warnings
+/// for the ports it could not take.
+fn rebuild_ports(range: PortRange, services: &[ServiceNodePorts]) -> (PortAllocator, Vec<String>) {
+    let outcome = NodePortRepair::new().run_once(&PortAllocator::new(range, 0), services);
+    // Against an empty allocator every held port reads "not allocated; repairing": that is
+    // the rebuild itself, not a finding.
+    let warnings = outcome
+        .findings
+        .iter()
+        .filter(|f| !matches!(f, RepairFinding::NotAllocated { .. }))
+        .map(ToString::to_string)
+        .collect();
+    (outcome.rebuilt, warnings)
 }
 
 /// The one translation of an allocation error into a `Status`.

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec};
-use ultrak8s_netalloc::service::{IpAllocator, PortAllocator, ServiceAllocError};
+use ultrak8s_netalloc::service::{CidrSet, PortAllocator, ServiceAllocError};
 
 use super::families::{family_of_name, matching_prefer_dual_stack};
 use super::go_strings;
@@ -26,17 +26,17 @@ pub(super) enum Held {
     Port(i32),
 }
 
-/// The allocators: at most one ClusterIP range per family, and the NodePort range.
+/// The allocators: ClusterIPs over every ServiceCIDR, and the NodePort range.
 #[derive(Debug)]
 pub(super) struct State {
-    pub ips: Vec<IpAllocator>,
+    pub ips: CidrSet,
     pub ports: PortAllocator,
 }
 
 impl State {
     pub fn release(&mut self, held: Held) {
         match held {
-            Held::Ip(ip) => self.ips.iter_mut().for_each(|a| a.release(ip)),
+            Held::Ip(ip) => self.ips.release(ip),
             Held::Port(port) => self.ports.release(port),
         }
     }
@@ -84,12 +84,7 @@ impl<'a> Op<'a> {
     }
 
     fn take_ip(&mut self, ip: IpAddr) -> Result<(), ServiceAllocError> {
-        let family = ultrak8s_netalloc::cidr::Family::of(&ip);
-        let alloc = self.state.ips.iter_mut().find(|a| a.family() == family);
-        let Some(alloc) = alloc else {
-            return Err(ServiceAllocError::FamilyNotConfigured { family });
-        };
-        alloc.allocate(ip)?;
+        self.state.ips.allocate(ip)?;
         self.changes.taken.push(Held::Ip(ip));
         Ok(())
     }
@@ -99,10 +94,7 @@ impl<'a> Op<'a> {
             family_of_name(family_name).ok_or_else(|| ServiceAllocError::InvalidFamilies {
                 reason: format!("unknown family {family_name:?}"),
             })?;
-        let alloc = self.state.ips.iter_mut().find(|a| a.family() == family);
-        let ip = alloc
-            .ok_or(ServiceAllocError::FamilyNotConfigured { family })?
-            .allocate_next()?;
+        let ip = self.state.ips.allocate_next(family)?;
         self.changes.taken.push(Held::Ip(ip));
         Ok(ip)
     }

@@ -35,8 +35,8 @@ fn ranges_parse_as_the_flags_do() {
     }
 }
 
-#[test]
-fn rebuild_takes_what_stored_services_hold_and_warns_of_the_rest() {
+#[tokio::test]
+async fn rebuild_takes_what_stored_services_hold_and_warns_of_the_rest() {
     let services = vec![
         svc(
             "default",
@@ -88,10 +88,10 @@ fn rebuild_takes_what_stored_services_hold_and_warns_of_the_rest() {
     assert_eq!(
         warnings,
         [
-            "the cluster IP 10.96.0.10 for service b/twin was assigned to multiple services; \
-             please recreate",
-            "the cluster IP 192.168.0.1 for service b/outside is not within the service CIDR \
-             10.96.0.0/12; please recreate",
+            "the cluster IP [IPv4]:10.96.0.10 for service b/twin was assigned to other \
+             services a/web; please recreate",
+            "the ClusterIP [IPv4]: 192.168.0.1 for Service b/outside is not within any service \
+             CIDR; please recreate",
             "the node port 30080 for service b/twin was assigned to multiple services; please \
              recreate",
             "the port 80 for service b/outside is not within the port range 30000-32767; please \
@@ -108,12 +108,12 @@ fn resource() -> crate::resources::Resource {
         .expect("services")
 }
 
-fn create(
+async fn create(
     alloc: &ServiceAllocator,
     spec: serde_json::Value,
 ) -> Result<(Service, Finish), ApiError> {
     let mut obj: Box<dyn KubeObject> = Box::new(svc("a", "s", spec));
-    let finish = alloc.begin_create(&resource(), obj.as_mut())?;
+    let finish = alloc.begin_create(&resource(), obj.as_mut(), false).await?;
     let svc = obj
         .as_any()
         .downcast_ref::<Service>()
@@ -131,13 +131,14 @@ fn empty(ranges: &str) -> ServiceAllocator {
     ServiceAllocator::rebuild(ranges, &[]).expect("rebuild").0
 }
 
-#[test]
-fn create_allocates_and_a_failed_write_gives_everything_back() {
+#[tokio::test]
+async fn create_allocates_and_a_failed_write_gives_everything_back() {
     let alloc = empty("10.96.0.0/24");
     let (svc, finish) = create(
         &alloc,
         json!({"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP"}]}),
     )
+    .await
     .expect("create");
     let spec = spec_of(&svc);
     assert_eq!(spec["ipFamilies"], json!(["IPv4"]));
@@ -151,14 +152,14 @@ fn create_allocates_and_a_failed_write_gives_everything_back() {
     assert!(alloc.allocated_ports().is_empty());
 }
 
-#[test]
-fn taken_values_are_refused_with_upstreams_messages() {
+#[tokio::test]
+async fn taken_values_are_refused_with_upstreams_messages() {
     let alloc = empty("10.96.0.0/24");
     let spec = json!({"type": "NodePort", "clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10"],
                       "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30005}]});
-    let (_, finish) = create(&alloc, spec.clone()).expect("create");
-    finish.commit();
-    let ip_taken = create(&alloc, spec).expect_err("IP taken");
+    let (_, finish) = create(&alloc, spec.clone()).await.expect("create");
+    finish.commit().await;
+    let ip_taken = create(&alloc, spec).await.expect_err("IP taken");
     assert_eq!(ip_taken.code, 422);
     assert_eq!(
         ip_taken.message,
@@ -170,6 +171,7 @@ fn taken_values_are_refused_with_upstreams_messages() {
         json!({"type": "NodePort",
         "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30005}]}),
     )
+    .await
     .expect_err("port taken");
     assert_eq!(
         port_taken.message,
@@ -183,6 +185,7 @@ fn taken_values_are_refused_with_upstreams_messages() {
         json!({"type": "NodePort",
         "ports": [{"port": 80, "protocol": "TCP", "nodePort": 80}]}),
     )
+    .await
     .expect_err("port outside");
     assert!(outside.message.ends_with(
         "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. \
@@ -190,19 +193,21 @@ fn taken_values_are_refused_with_upstreams_messages() {
     ));
 }
 
-#[test]
-fn headless_external_name_and_dual_stack() {
+#[tokio::test]
+async fn headless_external_name_and_dual_stack() {
     let alloc = empty("10.96.0.0/24,fd00::/112");
     let (svc, _keep) = create(
         &alloc,
         json!({"clusterIP": "None", "clusterIPs": ["None"], "selector": {"a": "b"}}),
     )
+    .await
     .expect("headless");
     assert_eq!(spec_of(&svc)["clusterIPs"], json!(["None"]));
     let (svc, _keep2) = create(
         &alloc,
         json!({"type": "ExternalName", "externalName": "x.example"}),
     )
+    .await
     .expect("external name");
     assert_eq!(spec_of(&svc).get("clusterIPs"), None);
     assert!(alloc.allocated_ips().is_empty());
@@ -210,11 +215,12 @@ fn headless_external_name_and_dual_stack() {
         &alloc,
         json!({"ipFamilyPolicy": "PreferDualStack", "ports": [{"port": 80, "protocol": "TCP"}]}),
     )
+    .await
     .expect("dual");
     let spec = spec_of(&svc);
     assert_eq!(spec["ipFamilies"], json!(["IPv4", "IPv6"]));
     assert_eq!(spec["clusterIPs"].as_array().map(Vec::len), Some(2));
-    finish.commit();
+    finish.commit().await;
     // A taken IPv6 address refuses the whole Service: its IPv4 address is given back.
     let v6 = spec["clusterIPs"][1].as_str().expect("v6").to_owned();
     let err = create(
@@ -223,6 +229,7 @@ fn headless_external_name_and_dual_stack() {
         "clusterIP": "10.96.0.77", "clusterIPs": ["10.96.0.77", v6],
         "ports": [{"port": 80, "protocol": "TCP"}]}),
     )
+    .await
     .expect_err("v6 taken");
     assert_eq!(err.code, 422);
     assert_eq!(alloc.allocated_ips().len(), 2);
@@ -232,6 +239,7 @@ fn headless_external_name_and_dual_stack() {
         json!({"ipFamilyPolicy": "RequireDualStack",
         "ports": [{"port": 80, "protocol": "TCP"}]}),
     )
+    .await
     .expect_err("not dual-stack");
     assert!(
         err.message
@@ -239,22 +247,23 @@ fn headless_external_name_and_dual_stack() {
     );
 }
 
-#[test]
-fn updates_take_and_release_what_changed() {
+#[tokio::test]
+async fn updates_take_and_release_what_changed() {
     let alloc = empty("10.96.0.0/24");
     let (old, finish) = create(
         &alloc,
         json!({"type": "ClusterIP", "ports": [{"port": 80, "protocol": "TCP"}]}),
     )
+    .await
     .expect("create");
-    finish.commit();
+    finish.commit().await;
     let update = |old: &Service, change: &dyn Fn(&mut Service)| {
         let mut new = old.clone();
         change(&mut new);
         let mut obj: Box<dyn KubeObject> = Box::new(new);
-        let finish = alloc
-            .begin_update(&resource(), obj.as_mut(), old)
-            .expect("update");
+        let finish =
+            futures::executor::block_on(alloc.begin_update(&resource(), obj.as_mut(), old, false))
+                .expect("update");
         (
             obj.as_any()
                 .downcast_ref::<Service>()
@@ -272,7 +281,7 @@ fn updates_take_and_release_what_changed() {
     drop(finish);
     assert!(alloc.allocated_ports().is_empty());
     let (node_port, finish) = update(&old, &to_node_port);
-    finish.commit();
+    finish.commit().await;
     assert_eq!(alloc.allocated_ports().len(), 1);
     // NodePort -> ClusterIP releases the port, but only once the write is committed.
     let back = |s: &mut Service| {
@@ -285,11 +294,11 @@ fn updates_take_and_release_what_changed() {
     };
     let (_, finish) = update(&node_port, &back);
     assert_eq!(alloc.allocated_ports().len(), 1);
-    finish.commit();
+    finish.commit().await;
     assert!(alloc.allocated_ports().is_empty());
     // Deleting releases what is held.
     let (cluster, finish) = update(&node_port, &back);
-    finish.commit();
-    alloc.after_delete(&cluster);
+    finish.commit().await;
+    alloc.after_delete(&cluster).await;
     assert!(alloc.allocated_ips().is_empty());
 }

@@ -138,7 +138,51 @@ impl CidrSet {
             }
             _ => {}
         }
-        // Build every new allocator before changing anything, so a refusal changes nothing.
+        self.attach(name, cidrs)?;
+        self.service_cidrs.push(ServiceCidr {
+            name: name.to_owned(),
+            cidrs: cidrs.to_vec(),
+            ready: true,
+            terminating: false,
+        });
+        Ok(())
+    }
+
+    /// Adds to ServiceCIDR `name` the CIDRs of `cidrs` it does not list yet: a single-stack
+    /// ServiceCIDR gaining its second family, the one change validation allows. Nothing
+    /// changes on refusal (a removed CIDR, two of one family).
+    pub fn grow(&mut self, name: &str, cidrs: &[Cidr]) -> Result<(), ServiceAllocError> {
+        let current = self.find_mut(name)?.cidrs.clone();
+        if current.as_slice() == cidrs {
+            return Ok(());
+        }
+        let invalid = |reason: String| ServiceAllocError::InvalidServiceCidr {
+            name: name.to_owned(),
+            reason,
+        };
+        let added: Vec<Cidr> = cidrs
+            .iter()
+            .filter(|c| !current.contains(c))
+            .copied()
+            .collect();
+        if current.iter().any(|c| !cidrs.contains(c)) || cidrs.len() > 2 {
+            return Err(invalid(format!(
+                "Invalid value: {cidrs:?}: only a CIDR of the other family may be added"
+            )));
+        }
+        if added.iter().any(|a| current.iter().any(|c| c.family() == a.family())) {
+            return Err(invalid(format!(
+                "Invalid value: {cidrs:?}: may specify no more than one IP for each IP family"
+            )));
+        }
+        self.attach(name, &added)?;
+        self.find_mut(name)?.cidrs = cidrs.to_vec();
+        Ok(())
+    }
+
+    /// Makes `name` an owner of a block per CIDR, creating the blocks that do not exist
+    /// (every one built before anything changes, so a refusal changes nothing).
+    fn attach(&mut self, name: &str, cidrs: &[Cidr]) -> Result<(), ServiceAllocError> {
         let mut fresh = Vec::new();
         for cidr in cidrs {
             if cidr.family() == Family::V6 && cidr.prefix_len() < 64 {
@@ -175,12 +219,6 @@ impl CidrSet {
                 self.blocks[i].owners.insert(name.to_owned());
             }
         }
-        self.service_cidrs.push(ServiceCidr {
-            name: name.to_owned(),
-            cidrs: cidrs.to_vec(),
-            ready: true,
-            terminating: false,
-        });
         Ok(())
     }
 

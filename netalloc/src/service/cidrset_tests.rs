@@ -213,3 +213,34 @@ fn a_cidr_shared_by_two_service_cidrs_stays_usable_while_one_is() {
     assert!(s.allocate_next(Family::V4).is_ok());
     assert_eq!(s.used(Family::V4), 2);
 }
+
+#[test]
+fn a_single_stack_service_cidr_grows_its_second_family() {
+    let mut s = set(&[("kubernetes", &["10.96.0.0/28"])]);
+    s.allocate(ip("10.96.0.5")).expect("v4");
+    assert!(matches!(
+        s.allocate_next(Family::V6),
+        Err(ServiceAllocError::FamilyNotConfigured { .. })
+    ));
+    let dual = [cidr("10.96.0.0/28"), cidr("fd00::/112")];
+    s.grow("kubernetes", &dual).expect("grow");
+    assert_eq!(s.service_cidrs()[0].cidrs, dual);
+    assert!(s.has(ip("10.96.0.5")), "what was held stays held");
+    let v6 = s.allocate_next(Family::V6).expect("v6 now");
+    assert!(cidr("fd00::/112").contains(v6));
+    // Again with the same CIDRs: nothing to do.
+    s.grow("kubernetes", &dual).expect("same");
+    // A CIDR may not go away, nor a family be doubled.
+    let before = s.clone();
+    for bad in [
+        vec![cidr("fd00::/112")],
+        vec![cidr("10.96.0.0/28"), cidr("10.97.0.0/28")],
+    ] {
+        let mut single = set(&[("c", &["10.96.0.0/28"])]);
+        let single_before = single.clone();
+        assert!(single.grow("c", &bad).is_err(), "{bad:?}");
+        assert_eq!(single, single_before);
+    }
+    assert!(s.grow("missing", &dual).is_err());
+    assert_eq!(s, before);
+}
