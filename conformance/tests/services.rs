@@ -304,3 +304,73 @@ async fn cluster_ips_are_ipaddress_objects_and_service_cidrs_add_ranges() {
     let gone = c.kubectl(&["get", &object], None).await;
     assert!(!gone.ok && gone.stderr.contains("NotFound"), "{}", gone.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_cidr_in_use_is_deleted_only_once_its_addresses_are_gone() {
+    use ultrak8s_conformance::poll::{eventually, eventually_within};
+    let c = TestCluster::start_with_only("service-cidr-controller")
+        .await
+        .expect("cluster starts");
+    let cidr = "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata:\n  name: extra\n\
+                spec:\n  cidrs: [10.200.0.0/24]\n";
+    c.kubectl(&["apply", "-f", "-"], Some(cidr))
+        .await
+        .expect_ok("add a ServiceCIDR");
+    let state = || async {
+        c.kubectl(
+            &[
+                "get",
+                "servicecidr/extra",
+                "-o",
+                "jsonpath={.metadata.finalizers[0]} \
+                 {.status.conditions[?(@.type==\"Ready\")].status} \
+                 {.status.conditions[?(@.type==\"Ready\")].reason}",
+            ],
+            None,
+        )
+        .await
+    };
+    eventually("the controller protects and readies the ServiceCIDR", || async {
+        state().await.stdout.trim() == "networking.k8s.io/service-cidr-finalizer True"
+    })
+    .await;
+    let create = |name: &'static str, ip: &'static str| {
+        let c = &c;
+        async move {
+            let flag = format!("--clusterip={ip}");
+            c.kubectl(
+                &["create", "service", "clusterip", name, "--tcp=80", &flag],
+                None,
+            )
+            .await
+        }
+    };
+    eventually("the ServiceCIDR gives addresses", || async {
+        create("inside", "10.200.0.10").await.ok
+    })
+    .await;
+    // Deleting it while a Service holds an address from it only marks it.
+    c.kubectl(&["delete", "servicecidr", "extra", "--wait=false"], None)
+        .await
+        .expect_ok("delete the ServiceCIDR");
+    eventually("the deletion waits for the address", || async {
+        state().await.stdout.trim()
+            == "networking.k8s.io/service-cidr-finalizer False Terminating"
+    })
+    .await;
+    let refused = create("late", "10.200.0.11").await;
+    assert!(!refused.ok, "a terminating ServiceCIDR gives no address");
+    c.kubectl(&["delete", "service", "inside"], None)
+        .await
+        .expect_ok("delete the Service");
+    // Upstream's 10 s grace period, then the finalizer goes and the object with it.
+    eventually_within(
+        "the ServiceCIDR goes once nothing needs it",
+        std::time::Duration::from_secs(40),
+        || async {
+            let got = state().await;
+            !got.ok && got.stderr.contains("NotFound")
+        },
+    )
+    .await;
+}

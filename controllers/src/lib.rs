@@ -12,7 +12,7 @@
 //!
 //! Running today: replicaset and replicationcontroller, deployment, statefulset, daemonset,
 //! job, cronjob, horizontal pod autoscaling (without metrics), TTL after finished, garbage collector, pod GC, node lifecycle, node IPAM (VPC prefixes from netalloc), endpoints and
-//! EndpointSlices, disruption, namespace, serviceaccount and the root-CA publisher. ResourceQuota
+//! EndpointSlices, ServiceCIDRs (finalizer and Ready), disruption, namespace, serviceaccount and the root-CA publisher. ResourceQuota
 //! status is kept by the API server's quota keeper (`apiserver/src/quota/`), beside the usage
 //! evaluator its admission plugin shares. `history.rs` holds the ControllerRevision rules
 //! StatefulSets and DaemonSets share.
@@ -36,6 +36,7 @@ pub mod replicaset;
 pub mod rootcapublisher;
 pub mod runtime;
 pub mod serviceaccount;
+pub mod servicecidrs;
 pub mod statefulset;
 pub mod ttlafterfinished;
 

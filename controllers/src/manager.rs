@@ -19,6 +19,7 @@ use k8s_openapi::api::core::v1::{
     ServiceAccount,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{IPAddress, ServiceCIDR};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use tokio::sync::watch;
@@ -45,6 +46,7 @@ use crate::runtime::queue::WorkQueue;
 use crate::serviceaccount::ServiceAccountController;
 use crate::statefulset::{StatefulSetController, StatefulSetInformers};
 use crate::nodeipam::NodeIpam;
+use crate::servicecidrs::ServiceCidrController;
 use crate::ttlafterfinished::TtlAfterFinished;
 
 pub const LEASE_NAMESPACE: &str = "kube-system";
@@ -104,6 +106,7 @@ pub const CONTROLLERS: &[&str] = &[
     "nodelifecycle",
     "nodeipam",
     "endpoints",
+    "service-cidr-controller",
     "garbagecollector",
     "namespace",
     "serviceaccount",
@@ -349,6 +352,14 @@ impl Running {
         {
             let ipam = NodeIpam::new(writer("node-controller"), config, informers.nodes(), informers.pods());
             run("nodeipam", ipam.clone(), &ipam.queue);
+        }
+        if on("service-cidr-controller") {
+            let cidrs = ServiceCidrController::new(
+                writer("service-cidrs-controller"),
+                informers.start(Api::<ServiceCIDR>::all(client.clone())),
+                informers.start(Api::<IPAddress>::all(client.clone())),
+            );
+            run("service-cidr-controller", cidrs.clone(), &cidrs.queue);
         }
         if on("ttlafterfinished") {
             let ttl = TtlAfterFinished::new(writer("ttl-after-finished-controller"), informers.jobs());
