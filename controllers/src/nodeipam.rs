@@ -10,10 +10,13 @@
 //! The allocator ([`ultrak8s_netalloc::prefix`]) lives in memory. When the controller starts
 //! leading, it is rebuilt from what the stored Nodes record (`repair::plan`); double
 //! allocations and prefixes outside the configured subnets are logged and reported as Warning
-//! events on the Nodes concerned. A zone without free prefixes gives a `CIDRNotAvailable`
+//! events on the Nodes concerned. Every 5 minutes an audit compares the allocator with the
+//! Nodes again: the same findings are reported, and a prefix held in memory that no Node
+//! records in two audits in a row (a missed Node deletion) is released. Prefixes are never
+//! taken back from a live Node (the CNI plugin on it may be handing out their addresses). A zone without free prefixes gives a `CIDRNotAvailable`
 //! Warning event on the Node (upstream's reason) and a retry, never a crash.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +40,13 @@ pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 const QUEUE_CAPACITY: usize = 1_000_000;
 /// How soon a node whose zone is full is tried again.
 const RETRY_FULL: Duration = Duration::from_secs(30);
+/// How often the allocator is audited against the Nodes.
+const AUDIT_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The queue key of the audit: no Node has an empty name.
+fn audit_key() -> ObjectKey {
+    ObjectKey::new(None, "")
+}
 
 /// The prefixes a Node records in [`PREFIXES_ANNOTATION`]; unparsable entries are skipped.
 pub fn recorded_prefixes(node: &Node) -> Vec<Cidr> {
@@ -71,6 +81,8 @@ pub struct NodeIpam {
     allocator: Mutex<Option<PrefixAllocator>>,
     /// Pods bound to each node (by uid), to grow a node's prefixes as it fills.
     pods: Mutex<PodCounts>,
+    /// The leaks the last audit found.
+    suspected_leaks: Mutex<HashSet<Cidr>>,
     recorder: EventRecorder,
     pub queue: Arc<WorkQueue<ObjectKey>>,
 }
@@ -99,6 +111,16 @@ impl PodCounts {
         *self.per_node.entry(node.to_owned()).or_default() += 1;
         Some(node.to_owned())
     }
+}
+
+/// The leaks found now that the previous audit found too; `suspected` becomes what was
+/// found now.
+fn confirm_leaks(suspected: &mut HashSet<Cidr>, found: &[Cidr]) -> Vec<Cidr> {
+    let found: HashSet<Cidr> = found.iter().copied().collect();
+    let mut confirmed: Vec<Cidr> = found.intersection(suspected).copied().collect();
+    confirmed.sort_by_key(ToString::to_string);
+    *suspected = found;
+    confirmed
 }
 
 fn running_on(pod: &Pod) -> Option<&str> {
@@ -131,8 +153,10 @@ impl NodeIpam {
             config,
             allocator: Mutex::new(None),
             pods: Mutex::default(),
+            suspected_leaks: Mutex::default(),
             queue: Arc::new(WorkQueue::new(QUEUE_CAPACITY)),
         });
+        let _ = controller.queue.add_all(vec![audit_key()]);
         let weak = Arc::downgrade(&controller);
         nodes.add_handler(move |events| {
             if let Some(this) = weak.upgrade() {
@@ -164,10 +188,10 @@ impl NodeIpam {
         controller
     }
 
-    /// Rebuilds the allocator from what every stored Node records; reports what disagrees.
-    async fn rebuild(&self) -> Result<PrefixAllocator, ReconcileError> {
-        let nodes = self.nodes.list(None);
-        let recorded: Vec<RecordedNode> = nodes
+    /// What every stored Node records.
+    fn recorded(&self) -> Vec<RecordedNode> {
+        self.nodes
+            .list(None)
             .iter()
             .filter_map(|n| {
                 let prefixes = recorded_prefixes(n);
@@ -180,9 +204,19 @@ impl NodeIpam {
                     prefixes,
                 })
             })
-            .collect();
-        let report = repair::plan(&self.config, &recorded, None)
+            .collect()
+    }
+
+    /// Rebuilds the allocator from what every stored Node records; reports what disagrees.
+    async fn rebuild(&self) -> Result<PrefixAllocator, ReconcileError> {
+        let report = repair::plan(&self.config, &self.recorded(), None)
             .map_err(|e| ReconcileError::Other(format!("node IPAM configuration: {e}")))?;
+        self.report(&report).await;
+        Ok(report.allocator)
+    }
+
+    /// Logs every finding and gives each node of a double allocation a Warning event.
+    async fn report(&self, report: &repair::RepairReport) {
         for message in report.messages() {
             tracing::warn!(%message, "node IPAM repair");
         }
@@ -211,7 +245,37 @@ impl NodeIpam {
                 }
             }
         }
-        Ok(report.allocator)
+    }
+
+    /// The periodic repair: the allocator in memory against what the Nodes record. A prefix
+    /// held in memory that no Node records is released once two audits in a row found it
+    /// (a grant being written onto its Node right now is not a leak); other findings are
+    /// reported as at start-up.
+    async fn audit(&self) -> Result<Action, ReconcileError> {
+        let recorded = self.recorded();
+        let report = {
+            let slot = self.allocator.lock();
+            let Some(current) = slot.as_ref() else {
+                return Ok(Action::RequeueAfter(AUDIT_INTERVAL));
+            };
+            repair::plan(&self.config, &recorded, Some(current))
+                .map_err(|e| ReconcileError::Other(format!("node IPAM configuration: {e}")))?
+        };
+        self.report(&report).await;
+        let confirmed = confirm_leaks(&mut self.suspected_leaks.lock(), &report.leaks);
+        if !confirmed.is_empty() {
+            let mut slot = self.allocator.lock();
+            if let Some(allocator) = slot.as_mut() {
+                for held in allocator.recorded() {
+                    for prefix in held.prefixes.iter().filter(|p| confirmed.contains(p)) {
+                        if allocator.release(&held.node, prefix).is_ok() {
+                            tracing::warn!(%prefix, node = %held.node, "leaked prefix released");
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Action::RequeueAfter(AUDIT_INTERVAL))
     }
 
     async fn sync(&self, key: ObjectKey) -> Result<Action, ReconcileError> {
@@ -221,6 +285,9 @@ impl NodeIpam {
             if slot.is_none() {
                 *slot = Some(rebuilt);
             }
+        }
+        if key == audit_key() {
+            return self.audit().await;
         }
         let Some(node) = self.nodes.get(&key) else {
             if let Some(allocator) = self.allocator.lock().as_mut() {
@@ -372,6 +439,24 @@ mod tests {
             (counts.per_node.get("n1"), counts.per_node.get("n2")),
             (Some(&0), Some(&1))
         );
+    }
+
+    #[test]
+    fn a_leak_is_released_only_when_two_audits_in_a_row_find_it() {
+        let p = |s: &str| s.parse::<Cidr>().expect("cidr");
+        let mut suspected = HashSet::new();
+        assert!(confirm_leaks(&mut suspected, &[p("10.0.0.0/28"), p("10.0.0.16/28")]).is_empty());
+        // The second was being written onto its Node: only the first is still a leak.
+        assert_eq!(
+            confirm_leaks(&mut suspected, &[p("10.0.0.0/28"), p("10.0.0.32/28")]),
+            [p("10.0.0.0/28")]
+        );
+        assert_eq!(
+            confirm_leaks(&mut suspected, &[p("10.0.0.32/28")]),
+            [p("10.0.0.32/28")]
+        );
+        assert!(confirm_leaks(&mut suspected, &[]).is_empty());
+        assert!(suspected.is_empty());
     }
 
     #[test]
