@@ -3,9 +3,10 @@
 //!
 //! Subcommands: `server` (the control plane: the Kubernetes API over the store, the store's
 //! etcd API, the scheduler and the controllers), `controllers` and `scheduler` (each alone
-//! against any API server), `token` (bootstrap tokens for joining nodes), `bench` (whole-system benchmarks
-//! beside a real peer, e.g. `bench store` against etcd) and `cni` (the CNI IPAM plugin; also
-//! what the binary is when started under the name `ultrak8s-cni`).
+//! against any API server), `token` (bootstrap tokens for joining nodes), `bench`
+//! (whole-system benchmarks beside a real peer, e.g. `bench store` against etcd), `simnodes`
+//! (simulated nodes) and `cni` (the CNI IPAM plugin; also what the binary is when started
+//! under the name `ultrak8s-cni`).
 
 mod bench;
 mod cni;
@@ -13,6 +14,7 @@ mod controllers;
 mod ipam;
 mod scheduler;
 mod server;
+mod simnodes;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +43,8 @@ enum Command {
     Token(token::TokenCommand),
     /// Measure ultrak8s beside the real peer it stands in for, in one run.
     Bench(bench::BenchArgs),
+    /// Simulated nodes (kwok-style): Nodes, Leases, status and pods, no containers.
+    Simnodes(simnodes::SimNodesArgs),
     /// The CNI IPAM plugin: CNI_* variables in the environment, the network configuration on
     /// stdin, the result on stdout (link the binary as `ultrak8s-cni` to install it).
     Cni,
@@ -76,6 +80,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Simnodes(args) => runtime.block_on(simnodes::run(args)),
         Command::Token(command) => runtime.block_on(token::run(command)),
         Command::Controllers(args) => runtime.block_on(controllers::run(args)),
         Command::Scheduler(args) => runtime.block_on(scheduler::run(args)),

@@ -8,6 +8,8 @@
 //!   tests do in place of kubelets;
 //! - `bench`: the whole-system benchmarks behind `ultrak8s bench` (`bench store`: the store
 //!   against a real etcd, side by side in one run; `bench api`; `bench controllers`);
+//! - `simnodes`: the node simulator behind `ultrak8s simnodes` (Nodes, Leases, status and
+//!   the pods' lifecycle, without containers);
 //! - in `tests/`, the tests that drive the store's etcd facade with real clients (the
 //!   `etcdctl` of Debian's `etcd-client` package and the Rust `etcd-client` crate).
 //!
@@ -16,4 +18,5 @@
 pub mod bench;
 pub mod cluster;
 pub mod poll;
+pub mod simnodes;
 pub mod standin;
