@@ -100,6 +100,19 @@ impl TestCluster {
         Ok(cluster)
     }
 
+    /// A cluster running the named controllers (a comma-separated list) with node IPAM
+    /// configured by `config` (name `nodeipam` in the list to run it).
+    pub async fn start_with_only_and_ipam(
+        controllers: &str,
+        config: ultrak8s_netalloc::prefix::PrefixConfig,
+    ) -> Result<TestCluster, ClusterError> {
+        let cluster = Self::start().await?;
+        let selection = ultrak8s_controllers::Selection::parse(controllers)
+            .map_err(ClusterError::Controllers)?;
+        cluster.spawn_controllers_with(selection, true, Some(config));
+        Ok(cluster)
+    }
+
     /// Runs `selection` in-process; `metrics`: whether the server's `/metrics` shows theirs.
     fn spawn_controllers(&self, controllers: ultrak8s_controllers::Selection, metrics: bool) {
         self.spawn_controllers_with(controllers, metrics, None);
