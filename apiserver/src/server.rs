@@ -46,6 +46,7 @@ pub struct ApiServer {
     /// (`http/observability.rs`).
     pub(crate) metrics_sources: RwLock<Vec<crate::http::observability::MetricsSource>>,
     pub(crate) health_checks: RwLock<Vec<crate::http::observability::HealthCheck>>,
+    pub(crate) request_metrics: crate::http::request_metrics::RequestMetrics,
 }
 
 /// How the server authenticates (certificates are always accepted).
@@ -111,6 +112,7 @@ impl ApiServer {
             quota_locks: parking_lot::Mutex::new(HashMap::new()),
             metrics_sources: RwLock::new(Vec::new()),
             health_checks: RwLock::new(Vec::new()),
+            request_metrics: Default::default(),
         })
     }
 

@@ -406,6 +406,16 @@ async fn controller_metrics_are_served_on_metrics() -> TestResult {
         text.contains("# TYPE workqueue_work_duration_seconds histogram"),
         "{text}"
     );
+    // The API server's own request metrics: kubectl's discovery GETs were counted.
+    assert!(
+        text.contains("# TYPE apiserver_request_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("apiserver_request_total{")
+            && l.contains("verb=\"LIST\"")),
+        "{text}"
+    );
     let health = cluster
         .kubectl(&["get", "--raw", "/healthz"], None)
         .await

@@ -73,6 +73,15 @@ impl Query {
     }
 }
 
+/// What the request metrics record a request under: requests to resources only.
+fn metered(method: &Method, uri: &http::Uri) -> Option<request::RequestInfo> {
+    let watch = Query::parse(uri.query()).flag("watch").ok().flatten().unwrap_or(false);
+    match request::parse(method, uri.path(), watch)? {
+        Target::Resource(info) => Some(info),
+        _ => None,
+    }
+}
+
 impl ApiServer {
     /// Answers one request; `certificate` is the identity of the client's verified
     /// certificate, if it presented one.
@@ -100,6 +109,8 @@ impl ApiServer {
     ) -> Response<Body> {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
+        let started = std::time::Instant::now();
+        let info = metered(&method, req.uri());
         let filtered = match user {
             Ok(user) => self.filter(&method, req.uri(), req.headers(), user).await,
             Err(error) => Err(error),
@@ -110,6 +121,10 @@ impl ApiServer {
         };
         let response = result.unwrap_or_else(|error| respond::error(&error));
         tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+        if let Some(info) = info {
+            self.request_metrics
+                .record(&info, response.status().as_u16(), started.elapsed());
+        }
         response
     }
 

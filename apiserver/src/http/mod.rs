@@ -11,6 +11,7 @@ pub mod local;
 pub mod observability;
 mod openapi;
 pub mod request;
+pub(crate) mod request_metrics;
 mod respond;
 mod subresource;
 

@@ -35,7 +35,8 @@ impl ApiServer {
 
     pub(crate) fn metrics(&self) -> Response<Body> {
         let sources: Vec<MetricsSource> = self.metrics_sources.read().clone();
-        let text: String = sources.iter().map(|source| source()).collect();
+        let mut text = self.request_metrics.render();
+        text.extend(sources.iter().map(|source| source()));
         respond::with_type(
             200,
             Bytes::from(text),
