@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use ultrak8s_conformance::bench::api::{self, ApiBench};
 use ultrak8s_conformance::bench::controllers::{self, ControllersBench};
+use ultrak8s_conformance::bench::scenario::{self as scale, Kind, ScenarioBench};
 use ultrak8s_conformance::bench::scheduler::{self, SchedulerBench};
 use ultrak8s_conformance::bench::store::{self, StoreBench};
 use ultrak8s_conformance::bench::workload::Limit;
@@ -35,10 +36,63 @@ enum Scenario {
     /// of GPU/Trainium nodes created through the API (as upstream's scheduler_perf), with
     /// create-to-bound latency, beside the anchors.
     Scheduler(SchedulerArgs),
+    /// Simulated nodes join from zero (anchor: EKS 2,000 ready nodes per minute).
+    Join(ScaleArgs),
+    /// One gang-scheduled Job with a pod per node (8 GPUs each) on every node.
+    Pretrain(ScaleArgs),
+    /// 10 gang-scheduled Jobs, each on a tenth of the nodes.
+    Finetune(ScaleArgs),
+    /// 70% of the nodes in fine-tuning Jobs, 30% serving inference Deployments that are
+    /// then rolled to a new version.
+    Mixed(ScaleArgs),
+    /// Steady pod creates and deletes while 1% of the nodes fail and are replaced every
+    /// minute.
+    Churn(ScaleArgs),
     /// The prefix allocator of node IPAM at cluster scale: prefixes allocated and released
     /// per second and memory held, for `--nodes` nodes with `--prefixes-per-node` /28s each;
     /// and ClusterIPs allocated per second.
     Netalloc(NetallocArgs),
+}
+
+/// The flags of the scale scenarios (`join`, `pretrain`, `finetune`, `mixed`, `churn`): a
+/// small run by default, sized for CI smoke runs.
+#[derive(Args, Debug)]
+struct ScaleArgs {
+    /// Simulated nodes.
+    #[arg(long, default_value_t = 200)]
+    nodes: u64,
+    /// Run against this server instead of starting `ultrak8s server`.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The `ultrak8s` binary to start as the server (default: this one).
+    #[arg(long)]
+    server_binary: Option<PathBuf>,
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Seconds each training pod runs.
+    #[arg(long, default_value_t = 10.0)]
+    job_seconds: f64,
+    /// Seconds `churn` runs.
+    #[arg(long, default_value_t = 60.0)]
+    duration: f64,
+    /// `churn`: pods created (and as many deleted) per minute.
+    #[arg(long, default_value_t = 600)]
+    churn_pods_per_minute: u64,
+    /// `churn`: percent of the nodes failing and replaced per minute.
+    #[arg(long, default_value_t = 1.0)]
+    node_failure_percent: f64,
+    /// Seconds a phase (nodes Ready, pods Running...) may take before the run fails.
+    #[arg(long, default_value_t = 600.0)]
+    phase_timeout: f64,
+    /// Where `<scenario>.json`, `.html` and `.txt` go.
+    #[arg(long, default_value = "bench-results")]
+    out_dir: PathBuf,
+    /// A previous JSON result of the same scenario to compare with.
+    #[arg(long)]
+    compare: Option<PathBuf>,
+    /// Draw the progress line while nodes join.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    progress: bool,
 }
 
 #[derive(Args, Debug)]
@@ -71,12 +125,36 @@ impl std::fmt::Display for NetallocReport {
             self.nodes, self.prefixes_per_node
         )?;
         let rows = [
-            ("prefixes allocated per second", format!("{:.0}", self.prefixes_per_sec), "target >= 100,000/s (EKS joins 2,000 nodes/min = 67 prefixes/s)"),
-            ("nodes released per second", format!("{:.0}", self.node_releases_per_sec), ""),
-            ("distinct prefixes", self.distinct_prefixes.to_string(), "must equal nodes x prefixes"),
-            ("allocator memory (MiB)", format!("{:.1}", self.memory_bytes as f64 / 1048576.0), "bitmaps + one short list per node"),
-            ("snapshot JSON (MiB)", format!("{:.1}", self.snapshot_bytes as f64 / 1048576.0), ""),
-            ("ClusterIPs allocated per second (/16)", format!("{:.0}", self.cluster_ips_per_sec), ""),
+            (
+                "prefixes allocated per second",
+                format!("{:.0}", self.prefixes_per_sec),
+                "target >= 100,000/s (EKS joins 2,000 nodes/min = 67 prefixes/s)",
+            ),
+            (
+                "nodes released per second",
+                format!("{:.0}", self.node_releases_per_sec),
+                "",
+            ),
+            (
+                "distinct prefixes",
+                self.distinct_prefixes.to_string(),
+                "must equal nodes x prefixes",
+            ),
+            (
+                "allocator memory (MiB)",
+                format!("{:.1}", self.memory_bytes as f64 / 1048576.0),
+                "bitmaps + one short list per node",
+            ),
+            (
+                "snapshot JSON (MiB)",
+                format!("{:.1}", self.snapshot_bytes as f64 / 1048576.0),
+                "",
+            ),
+            (
+                "ClusterIPs allocated per second (/16)",
+                format!("{:.0}", self.cluster_ips_per_sec),
+                "",
+            ),
         ];
         for (name, value, anchor) in rows {
             writeln!(f, "{name:<40} {value:>12}   {anchor}")?;
@@ -89,7 +167,8 @@ fn run_netalloc(args: NetallocArgs) -> anyhow::Result<()> {
     use ultrak8s_netalloc::service::IpAllocator;
     let figures = ultrak8s_netalloc::prefix::bench(args.nodes, args.prefixes_per_node)
         .map_err(|e| anyhow::anyhow!("prefix benchmark: {e}"))?;
-    let range: ultrak8s_netalloc::cidr::Cidr = "10.96.0.0/16".parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let range: ultrak8s_netalloc::cidr::Cidr =
+        "10.96.0.0/16".parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut ips = IpAllocator::new(range, 1).map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = std::time::Instant::now();
     let mut allocated = 0u64;
@@ -251,7 +330,71 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Controllers(args) => run_controllers(args).await,
         Scenario::Scheduler(args) => run_scheduler(args).await,
         Scenario::Netalloc(args) => run_netalloc(args),
+        Scenario::Join(args) => run_scale(Kind::Join, args).await,
+        Scenario::Pretrain(args) => run_scale(Kind::Pretrain, args).await,
+        Scenario::Finetune(args) => run_scale(Kind::Finetune, args).await,
+        Scenario::Mixed(args) => run_scale(Kind::Mixed, args).await,
+        Scenario::Churn(args) => run_scale(Kind::Churn, args).await,
     }
+}
+
+fn positive_seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| format!("--{flag} must be a positive number of seconds, not {value}"))
+}
+
+async fn run_scale(kind: Kind, args: ScaleArgs) -> anyhow::Result<()> {
+    let server_binary = match args.server_binary {
+        Some(binary) => binary,
+        None => std::env::current_exe().context("finding the ultrak8s binary")?,
+    };
+    if !(args.job_seconds.is_finite() && args.job_seconds >= 0.0) {
+        anyhow::bail!("--job-seconds must be zero or more");
+    }
+    if !(0.0..=100.0).contains(&args.node_failure_percent) {
+        anyhow::bail!("--node-failure-percent must be between 0 and 100");
+    }
+    let previous = match &args.compare {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                scale::compare::load(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let bench = ScenarioBench {
+        kind,
+        server_binary,
+        work_dir: args.work_dir.unwrap_or_else(std::env::temp_dir),
+        kubeconfig: args.kubeconfig,
+        nodes: args.nodes,
+        job_seconds: args.job_seconds,
+        duration: positive_seconds("duration", args.duration)?,
+        churn_pods_per_minute: args.churn_pods_per_minute,
+        node_failure_percent: args.node_failure_percent,
+        phase_timeout: positive_seconds("phase-timeout", args.phase_timeout)?,
+        progress: args.progress,
+    };
+    let report = until_interrupted(scale::run(&bench), "bench").await?;
+    let text = scale::write(&report, previous.as_ref(), &args.out_dir)?;
+    println!("{text}");
+    println!(
+        "results: {}/{}.{{json,html,txt}}",
+        args.out_dir.display(),
+        report.scenario
+    );
+    if !report.inconsistencies.is_empty() {
+        anyhow::bail!(
+            "the report is inconsistent: {}",
+            report.inconsistencies.join("; ")
+        );
+    }
+    Ok(())
 }
 
 async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
@@ -306,7 +449,10 @@ async fn until_interrupted<T>(
 }
 
 /// Prints the report's table and writes its JSON to `out`.
-fn write_report(report: &(impl std::fmt::Display + serde::Serialize), out: &std::path::Path) -> anyhow::Result<()> {
+fn write_report(
+    report: &(impl std::fmt::Display + serde::Serialize),
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
     println!("{report}");
     let json = serde_json::to_string_pretty(report).context("encoding the result")?;
     std::fs::write(out, json + "\n").with_context(|| format!("writing {}", out.display()))?;

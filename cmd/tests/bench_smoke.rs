@@ -270,3 +270,66 @@ fn bench_netalloc_hands_out_distinct_prefixes() {
     }
     assert!(report["memory_bytes"].as_u64().is_some_and(|b| b > 0), "{report}");
 }
+
+/// Every scale scenario at a small size: the run succeeds (it fails on an inconsistent
+/// report), and the JSON, HTML and text results hold every pod and the latencies.
+#[test]
+fn the_scale_scenarios_report_every_pod_and_their_latencies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("results");
+    let work = dir.path().to_str().expect("utf-8 path");
+    let out_dir = out.to_str().expect("utf-8 path");
+    for (scenario, pods) in [
+        ("join", 0),
+        ("pretrain", 200),
+        ("finetune", 200),
+        ("mixed", 260),
+        ("churn", 1),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ultrak8s"))
+            .args(["bench", scenario, "--nodes", "200", "--job-seconds", "2"])
+            .args(["--duration", "15", "--churn-pods-per-minute", "600"])
+            .args(["--progress=false", "--work-dir", work, "--out-dir", out_dir])
+            .output()
+            .expect("run ultrak8s bench");
+        assert!(
+            output.status.success(),
+            "bench {scenario} failed: {}\nstdout:\n{}\nstderr:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_slice(
+            &std::fs::read(out.join(format!("{scenario}.json"))).expect("JSON result"),
+        )
+        .expect("valid JSON");
+        assert_eq!(report["scenario"], scenario);
+        assert_eq!(report["nodes"]["joined"].as_u64(), Some(200 + report["nodes"]["replaced"].as_u64().unwrap_or(0)));
+        assert_eq!(report["nodes"]["ready"].as_u64(), Some(200), "{report}");
+        assert!(report["inconsistencies"].as_array().is_some_and(Vec::is_empty), "{report}");
+        let created = report["pods"]["created"].as_u64().expect("pods created");
+        assert!(created >= pods, "{scenario}: {created} pods created: {report}");
+        let latencies = report["latencies"].as_array().expect("latencies");
+        assert!(
+            latencies.iter().any(|l| l["verb"] == "POST" && l["resource"] == "nodes"),
+            "{report}"
+        );
+        assert!(latencies.iter().all(|l| l["count"].as_u64().is_some_and(|c| c > 0)));
+        assert!(!report["series"].as_array().expect("series").is_empty());
+        let html = std::fs::read_to_string(out.join(format!("{scenario}.html"))).expect("HTML");
+        assert!(html.contains("<svg") && html.contains(scenario), "{scenario}.html");
+        assert!(out.join(format!("{scenario}.txt")).exists());
+    }
+    // A second run compares with the first.
+    let first = out.join("join.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_ultrak8s"))
+        .args(["bench", "join", "--nodes", "50", "--progress=false", "--work-dir", work])
+        .args(["--out-dir", dir.path().join("again").to_str().expect("utf-8")])
+        .arg("--compare")
+        .arg(&first)
+        .output()
+        .expect("run ultrak8s bench");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("previous"), "{stdout}");
+}

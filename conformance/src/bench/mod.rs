@@ -15,11 +15,14 @@
 //!   controllers' batching on and off, side by side.
 //! - `scheduler`: the `bench scheduler` scenario: pods scheduled and bound per second at
 //!   thousands of GPU/Trainium nodes, beside the anchors.
+//! - `scenario`: the scale scenarios over simulated nodes (`join`, `pretrain`, `finetune`,
+//!   `mixed`, `churn`) with their SLI reports, JSON results and HTML plots.
 
 pub mod api;
 pub mod controllers;
 pub mod peers;
 pub mod report;
+pub mod scenario;
 pub mod scheduler;
 pub mod store;
 pub mod workload;

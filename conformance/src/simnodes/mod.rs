@@ -39,6 +39,9 @@ pub struct SimConfig {
     pub prefix: String,
     pub first: u64,
     pub count: u64,
+    /// Indices kept after `first + count` for nodes that replace failed ones
+    /// ([`Simulator::replace`]).
+    pub spare: u64,
     pub zones: Vec<String>,
     /// Every `trainium_every`-th node is a Trainium node (0: none).
     pub trainium_every: u64,
@@ -64,6 +67,7 @@ impl Default for SimConfig {
             prefix: "sim-".to_owned(),
             first: 0,
             count: 100,
+            spare: 0,
             zones: ["us-east-1a", "us-east-1b", "us-east-1c"]
                 .map(str::to_owned)
                 .to_vec(),
@@ -101,7 +105,9 @@ impl Fleet {
         Fleet {
             prefix: config.prefix.clone(),
             first: config.first,
-            registered: (0..config.count).map(|_| AtomicBool::new(false)).collect(),
+            registered: (0..config.count + config.spare)
+                .map(|_| AtomicBool::new(false))
+                .collect(),
         }
     }
 
@@ -133,7 +139,8 @@ impl Fleet {
             .collect()
     }
 
-    fn registered_count(&self) -> u64 {
+    /// How many nodes are registered and alive now.
+    pub fn registered_count(&self) -> u64 {
         self.registered.iter().filter(|r| r.load(ORDER)).count() as u64
     }
 }
@@ -192,6 +199,11 @@ pub struct Simulator {
     joined: Duration,
     pods: Arc<Informer<Pod>>,
     kubelets: Arc<kubelet::Kubelets>,
+    client: kube::Client,
+    config: SimConfig,
+    /// The next spare offset [`Simulator::replace`] registers.
+    next_spare: AtomicU64,
+    replaced: AtomicU64,
 }
 
 impl Simulator {
@@ -239,7 +251,7 @@ impl Simulator {
         let bar = config
             .progress
             .then(|| progress::spawn(Arc::clone(&counters), config.count, stopped.clone()));
-        let registered = register_all(&client, &config, &fleet, &counters).await;
+        let registered = register(&client, &config, &fleet, &counters, 0..config.count).await;
         if let Some(bar) = bar {
             bar.finish().await;
         }
@@ -252,7 +264,58 @@ impl Simulator {
             joined: started.elapsed(),
             pods,
             kubelets,
+            next_spare: AtomicU64::new(config.count),
+            replaced: AtomicU64::new(0),
+            client,
+            config,
         })
+    }
+
+    /// Fails `n` nodes (the lowest registered: their kubelets stop, their Node and Lease are
+    /// deleted, as a node group replacing broken machines does) and registers as many new
+    /// ones from the spare indices. Returns how many were replaced (fewer when the spares run
+    /// out).
+    pub async fn replace(&self, n: u64) -> Result<u64, SimError> {
+        let spare_end = self.config.count + self.config.spare;
+        let start = self.next_spare.load(ORDER);
+        let n = n.min(spare_end.saturating_sub(start));
+        let victims: Vec<u64> = (0..self.fleet.registered.len() as u64)
+            .filter(|&o| self.fleet.registered[o as usize].load(ORDER))
+            .take(n as usize)
+            .collect();
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let leases: Api<Lease> = Api::namespaced(self.client.clone(), "kube-node-lease");
+        for &offset in &victims {
+            self.fleet.registered[offset as usize].store(false, ORDER);
+            let name = self.fleet.name(self.config.first + offset);
+            let params = kube::api::DeleteParams::default();
+            for result in [
+                nodes.delete(&name, &params).await.map(|_| ()),
+                leases.delete(&name, &params).await.map(|_| ()),
+            ] {
+                match result {
+                    Ok(()) | Err(kube::Error::Api(_)) => {}
+                    Err(error) => return Err(SimError::Register { node: name, error }),
+                }
+            }
+        }
+        let count = victims.len() as u64;
+        self.next_spare.fetch_add(count, ORDER);
+        register(
+            &self.client,
+            &self.config,
+            &self.fleet,
+            &self.counters,
+            start..start + count,
+        )
+        .await?;
+        self.replaced.fetch_add(count, ORDER);
+        Ok(count)
+    }
+
+    /// How many nodes [`Simulator::replace`] replaced.
+    pub fn replaced(&self) -> u64 {
+        self.replaced.load(ORDER)
     }
 
     pub fn report(&self) -> SimReport {
@@ -270,12 +333,13 @@ fn validate(config: &SimConfig) -> Result<(), SimError> {
     if config.zones.is_empty() {
         return Err(SimError::Config("at least one zone is needed".to_owned()));
     }
-    if config.first + config.count > 1_000_000 {
+    let last = config.first + config.count + config.spare;
+    if last > 1_000_000 {
         return Err(SimError::Config(
             "node indices are six digits: first + count must be at most 1,000,000".to_owned(),
         ));
     }
-    if config.first + config.count > 1 << 17 {
+    if last > 1 << 17 {
         return Err(SimError::Config(
             "more than 131,072 simulated nodes: their InternalIPs (198.18.0.0/15) would repeat"
                 .to_owned(),
@@ -299,16 +363,18 @@ fn machine(config: &SimConfig, index: u64) -> Machine {
     }
 }
 
-/// Registers every node with its Lease; a node that exists already is taken over.
-async fn register_all(
+/// Registers the nodes at `offsets` with their Leases; a node that exists already is taken
+/// over.
+async fn register(
     client: &kube::Client,
     config: &SimConfig,
     fleet: &Arc<Fleet>,
     counters: &Arc<Counters>,
+    offsets: std::ops::Range<u64>,
 ) -> Result<(), SimError> {
     let nodes: Api<Node> = Api::all(client.clone());
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
-    let results = futures::stream::iter(0..config.count)
+    let results = futures::stream::iter(offsets)
         .map(|offset| {
             let (nodes, leases) = (nodes.clone(), leases.clone());
             let index = config.first + offset;
@@ -366,7 +432,6 @@ async fn register_all(
         fleet.registered[offset as usize].store(true, ORDER);
         counters.registered.fetch_add(1, ORDER);
     }
-    debug_assert_eq!(fleet.registered_count(), config.count);
     Ok(())
 }
 
