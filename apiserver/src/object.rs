@@ -23,11 +23,20 @@ pub trait KubeObject: Any + Send + Sync {
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn clone_box(&self) -> Box<dyn KubeObject>;
+    /// Whether `other` is the same object but for `metadata.managedFields` (an update that
+    /// would change nothing), compared as typed structs.
+    fn same_but_managed_fields(&self, other: &dyn KubeObject) -> bool;
 }
 
 impl<T> KubeObject for T
 where
-    T: k8s_openapi::Metadata<Ty = ObjectMeta> + Serialize + Clone + Send + Sync + 'static,
+    T: k8s_openapi::Metadata<Ty = ObjectMeta>
+        + Serialize
+        + Clone
+        + PartialEq
+        + Send
+        + Sync
+        + 'static,
 {
     fn meta(&self) -> &ObjectMeta {
         self.metadata()
@@ -56,6 +65,20 @@ where
 
     fn clone_box(&self) -> Box<dyn KubeObject> {
         Box::new(self.clone())
+    }
+
+    fn same_but_managed_fields(&self, other: &dyn KubeObject) -> bool {
+        let Some(other) = other.as_any().downcast_ref::<T>() else {
+            return false;
+        };
+        if self.metadata().managed_fields == other.metadata().managed_fields {
+            return self == other;
+        }
+        let mut mine = self.clone();
+        mine.metadata_mut()
+            .managed_fields
+            .clone_from(&other.metadata().managed_fields);
+        mine == *other
     }
 }
 

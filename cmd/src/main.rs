@@ -5,11 +5,12 @@
 //! etcd API, the scheduler and the controllers), `controllers` and `scheduler` (each alone
 //! against any API server), `token` (bootstrap tokens for joining nodes), `bench`
 //! (whole-system benchmarks beside a real peer, e.g. `bench store` against etcd), `simnodes`
-//! (simulated nodes) and `cni` (the CNI IPAM plugin; also what the binary is when started
-//! under the name `ultrak8s-cni`).
+//! (simulated nodes), `conformance` (the upstream suite against a fresh server) and `cni` (the
+//! CNI IPAM plugin; also what the binary is when started under the name `ultrak8s-cni`).
 
 mod bench;
 mod cni;
+mod conformance;
 mod controllers;
 mod ipam;
 mod scheduler;
@@ -45,6 +46,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Simulated nodes (kwok-style): Nodes, Leases, status and pods, no containers.
     Simnodes(simnodes::SimNodesArgs),
+    /// The upstream conformance suite (built by conformance/e2e/build.sh) against a fresh
+    /// server over simulated nodes; results in sonobuoy's layout.
+    Conformance(conformance::ConformanceArgs),
     /// The CNI IPAM plugin: CNI_* variables in the environment, the network configuration on
     /// stdin, the result on stdout (link the binary as `ultrak8s-cni` to install it).
     Cni,
@@ -81,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Simnodes(args) => runtime.block_on(simnodes::run(args)),
+        Command::Conformance(args) => runtime.block_on(conformance::run(args)),
         Command::Token(command) => runtime.block_on(token::run(command)),
         Command::Controllers(args) => runtime.block_on(controllers::run(args)),
         Command::Scheduler(args) => runtime.block_on(scheduler::run(args)),

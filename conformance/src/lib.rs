@@ -13,10 +13,12 @@
 //! - in `tests/`, the tests that drive the store's etcd facade with real clients (the
 //!   `etcdctl` of Debian's `etcd-client` package and the Rust `etcd-client` crate).
 //!
-//! The conformance runner comes with issue 9.
+//! - `runner`: the upstream conformance suite against `ultrak8s server` over simulated nodes
+//!   (`ultrak8s conformance`), its summary, JUnit results and `STATUS.md`.
 
 pub mod bench;
 pub mod cluster;
 pub mod poll;
+pub mod runner;
 pub mod simnodes;
 pub mod standin;

@@ -618,15 +618,7 @@ fn spec_changed(new: &dyn KubeObject, old: &dyn KubeObject) -> bool {
 /// An update that changes nothing is not written (upstream skips it too, and the
 /// resourceVersion stays).
 fn is_noop(new: &dyn KubeObject, old: &dyn KubeObject) -> bool {
-    let mut new_value = new.to_value();
-    let old_value = old.to_value();
-    if let Some(meta) = new_value.get_mut("metadata").and_then(Value::as_object_mut) {
-        match old_value.pointer("/metadata/managedFields") {
-            Some(fields) => meta.insert("managedFields".to_owned(), fields.clone()),
-            None => meta.remove("managedFields"),
-        };
-    }
-    new_value == old_value
+    new.same_but_managed_fields(old)
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ pub trait ApiObject:
     + Serialize
     + DeserializeOwned
     + Clone
+    + PartialEq
     + Send
     + Sync
     + 'static
@@ -83,6 +84,7 @@ impl<T> ApiObject for T where
         + Serialize
         + DeserializeOwned
         + Clone
+        + PartialEq
         + Send
         + Sync
         + 'static
