@@ -31,23 +31,24 @@ pub enum State {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SuiteReport {
+    // Ginkgo writes `null` for empty lists: every field is optional.
     #[serde(default)]
-    spec_reports: Vec<SpecReport>,
+    spec_reports: Option<Vec<SpecReport>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SpecReport {
     #[serde(default)]
-    container_hierarchy_texts: Vec<String>,
+    container_hierarchy_texts: Option<Vec<String>>,
     #[serde(default)]
-    leaf_node_text: String,
+    leaf_node_text: Option<String>,
     #[serde(default)]
-    leaf_node_type: String,
+    leaf_node_type: Option<String>,
     #[serde(default)]
-    state: String,
+    state: Option<String>,
     #[serde(default)]
-    run_time: i64,
+    run_time: Option<i64>,
     #[serde(default)]
     failure: Option<Failure>,
 }
@@ -56,7 +57,7 @@ struct SpecReport {
 #[serde(rename_all = "PascalCase")]
 struct Failure {
     #[serde(default)]
-    message: String,
+    message: Option<String>,
 }
 
 /// The specs of one Ginkgo JSON report (`--ginkgo.json-report`); suite-level nodes
@@ -65,26 +66,31 @@ pub fn parse_ginkgo(json: &str) -> Result<Vec<Spec>, String> {
     let suites: Vec<SuiteReport> =
         serde_json::from_str(json).map_err(|e| format!("not a Ginkgo JSON report: {e}"))?;
     let mut out = Vec::new();
-    for spec in suites.into_iter().flat_map(|s| s.spec_reports) {
-        let state = match spec.state.as_str() {
+    for spec in suites
+        .into_iter()
+        .flat_map(|s| s.spec_reports.unwrap_or_default())
+    {
+        let leaf_type = spec.leaf_node_type.unwrap_or_default();
+        let leaf_text = spec.leaf_node_text.unwrap_or_default();
+        let state = match spec.state.as_deref().unwrap_or_default() {
             "passed" => State::Passed,
             "skipped" | "pending" => State::Skipped,
             _ => State::Failed,
         };
-        let suite_node = spec.leaf_node_type != "It" && !spec.leaf_node_type.is_empty();
+        let suite_node = leaf_type != "It" && !leaf_type.is_empty();
         if suite_node && state != State::Failed {
             continue;
         }
-        let mut parts = spec.container_hierarchy_texts.clone();
-        parts.push(spec.leaf_node_text.clone());
+        let mut parts = spec.container_hierarchy_texts.unwrap_or_default();
+        parts.push(leaf_text.clone());
         let name = if suite_node {
-            format!("[{}] {}", spec.leaf_node_type, spec.leaf_node_text)
+            format!("[{leaf_type}] {leaf_text}")
         } else {
             parts.join(" ")
         };
         let error = spec
             .failure
-            .map(|f| f.message)
+            .and_then(|f| f.message)
             .filter(|_| state == State::Failed)
             .unwrap_or_default()
             .lines()
@@ -96,7 +102,7 @@ pub fn parse_ginkgo(json: &str) -> Result<Vec<Spec>, String> {
             sig: sig_of(&name),
             name,
             state,
-            seconds: spec.run_time as f64 / 1e9,
+            seconds: spec.run_time.unwrap_or(0) as f64 / 1e9,
             error,
         });
     }

@@ -13,7 +13,8 @@ const REPORT: &str = r#"[{
     {"ContainerHierarchyTexts": ["[sig-apps] Daemon set [Serial]"],
      "LeafNodeText": "should rollback without unnecessary restarts [Conformance]",
      "LeafNodeType": "It", "State": "skipped", "RunTime": 0},
-    {"LeafNodeType": "SynchronizedBeforeSuite", "State": "passed", "RunTime": 5},
+    {"ContainerHierarchyTexts": null, "LeafNodeType": "SynchronizedBeforeSuite",
+     "State": "passed", "RunTime": 5, "Failure": null},
     {"LeafNodeType": "ReportAfterSuite", "LeafNodeText": "junit", "State": "failed",
      "Failure": {"Message": "could not write"}}
   ]
@@ -42,6 +43,11 @@ fn ginkgo_reports_become_specs_with_their_sig_and_first_error_line() {
     assert_eq!(specs[3].sig, "other");
     assert!(parse_ginkgo("{").is_err());
     assert!(parse_ginkgo("[]").expect("empty").is_empty());
+    assert!(
+        parse_ginkgo(r#"[{"SpecReports": null}]"#)
+            .expect("null")
+            .is_empty()
+    );
 }
 
 #[test]

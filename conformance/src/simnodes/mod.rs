@@ -201,6 +201,8 @@ pub struct Simulator {
     kubelets: Arc<kubelet::Kubelets>,
     client: kube::Client,
     config: SimConfig,
+    /// The heartbeat loops, aborted by [`Simulator::stop`] (with their requests in flight).
+    loops: Vec<tokio::task::JoinHandle<()>>,
     /// The next spare offset [`Simulator::replace`] registers.
     next_spare: AtomicU64,
     replaced: AtomicU64,
@@ -232,7 +234,7 @@ impl Simulator {
             config.workers,
             Arc::new(WorkStats::default()),
         );
-        tokio::spawn(heartbeat::renew_leases(
+        let renewals = tokio::spawn(heartbeat::renew_leases(
             client.clone(),
             Arc::clone(&fleet),
             Arc::clone(&counters),
@@ -240,7 +242,7 @@ impl Simulator {
             config.lease_duration_secs,
             stopped.clone(),
         ));
-        tokio::spawn(heartbeat::report_status(
+        let reports = tokio::spawn(heartbeat::report_status(
             client.clone(),
             Arc::clone(&fleet),
             Arc::clone(&counters),
@@ -268,6 +270,7 @@ impl Simulator {
             replaced: AtomicU64::new(0),
             client,
             config,
+            loops: vec![renewals, reports],
         })
     }
 
@@ -324,6 +327,9 @@ impl Simulator {
 
     pub fn stop(&self) {
         self.stop.send_replace(true);
+        for task in &self.loops {
+            task.abort();
+        }
         self.pods.stop();
         self.kubelets.queue.shut_down();
     }
