@@ -362,7 +362,7 @@ impl ApiServer {
                 Ok(respond::warn(response, &written.warnings))
             }
             (Verb::Delete, None) => {
-                let mut opts = delete_options(&query, &body)?;
+                let mut opts = delete_options(&query, content_type.as_deref(), &body)?;
                 opts.admission = Some(admission);
                 let deleted = if r.is_namespaces() {
                     self.delete_namespace(name, &opts).await?
@@ -381,7 +381,7 @@ impl ApiServer {
             }
             (Verb::DeleteCollection, None) => {
                 let list = list_options(r, &query)?;
-                let mut opts = delete_options(&query, &body)?;
+                let mut opts = delete_options(&query, content_type.as_deref(), &body)?;
                 opts.admission = Some(admission);
                 let deleted = registry.delete_collection(s, ns, &list, &opts).await?;
                 let items: Vec<Bytes> = deleted
@@ -644,11 +644,17 @@ fn list_options(resource: &Resource, query: &Query) -> Result<ListOptions, ApiEr
     })
 }
 
-pub(crate) fn delete_options(query: &Query, body: &Bytes) -> Result<DeleteOptions, ApiError> {
+/// The options of a delete: the query's, else the body's `DeleteOptions` (JSON, YAML or
+/// protobuf, as `content_type` says; client-go sends protobuf when it speaks protobuf).
+pub(crate) fn delete_options(
+    query: &Query,
+    content_type: Option<&str>,
+    body: &Bytes,
+) -> Result<DeleteOptions, ApiError> {
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
-        codec::decode_json(body)?
+        codec::decode_body(content_type, body)?
     };
     let propagation_str = query
         .get("propagationPolicy")
@@ -707,5 +713,33 @@ fn go_arch() -> &'static str {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_options_come_in_json_or_protobuf() {
+        let options = json!({
+            "apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+            "propagationPolicy": "Foreground", "preconditions": {"uid": "u-1"},
+        });
+        let protobuf = Bytes::from(crate::protobuf::encode(&options).expect("encodes"));
+        let json_body = Bytes::from(options.to_string());
+        for (content_type, body) in [
+            (Some(codec::PROTOBUF), &protobuf),
+            (Some("application/json"), &json_body),
+            (None, &json_body),
+        ] {
+            let opts = delete_options(&Query::parse(None), content_type, body).expect("options");
+            assert_eq!(opts.grace_period_seconds, Some(0), "{content_type:?}");
+            assert_eq!(opts.propagation, Some(PropagationPolicy::Foreground));
+            assert_eq!(opts.precondition_uid.as_deref(), Some("u-1"));
+        }
+        let garbage = Bytes::from_static(b"\x00\x01not json");
+        let err = delete_options(&Query::parse(None), None, &garbage).expect_err("refused");
+        assert_eq!(err.code, 400);
     }
 }

@@ -250,7 +250,7 @@ async fn evict(
         name,
     } = target;
     let eviction = codec::decode_body(content_type, body)?;
-    let mut opts = delete_options(query, &super::eviction::options_of(&eviction))?;
+    let mut opts = delete_options(query, None, &super::eviction::options_of(&eviction))?;
     opts.admission = Some(admission.clone());
     server
         .evict(resource, namespace.unwrap_or_default(), name, &opts)
