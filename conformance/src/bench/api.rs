@@ -113,15 +113,18 @@ pub(crate) async fn call(client: &kube::Client, req: Request<Vec<u8>>) -> Result
     Ok(text.len())
 }
 
+/// The `q` quantile (nearest rank) of sorted durations in nanoseconds, in ms; 0 if none.
+pub(crate) fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (sorted.len() as f64 * q).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1e6
+}
+
 fn figure(operation: &str, mut nanos: Vec<u64>, seconds: f64, slo_p99_ms: f64) -> Figure {
     nanos.sort_unstable();
-    let pct = |q: f64| {
-        if nanos.is_empty() {
-            return 0.0;
-        }
-        let rank = (nanos.len() as f64 * q).ceil() as usize;
-        nanos[rank.clamp(1, nanos.len()) - 1] as f64 / 1e6
-    };
+    let pct = |q: f64| quantile_ms(&nanos, q);
     Figure {
         operation: operation.to_owned(),
         requests: nanos.len() as u64,

@@ -203,13 +203,7 @@ fn latency_rows(after: &Histograms, before: &Histograms) -> Vec<LatencyFigure> {
 
 fn percentiles(mut nanos: Vec<u64>) -> Percentiles {
     nanos.sort_unstable();
-    let pct = |q: f64| {
-        if nanos.is_empty() {
-            return 0.0;
-        }
-        let rank = (nanos.len() as f64 * q).ceil() as usize;
-        nanos[rank.clamp(1, nanos.len()) - 1] as f64 / 1e6
-    };
+    let pct = |q: f64| super::api::quantile_ms(&nanos, q);
     Percentiles {
         count: nanos.len() as u64,
         p50_ms: pct(0.5),
