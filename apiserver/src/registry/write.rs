@@ -460,7 +460,9 @@ pub(crate) fn decode_body(
 /// `spec.containers[0].foo`.
 fn field_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
-    for segment in path.split('.') {
+    // serde_ignored writes `?` for an `Option` on the way (`spec.?.unknownField`): upstream's
+    // paths have no such step.
+    for segment in path.split('.').filter(|s| *s != "?") {
         if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
             out.push('[');
             out.push_str(segment);
@@ -633,6 +635,8 @@ mod tests {
         );
         assert_eq!(field_path("foo"), "foo");
         assert_eq!(field_path("a.10.b.2"), "a[10].b[2]");
+        assert_eq!(field_path("metadata.?.unknownMeta"), "metadata.unknownMeta");
+        assert_eq!(field_path("spec.?.containers.0.?.foo"), "spec.containers[0].foo");
     }
 
     #[test]
