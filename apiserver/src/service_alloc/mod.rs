@@ -262,11 +262,7 @@ impl ServiceAllocator {
                 }
                 op.finish()
             };
-            let claimed = match (&self.objects, dry_run) {
-                (Some(objects), false) => Some(objects),
-                _ => None,
-            };
-            let Some(objects) = claimed else {
+            let Some(objects) = self.objects.as_ref().filter(|_| !dry_run) else {
                 return Ok(self.finish(changes, service, None));
             };
             let new_ips: Vec<IpAddr> = changes

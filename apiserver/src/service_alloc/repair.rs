@@ -46,7 +46,7 @@ pub(super) async fn run_once(
     let seed = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos().into());
-    let outcome = {
+    let (findings, actions) = {
         let mut state = state.lock();
         let outcome = repair_ip_addresses(
             &state.ips,
@@ -58,14 +58,14 @@ pub(super) async fn run_once(
         // Computed and swapped under the lock: no ServiceCIDR change or allocation in
         // between. An allocation whose IPAddress appears after the list is not in the new
         // bitmap; its object still refuses anyone else the address.
-        state.ips = outcome.rebuilt.clone();
-        outcome
+        state.ips = outcome.rebuilt;
+        (outcome.findings, outcome.actions)
     };
     let mut report = Report {
-        findings: outcome.findings.iter().map(ToString::to_string).collect(),
+        findings: findings.iter().map(ToString::to_string).collect(),
         ..Report::default()
     };
-    for action in outcome.actions {
+    for action in actions {
         match action {
             IpAddressAction::Create { ip, service } => {
                 objects.ensure(ip, &service).await?;

@@ -61,10 +61,7 @@ pub async fn renew_leases(
     let beat = |name: String| {
         let (api, counters) = (api.clone(), Arc::clone(&counters));
         async move {
-            let body = lease(&name, None, &micro_now(), lease_secs);
-            let Ok(object) = serde_json::from_value::<Lease>(body) else {
-                return;
-            };
+            let object = lease(&name, None, Timestamp::now(), lease_secs);
             match api.replace(&name, &PostParams::default(), &object).await {
                 Ok(_) => counters.renewals.fetch_add(1, ORDER),
                 Err(_) => counters.renewal_errors.fetch_add(1, ORDER),
@@ -99,11 +96,6 @@ pub async fn report_status(
         }
     };
     every(fleet, period, 64, stop, beat).await;
-}
-
-/// `now` as a MicroTime (`2026-11-29T17:00:00.123456Z`).
-pub fn micro_now() -> String {
-    format!("{:.6}", Timestamp::now())
 }
 
 /// `now` as a Time (whole seconds).

@@ -415,14 +415,12 @@ async fn register(
                     }
                     Err(error) => return Err(SimError::Register { node: name, error }),
                 };
-                let body = objects::lease(
+                let lease = objects::lease(
                     &name,
                     uid.as_deref(),
-                    &heartbeat::micro_now(),
+                    k8s_openapi::jiff::Timestamp::now(),
                     config.lease_duration_secs,
                 );
-                let lease: Lease =
-                    serde_json::from_value(body).map_err(|e| SimError::Config(e.to_string()))?;
                 match leases.create(&PostParams::default(), &lease).await {
                     Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 409 => {}

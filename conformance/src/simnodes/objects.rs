@@ -4,7 +4,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference};
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
 /// The label every simulated Node carries (what `kwok` calls its nodes by).
@@ -169,23 +172,32 @@ fn region_of(zone: &str) -> &str {
         .unwrap_or(zone)
 }
 
-/// The node's Lease in `kube-node-lease`, owned by the Node as the kubelet makes it.
-pub fn lease(name: &str, node_uid: Option<&str>, now_micro: &str, duration_secs: u32) -> Value {
-    let mut lease = json!({
-        "apiVersion": "coordination.k8s.io/v1",
-        "kind": "Lease",
-        "metadata": {"name": name, "namespace": "kube-node-lease"},
-        "spec": {
-            "holderIdentity": name,
-            "leaseDurationSeconds": duration_secs,
-            "renewTime": now_micro,
-        },
+/// The node's Lease in `kube-node-lease`, owned by the Node as the kubelet makes it. Typed,
+/// so a renewal (10,000 a second at 100,000 nodes) is encoded once, by the client.
+pub fn lease(name: &str, node_uid: Option<&str>, now: Timestamp, duration_secs: u32) -> Lease {
+    let owner = node_uid.map(|uid| {
+        vec![OwnerReference {
+            api_version: "v1".to_owned(),
+            kind: "Node".to_owned(),
+            name: name.to_owned(),
+            uid: uid.to_owned(),
+            ..OwnerReference::default()
+        }]
     });
-    if let Some(uid) = node_uid {
-        lease["metadata"]["ownerReferences"] =
-            json!([{"apiVersion": "v1", "kind": "Node", "name": name, "uid": uid}]);
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some("kube-node-lease".to_owned()),
+            owner_references: owner,
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some(name.to_owned()),
+            lease_duration_seconds: Some(i32::try_from(duration_secs).unwrap_or(i32::MAX)),
+            renew_time: Some(MicroTime(now)),
+            ..LeaseSpec::default()
+        }),
     }
-    lease
 }
 
 /// How a pod of this node ends, if it ends: `Some((seconds, exit code))` for pods that do

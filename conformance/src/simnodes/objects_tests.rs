@@ -67,16 +67,23 @@ fn the_status_heartbeat_keeps_transition_times() {
 
 #[test]
 fn leases_are_owned_by_their_node() {
-    let l = lease(
+    let time = |t: &str| t.parse::<Timestamp>().expect("a time");
+    let json = |l: Lease| serde_json::to_value(l).expect("JSON");
+    let l = json(lease(
         "sim-000001",
         Some("uid-9"),
-        "2026-11-29T17:00:00.000000Z",
+        time("2026-11-29T17:00:00.000000Z"),
         40,
-    );
+    ));
     assert_eq!(l["spec"]["holderIdentity"], "sim-000001");
     assert_eq!(l["metadata"]["ownerReferences"][0]["uid"], "uid-9");
     serde_json::from_value::<k8s_openapi::api::coordination::v1::Lease>(l).expect("a Lease");
-    let renewal = lease("sim-000001", None, "2026-11-29T17:00:10.000000Z", 40);
+    let renewal = json(lease(
+        "sim-000001",
+        None,
+        time("2026-11-29T17:00:10.000000Z"),
+        40,
+    ));
     assert!(renewal["metadata"].get("ownerReferences").is_none());
 }
 
